@@ -1,0 +1,287 @@
+package runtime
+
+import "fmt"
+
+// node is one recorded op on the autograd tape: the inputs it read and the
+// function that maps the gradient of its output to gradients of its inputs.
+// backward receives needs[i] == inputs[i].requiresGrad and may return nil for
+// inputs that need nothing, so a backward to one layer computes no weight
+// gradients and nothing below that layer.
+type node struct {
+	op       string
+	inputs   []*Tensor
+	backward func(g *Tensor, needs []bool) []*Tensor
+	saved    []savedVersion
+	freed    bool
+}
+
+// savedVersion remembers the storage version of a tensor an op kept for its
+// backward, to detect in-place writes that would make the gradient wrong.
+type savedVersion struct {
+	t       *Tensor
+	version int
+}
+
+// GradHook sees the gradient flowing into a tensor during a backward pass and
+// may return a replacement (nil keeps it). The gradient is this pass's own,
+// never an accumulated one.
+type GradHook func(grad *Tensor) *Tensor
+
+// gradEnabled is false inside NoGrad; reads are racy only if a caller
+// toggles it while ops run in other goroutines, which we do not do.
+var gradDisabled int
+
+// NoGrad runs fn without recording ops on the tape.
+func NoGrad(fn func()) {
+	gradDisabled++
+	defer func() { gradDisabled-- }()
+	fn()
+}
+
+// record attaches an op to out when any input requires grad. The closure
+// form keeps each op's backward next to its forward.
+func record(out *Tensor, op string, inputs []*Tensor, backward func(g *Tensor) []*Tensor) {
+	recordNeeds(out, op, inputs, func(g *Tensor, _ []bool) []*Tensor { return backward(g) })
+}
+
+func recordNeeds(out *Tensor, op string, inputs []*Tensor, backward func(g *Tensor, needs []bool) []*Tensor, saved ...*Tensor) {
+	if gradDisabled > 0 {
+		return
+	}
+	any := false
+	for _, in := range inputs {
+		if in != nil && in.requiresGrad {
+			any = true
+			break
+		}
+	}
+	if !any {
+		return
+	}
+	n := &node{op: op, inputs: inputs, backward: backward}
+	for _, s := range saved {
+		n.saved = append(n.saved, savedVersion{s, s.st.version})
+	}
+	out.node = n
+	out.requiresGrad = true
+}
+
+// RequiresGrad marks t so that ops using it from now on are recorded and a
+// backward pass computes its gradient. On an intermediate value it makes t
+// a leaf of the graphs built after it.
+func (t *Tensor) RequiresGrad() *Tensor {
+	t.requiresGrad = true
+	return t
+}
+
+// SetRequiresGrad turns gradient tracking on or off for a leaf.
+func (t *Tensor) SetRequiresGrad(on bool) *Tensor {
+	t.requiresGrad = on
+	if !on {
+		t.node = nil
+	}
+	return t
+}
+
+// RequiresGradEnabled reports whether t takes part in autograd.
+func (t *Tensor) RequiresGradEnabled() bool { return t.requiresGrad }
+
+// IsLeaf reports whether t was not produced by a recorded op.
+func (t *Tensor) IsLeaf() bool { return t.node == nil }
+
+// Grad returns the gradient accumulated into a leaf by backward passes
+// (nil if none). Per-pass gradients of any tensor are read with hooks.
+func (t *Tensor) Grad() *Tensor { return t.grad }
+
+// ZeroGrad clears the accumulated gradient.
+func (t *Tensor) ZeroGrad() { t.grad = nil }
+
+// RegisterHook adds a hook that runs every time a gradient flows into t. It
+// returns a function that removes the hook.
+func (t *Tensor) RegisterHook(h GradHook) (remove func()) {
+	t.hooks = append(t.hooks, h)
+	idx := len(t.hooks) - 1
+	return func() {
+		if idx < len(t.hooks) {
+			t.hooks[idx] = nil
+		}
+	}
+}
+
+// BackwardOptions tune one backward pass.
+type BackwardOptions struct {
+	// RetainGraph keeps the graph so a later backward can run through it.
+	RetainGraph bool
+	// Grad seeds the pass; nil means ones (the usual scalar loss case).
+	Grad *Tensor
+	// OnGrad, if set, is called for every tensor as soon as its gradient
+	// for this pass is complete (after its own hooks) and may replace it.
+	// The intervention layer builds blocking .Grad() reads on it.
+	OnGrad func(t *Tensor, grad *Tensor) *Tensor
+	// Stop, if set, ends the pass early when it returns true (checked
+	// between ops), e.g. once every gradient a script asked for is known.
+	Stop func() bool
+}
+
+// Backward computes gradients of t with respect to every tensor that
+// requires grad and reaches t, running hooks as each gradient completes.
+func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
+	var o BackwardOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if !t.requiresGrad {
+		return errorf("backward: tensor of shape %v does not require grad (call RequiresGrad on a tensor it depends on before computing it)", t.shape)
+	}
+	seed := o.Grad
+	if seed == nil {
+		seed = Ones(t.shape...)
+	} else if !sameShape(seed.shape, t.shape) {
+		return errorf("backward: gradient shape %v does not match tensor shape %v", seed.shape, t.shape)
+	}
+
+	order := topoOrder(t)
+	for _, x := range order {
+		if x.node != nil && x.node.freed {
+			return errorf("backward: the graph through %q was already freed by an earlier backward pass; pass RetainGraph to the first Backward to run backward twice", x.node.op)
+		}
+		if x.node != nil {
+			for _, s := range x.node.saved {
+				if s.t.st.version != s.version {
+					return errorf("backward: a value saved by %q (shape %v) was modified in place after it was used; clone it before editing", x.node.op, s.t.shape)
+				}
+			}
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(*Error); ok {
+				err = e
+				return
+			}
+			panic(r)
+		}
+	}()
+
+	grads := map[*Tensor]*Tensor{t: seed}
+	for i := len(order) - 1; i >= 0; i-- {
+		x := order[i]
+		g := grads[x]
+		if g == nil {
+			continue
+		}
+		delete(grads, x)
+		for _, h := range x.hooks {
+			if h != nil {
+				if r := h(g); r != nil {
+					g = checkGradShape(x, r)
+				}
+			}
+		}
+		if o.OnGrad != nil {
+			if r := o.OnGrad(x, g); r != nil {
+				g = checkGradShape(x, r)
+			}
+		}
+		if x.node == nil {
+			if x.grad == nil {
+				x.grad = g.Detach().Clone()
+			} else {
+				x.grad = x.grad.addNoGrad(g)
+			}
+		} else {
+			n := x.node
+			needs := make([]bool, len(n.inputs))
+			for j, in := range n.inputs {
+				needs[j] = in != nil && in.requiresGrad
+			}
+			var gs []*Tensor
+			NoGrad(func() { gs = n.backward(g, needs) })
+			for j, in := range n.inputs {
+				if !needs[j] || j >= len(gs) || gs[j] == nil {
+					continue
+				}
+				gi := gs[j]
+				if !sameShape(gi.shape, in.shape) {
+					panic(errorf("internal: %s backward gave gradient of shape %v for input of shape %v", n.op, gi.shape, in.shape))
+				}
+				if prev := grads[in]; prev != nil {
+					grads[in] = prev.addNoGrad(gi)
+				} else {
+					grads[in] = gi
+				}
+			}
+		}
+		if o.Stop != nil && o.Stop() {
+			break
+		}
+	}
+	if !o.RetainGraph {
+		for _, x := range order {
+			if x.node != nil {
+				x.node.freed = true
+				x.node.backward = nil
+			}
+		}
+	}
+	return nil
+}
+
+func checkGradShape(x, g *Tensor) *Tensor {
+	if !sameShape(g.shape, x.shape) {
+		panic(errorf("gradient replacement has shape %v, want %v", g.shape, x.shape))
+	}
+	return g
+}
+
+// topoOrder lists the tensors that t depends on through recorded ops, each
+// after all its inputs.
+func topoOrder(t *Tensor) []*Tensor {
+	var order []*Tensor
+	seen := map[*Tensor]bool{}
+	type frame struct {
+		t *Tensor
+		i int
+	}
+	stack := []frame{{t, 0}}
+	seen[t] = true
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		if f.t.node != nil && f.i < len(f.t.node.inputs) {
+			in := f.t.node.inputs[f.i]
+			f.i++
+			if in != nil && in.requiresGrad && !seen[in] {
+				seen[in] = true
+				stack = append(stack, frame{in, 0})
+			}
+			continue
+		}
+		order = append(order, f.t)
+		stack = stack[:len(stack)-1]
+	}
+	return order
+}
+
+// addNoGrad returns a+b for gradient accumulation (same shapes).
+func (t *Tensor) addNoGrad(b *Tensor) *Tensor {
+	out := New(t.shape...)
+	a, bb := t.Data(), b.Data()
+	o := out.raw()
+	for i := range o {
+		o[i] = a[i] + bb[i]
+	}
+	return out
+}
+
+// GraphString describes the ops recorded behind t, for debugging.
+func (t *Tensor) GraphString() string {
+	s := ""
+	for _, x := range topoOrder(t) {
+		op := "leaf"
+		if x.node != nil {
+			op = x.node.op
+		}
+		s += fmt.Sprintf("%s %v\n", op, x.shape)
+	}
+	return s
+}

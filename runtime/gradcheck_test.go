@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+func randTensor(r *rand.Rand, shape ...int) *Tensor {
+	t := New(shape...)
+	for i := range t.raw() {
+		t.raw()[i] = float32(r.NormFloat64())
+	}
+	return t
+}
+
+// gradCheck compares the gradients autograd computes for f's inputs with
+// central finite differences of sum(f(inputs) * w) for a random w.
+func gradCheck(t *testing.T, name string, f func(in []*Tensor) *Tensor, inputs ...*Tensor) {
+	t.Helper()
+	r := rand.New(rand.NewSource(1))
+	for _, in := range inputs {
+		in.RequiresGrad()
+		in.ZeroGrad()
+	}
+	out := f(inputs)
+	w := randTensor(r, out.shape...)
+	loss := func() float64 {
+		o := f(inputs).Detach()
+		s := 0.0
+		od, wd := o.Data(), w.raw()
+		for i := range od {
+			s += float64(od[i]) * float64(wd[i])
+		}
+		return s
+	}
+	if err := out.Mul(w).Sum().Backward(); err != nil {
+		t.Fatalf("%s: backward: %v", name, err)
+	}
+	for k, in := range inputs {
+		if in.grad == nil {
+			t.Fatalf("%s: input %d got no gradient", name, k)
+		}
+		g := in.grad.Data()
+		d := in.st.data
+		var maxErr, maxRef float64
+		for i := range d {
+			const eps = 1e-2
+			old := d[i]
+			d[i] = old + eps
+			lp := loss()
+			d[i] = old - eps
+			lm := loss()
+			d[i] = old
+			num := (lp - lm) / (2 * eps)
+			maxErr = math.Max(maxErr, math.Abs(num-float64(g[i])))
+			maxRef = math.Max(maxRef, math.Abs(num))
+		}
+		if maxErr > 2e-2*math.Max(1, maxRef) {
+			t.Errorf("%s: input %d: max |analytic - numeric| = %g (max |numeric| %g)", name, k, maxErr, maxRef)
+		}
+	}
+}
+
+func TestGradients(t *testing.T) {
+	r := rand.New(rand.NewSource(42))
+	rt := func(s ...int) *Tensor { return randTensor(r, s...) }
+	pos := func(s ...int) *Tensor {
+		x := rt(s...)
+		for i, v := range x.raw() {
+			x.raw()[i] = float32(math.Abs(float64(v))) + 0.5
+		}
+		return x
+	}
+	cases := []struct {
+		name string
+		f    func(in []*Tensor) *Tensor
+		in   []*Tensor
+	}{
+		{"add broadcast", func(in []*Tensor) *Tensor { return in[0].Add(in[1]) }, []*Tensor{rt(3, 4), rt(4)}},
+		{"sub broadcast", func(in []*Tensor) *Tensor { return in[0].Sub(in[1]) }, []*Tensor{rt(2, 3, 4), rt(3, 1)}},
+		{"mul broadcast", func(in []*Tensor) *Tensor { return in[0].Mul(in[1]) }, []*Tensor{rt(3, 4), rt(1, 4)}},
+		{"div", func(in []*Tensor) *Tensor { return in[0].Div(in[1]) }, []*Tensor{rt(3, 4), pos(3, 4)}},
+		{"scalar ops", func(in []*Tensor) *Tensor { return in[0].Mul(3).Add(1).Sub(0.5).Div(2) }, []*Tensor{rt(5)}},
+		{"abs", func(in []*Tensor) *Tensor { return in[0].Abs() }, []*Tensor{rt(7)}},
+		{"exp", func(in []*Tensor) *Tensor { return in[0].Exp() }, []*Tensor{rt(7)}},
+		{"log", func(in []*Tensor) *Tensor { return in[0].Log() }, []*Tensor{pos(7)}},
+		{"tanh", func(in []*Tensor) *Tensor { return in[0].Tanh() }, []*Tensor{rt(7)}},
+		{"sqrt", func(in []*Tensor) *Tensor { return in[0].Sqrt() }, []*Tensor{pos(7)}},
+		{"pow", func(in []*Tensor) *Tensor { return in[0].Pow(3) }, []*Tensor{rt(7)}},
+		{"gelu_new", func(in []*Tensor) *Tensor { return in[0].GeluNew() }, []*Tensor{rt(3, 5)}},
+		{"sum all", func(in []*Tensor) *Tensor { return in[0].Sum() }, []*Tensor{rt(3, 4)}},
+		{"sum axis", func(in []*Tensor) *Tensor { return in[0].Sum(1) }, []*Tensor{rt(2, 3, 4)}},
+		{"mean axes", func(in []*Tensor) *Tensor { return in[0].Mean(0, 2) }, []*Tensor{rt(2, 3, 4)}},
+		{"softmax", func(in []*Tensor) *Tensor { return in[0].Softmax() }, []*Tensor{rt(3, 6)}},
+		{"log_softmax", func(in []*Tensor) *Tensor { return in[0].LogSoftmax() }, []*Tensor{rt(3, 6)}},
+		{"layernorm", func(in []*Tensor) *Tensor { return LayerNorm(in[0], in[1], in[2], 1e-5) }, []*Tensor{rt(4, 8), rt(8), rt(8)}},
+		{"matmul", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(3, 4), rt(4, 5)}},
+		{"matmul batched broadcast", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(2, 3, 4), rt(4, 5)}},
+		{"matmul transposed views", func(in []*Tensor) *Tensor { return in[0].T().MatMul(in[1].T()) }, []*Tensor{rt(4, 3), rt(5, 4)}},
+		{"linear", func(in []*Tensor) *Tensor { return Linear(in[0], in[1], in[2]) }, []*Tensor{rt(2, 3, 4), rt(4, 5), rt(5)}},
+		{"embedding", func(in []*Tensor) *Tensor { return Embedding(in[0], []int{2, 0, 2, 1}, 2, 2) }, []*Tensor{rt(3, 4)}},
+		{"causal softmax", func(in []*Tensor) *Tensor {
+			return CausalSoftmax(in[0], 0.5, [][]float32{{0, 1, 1, 1}, {1, 1, 1, 1}})
+		}, []*Tensor{rt(2, 2, 4, 4)}},
+		{"causal softmax with past", func(in []*Tensor) *Tensor { return CausalSoftmax(in[0], 0.7, nil) }, []*Tensor{rt(1, 2, 2, 5)}},
+		{"cross entropy", func(in []*Tensor) *Tensor { return CrossEntropy(in[0], []int{1, 4, -100}) }, []*Tensor{rt(3, 5)}},
+		{"slice", func(in []*Tensor) *Tensor { return in[0].Slice(":, -1, 1::2") }, []*Tensor{rt(2, 3, 5)}},
+		{"select narrow", func(in []*Tensor) *Tensor { return in[0].Select(1, 2).Narrow(0, 1, 2) }, []*Tensor{rt(3, 4)}},
+		{"permute reshape", func(in []*Tensor) *Tensor { return in[0].Permute(2, 0, 1).Reshape(4, -1) }, []*Tensor{rt(2, 3, 4)}},
+		{"expand", func(in []*Tensor) *Tensor { return in[0].Expand(3, 4) }, []*Tensor{rt(1, 4)}},
+		{"concat", func(in []*Tensor) *Tensor { return Concat(1, in[0], in[1]) }, []*Tensor{rt(2, 3), rt(2, 2)}},
+		{"stack", func(in []*Tensor) *Tensor { return Stack(0, in[0], in[1]) }, []*Tensor{rt(2, 3), rt(2, 3)}},
+		{"where", func(in []*Tensor) *Tensor {
+			return Where(FromSlice([]float32{1, 0, 1}, 3), in[0], in[1])
+		}, []*Tensor{rt(2, 3), rt(3)}},
+		{"topk values", func(in []*Tensor) *Tensor { v, _ := in[0].TopK(2); return v }, []*Tensor{rt(3, 5)}},
+		{"copy into view", func(in []*Tensor) *Tensor {
+			x := in[0].Mul(1)
+			x.Slice(":, 1").Copy(in[1])
+			return x.Mul(x)
+		}, []*Tensor{rt(3, 4), rt(3)}},
+		{"fill view", func(in []*Tensor) *Tensor {
+			x := in[0].Mul(2)
+			x.Slice("0").Fill(0)
+			return x.Exp()
+		}, []*Tensor{rt(2, 3)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { gradCheck(t, c.name, c.f, c.in...) })
+	}
+}

@@ -1,0 +1,90 @@
+package runtime
+
+// In-place writes. They change the tensor's memory, which every view of the
+// same storage sees, and keep autograd right: the written region's history
+// is replaced by the source's, as PyTorch's copy_ on a view does.
+
+// Fill sets every element of t (a tensor or a view) to v, in place.
+func (t *Tensor) Fill(v float64) *Tensor {
+	return t.Copy(Scalar(float32(v)))
+}
+
+// Zero sets every element to 0 in place.
+func (t *Tensor) Zero() *Tensor { return t.Fill(0) }
+
+// Copy writes src (broadcast to t's shape) into t in place.
+func (t *Tensor) Copy(src *Tensor) *Tensor {
+	if src == nil {
+		panic(errorf("Copy: nil source"))
+	}
+	bs, ok := broadcastShapes(t.shape, src.shape)
+	if !ok || !sameShape(bs, t.shape) {
+		panic(errorf("Copy: source of shape %v does not broadcast to %v", src.shape, t.shape))
+	}
+	if hasOverlap(t) {
+		panic(errorf("Copy: cannot write through a broadcast (expanded) view of shape %v", t.shape))
+	}
+	s := src
+	if s.st == t.st {
+		s = src.Detach().Clone() // source aliases the destination
+	}
+	copyStrided(t.Detach(), s.Detach().Expand(t.shape...).Detach())
+	t.st.version++
+	if gradDisabled > 0 || (!t.requiresGrad && !src.requiresGrad && (t.view == nil || !t.view.base.requiresGrad)) {
+		return t
+	}
+	t.rebaseAfterWrite(src)
+	return t
+}
+
+// rebaseAfterWrite rewrites autograd history after src was written into t:
+// the base tensor (t, or the tensor t views) becomes a new op whose
+// gradient flows to its old history outside the written region and to src
+// inside it.
+func (t *Tensor) rebaseAfterWrite(src *Tensor) {
+	base, region := t, func(x *Tensor) *Tensor { return x }
+	if t.view != nil {
+		base, region = t.view.base, t.view.apply
+	}
+	old := &Tensor{st: base.st, off: base.off, shape: base.shape, stride: base.stride,
+		requiresGrad: base.requiresGrad, node: base.node, hooks: nil}
+	srcShape := src.shape
+	tShape := t.shape
+	base.node = nil
+	base.requiresGrad = false
+	recordNeeds(base, "copy_", []*Tensor{old, src}, func(g *Tensor, needs []bool) []*Tensor {
+		gs := make([]*Tensor, 2)
+		gc := g.Detach().Clone()
+		if needs[1] {
+			r := region(gc).Detach()
+			gs[1] = sumTo(r.Contiguous().Detach().Clone(), srcShape)
+			_ = tShape
+		}
+		if needs[0] {
+			copyStrided(region(gc).Detach(), New(tShape...))
+			gs[0] = gc
+		}
+		return gs
+	})
+	if t != base {
+		// t itself now reads the new base.
+		t.node = nil
+		t.requiresGrad = false
+		record(t, "view_after_write", []*Tensor{base}, func(g *Tensor) []*Tensor {
+			z := New(base.shape...)
+			copyStrided(region(z), g)
+			return []*Tensor{z}
+		})
+	}
+}
+
+// hasOverlap reports whether distinct indices of t can map to the same
+// memory (a stride-0 dimension of size > 1).
+func hasOverlap(t *Tensor) bool {
+	for i, s := range t.stride {
+		if s == 0 && t.shape[i] > 1 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,136 @@
+package runtime
+
+// Matrix products. All of them end in sgemm (runtime/gemm), which reads
+// transposed operands in place, so a transposed view never costs a copy.
+
+// matOperand describes the last two dims of t as a GEMM operand: trans is
+// true when the matrix is stored column-major (a transposed view).
+func matOperand(t *Tensor) (x *Tensor, trans bool, ld int) {
+	nd := len(t.shape)
+	r, c := t.shape[nd-2], t.shape[nd-1]
+	rs, cs := t.stride[nd-2], t.stride[nd-1]
+	switch {
+	case cs == 1 && (rs >= c || r == 1):
+		return t, false, max(rs, c)
+	case rs == 1 && (cs >= r || c == 1):
+		return t, true, max(cs, r)
+	}
+	x = t.Contiguous()
+	return x, false, c
+}
+
+// MatMul multiplies the last two dimensions, broadcasting leading ones
+// (like torch.matmul for tensors of at least 2 dimensions).
+func (t *Tensor) MatMul(b *Tensor) *Tensor {
+	a := t
+	if len(a.shape) < 2 || len(b.shape) < 2 {
+		panic(errorf("MatMul: need at least 2-d tensors, got %v and %v", a.shape, b.shape))
+	}
+	m, k := a.shape[len(a.shape)-2], a.shape[len(a.shape)-1]
+	k2, n := b.shape[len(b.shape)-2], b.shape[len(b.shape)-1]
+	if k != k2 {
+		panic(errorf("MatMul: inner dimensions differ: %v x %v", a.shape, b.shape))
+	}
+	batch, ok := broadcastShapes(a.shape[:len(a.shape)-2], b.shape[:len(b.shape)-2])
+	if !ok {
+		panic(errorf("MatMul: batch dimensions of %v and %v do not broadcast", a.shape, b.shape))
+	}
+	outShape := append(cloneInts(batch), m, n)
+	out := New(outShape...)
+	matmulInto(out, a, b, batch, m, n, k)
+	recordNeeds(out, "matmul", []*Tensor{a, b}, func(g *Tensor, needs []bool) []*Tensor {
+		gs := make([]*Tensor, 2)
+		if needs[0] {
+			gs[0] = sumTo(g.MatMul(b.Detach().T()), a.shape)
+		}
+		if needs[1] {
+			gs[1] = sumTo(a.Detach().T().MatMul(g), b.shape)
+		}
+		return gs
+	}, a, b)
+	return out
+}
+
+// matmulInto computes out[batch] = a[batch] @ b[batch] with broadcasting.
+func matmulInto(out, a, b *Tensor, batch []int, m, n, k int) {
+	ab := a.Expand(append(cloneInts(batch), m, k)...).Detach()
+	bb := b.Expand(append(cloneInts(batch), k, n)...).Detach()
+	nb := numel(batch)
+	if nb == 0 {
+		return
+	}
+	// Fold all batch dims into a loop over row-major batch indices.
+	nd := len(batch)
+	idx := make([]int, nd)
+	od := out.raw()
+	ax, aT, lda := matOperand(ab)
+	bx, bT, ldb := matOperand(bb)
+	for i := 0; i < nb; i++ {
+		ao, bo := ax.off, bx.off
+		for d := 0; d < nd; d++ {
+			ao += idx[d] * ax.stride[d]
+			bo += idx[d] * bx.stride[d]
+		}
+		sgemm(aT, bT, m, n, k, 1, ax.st.data[ao:], lda, bx.st.data[bo:], ldb, 0, od[i*m*n:], n)
+		for d := nd - 1; d >= 0; d-- {
+			idx[d]++
+			if idx[d] < batch[d] {
+				break
+			}
+			idx[d] = 0
+		}
+	}
+}
+
+// Linear computes x @ w + bias for x [..., in], w [in, out] (GPT-2's Conv1D
+// layout) and bias [out] (may be nil).
+func Linear(x, w, bias *Tensor) *Tensor {
+	in, outF := w.shape[0], w.shape[1]
+	if x.shape[len(x.shape)-1] != in {
+		panic(errorf("Linear: input %v does not match weight %v", x.shape, w.shape))
+	}
+	xc := x.Contiguous()
+	rows := xc.Size() / in
+	outShape := append(cloneInts(x.shape[:len(x.shape)-1]), outF)
+	out := New(outShape...)
+	od := out.raw()
+	if bias != nil {
+		bd := bias.Contiguous().raw()
+		for r := 0; r < rows; r++ {
+			copy(od[r*outF:(r+1)*outF], bd)
+		}
+	}
+	beta := float32(0)
+	if bias != nil {
+		beta = 1
+	}
+	wx, wT, ldw := matOperand(w)
+	sgemm(false, wT, rows, outF, in, 1, xc.raw(), in, wx.st.data[wx.off:], ldw, beta, od, outF)
+	inputs := []*Tensor{x, w, bias}
+	recordNeeds(out, "linear", inputs, func(g *Tensor, needs []bool) []*Tensor {
+		gc := g.Contiguous().raw()
+		gs := make([]*Tensor, 3)
+		if needs[0] {
+			gx := New(x.shape...)
+			// dx = g @ w^T
+			sgemm(false, !wT, rows, in, outF, 1, gc, outF, wx.st.data[wx.off:], ldw, 0, gx.raw(), in)
+			gs[0] = gx
+		}
+		if needs[1] {
+			// dw = x^T @ g
+			gw := New(in, outF)
+			sgemm(true, false, in, outF, rows, 1, xc.raw(), in, gc, outF, 0, gw.raw(), outF)
+			gs[1] = gw
+		}
+		if bias != nil && needs[2] {
+			gb := New(outF)
+			bd := gb.raw()
+			for r := 0; r < rows; r++ {
+				vadd(bd, bd, gc[r*outF:(r+1)*outF])
+			}
+			gs[2] = gb
+		}
+		return gs
+	}, x, w)
+	return out
+}

@@ -1,0 +1,137 @@
+package runtime
+
+// Strided iteration: ops that accept views walk them row by row, with the
+// innermost dimension as a tight loop, instead of paying an index
+// computation per element.
+
+// rowIter visits every innermost row of shape for k operands with their own
+// strides, calling fn with each operand's offset of the row start.
+func rowIter(shape []int, strides [][]int, offs []int, fn func(offs []int)) {
+	nd := len(shape)
+	if nd <= 1 {
+		fn(offs)
+		return
+	}
+	k := len(strides)
+	cur := make([]int, k)
+	copy(cur, offs)
+	idx := make([]int, nd-1)
+	for {
+		fn(cur)
+		d := nd - 2
+		for ; d >= 0; d-- {
+			idx[d]++
+			for j := 0; j < k; j++ {
+				cur[j] += strides[j][d]
+			}
+			if idx[d] < shape[d] {
+				break
+			}
+			for j := 0; j < k; j++ {
+				cur[j] -= strides[j][d] * shape[d]
+			}
+			idx[d] = 0
+		}
+		if d < 0 {
+			return
+		}
+	}
+}
+
+// copyStrided copies src into dst (same shape, any strides).
+func copyStrided(dst, src *Tensor) {
+	if numel(dst.shape) == 0 {
+		return
+	}
+	if dst.IsContiguous() && src.IsContiguous() {
+		copy(dst.raw(), src.raw())
+		return
+	}
+	nd := len(dst.shape)
+	if nd == 0 {
+		dst.st.data[dst.off] = src.st.data[src.off]
+		return
+	}
+	n := dst.shape[nd-1]
+	ds, ss := dst.stride[nd-1], src.stride[nd-1]
+	dd, sd := dst.st.data, src.st.data
+	rowIter(dst.shape, [][]int{dst.stride, src.stride}, []int{dst.off, src.off}, func(o []int) {
+		if ds == 1 && ss == 1 {
+			copy(dd[o[0]:o[0]+n], sd[o[1]:o[1]+n])
+			return
+		}
+		for i := 0; i < n; i++ {
+			dd[o[0]+i*ds] = sd[o[1]+i*ss]
+		}
+	})
+}
+
+// broadcastShapes returns the numpy broadcast of two shapes.
+func broadcastShapes(a, b []int) ([]int, bool) {
+	n := max(len(a), len(b))
+	out := make([]int, n)
+	for i := 0; i < n; i++ {
+		da, db := 1, 1
+		if j := len(a) - n + i; j >= 0 {
+			da = a[j]
+		}
+		if j := len(b) - n + i; j >= 0 {
+			db = b[j]
+		}
+		switch {
+		case da == db:
+			out[i] = da
+		case da == 1:
+			out[i] = db
+		case db == 1:
+			out[i] = da
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// broadcastStrides returns t's strides seen as shape (stride 0 on
+// broadcast dimensions).
+func broadcastStrides(t *Tensor, shape []int) []int {
+	st := make([]int, len(shape))
+	off := len(shape) - len(t.shape)
+	for i := range t.shape {
+		if t.shape[i] != 1 {
+			st[off+i] = t.stride[i]
+		}
+	}
+	return st
+}
+
+// sumTo reduces a gradient of shape g.shape down to shape (undoing a
+// broadcast).
+func sumTo(g *Tensor, shape []int) *Tensor {
+	if sameShape(g.shape, shape) {
+		return g
+	}
+	out := New(shape...)
+	st := broadcastStrides(out, g.shape)
+	od, gd := out.st.data, g.st.data
+	nd := len(g.shape)
+	if nd == 0 {
+		return out
+	}
+	n := g.shape[nd-1]
+	gs, os := g.stride[nd-1], st[nd-1]
+	rowIter(g.shape, [][]int{g.stride, st}, []int{g.off, 0}, func(o []int) {
+		if os == 0 {
+			var s float32
+			for i := 0; i < n; i++ {
+				s += gd[o[0]+i*gs]
+			}
+			od[o[1]] += s
+			return
+		}
+		for i := 0; i < n; i++ {
+			od[o[1]+i*os] += gd[o[0]+i*gs]
+		}
+	})
+	return out
+}
