@@ -28,8 +28,8 @@ type Tensor struct {
 	stride []int
 
 	requiresGrad bool
-	node         *node    // the op that produced this tensor, nil for leaves
-	grad         *Tensor  // accumulated gradient of a leaf that requires grad
+	node         *node   // the op that produced this tensor, nil for leaves
+	grad         *Tensor // accumulated gradient of a leaf that requires grad
 	hooks        []GradHook
 	view         *viewOf // set when this tensor is a view of another one
 }
