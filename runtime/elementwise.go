@@ -291,3 +291,19 @@ func geluBackward(gi, g, x []float32) {
 		}
 	})
 }
+
+// Gelu is the exact GELU, 0.5 x (1 + erf(x / sqrt 2)).
+func (t *Tensor) Gelu() *Tensor {
+	out := unary(t, func(x float32) float32 {
+		v := float64(x)
+		return float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))
+	})
+	recordNeeds(out, "gelu", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
+		d := unary(t, func(x float32) float32 {
+			v := float64(x)
+			return float32(0.5*(1+math.Erf(v/math.Sqrt2)) + v*math.Exp(-v*v/2)/math.Sqrt(2*math.Pi))
+		})
+		return []*Tensor{g.Mul(d)}
+	}, t)
+	return out
+}

@@ -89,6 +89,7 @@ func TestGradients(t *testing.T) {
 		{"sqrt", func(in []*Tensor) *Tensor { return in[0].Sqrt() }, []*Tensor{pos(7)}},
 		{"pow", func(in []*Tensor) *Tensor { return in[0].Pow(3) }, []*Tensor{rt(7)}},
 		{"gelu_new", func(in []*Tensor) *Tensor { return in[0].GeluNew() }, []*Tensor{rt(3, 5)}},
+		{"gelu", func(in []*Tensor) *Tensor { return in[0].Gelu() }, []*Tensor{rt(3, 5)}},
 		{"sum all", func(in []*Tensor) *Tensor { return in[0].Sum() }, []*Tensor{rt(3, 4)}},
 		{"sum axis", func(in []*Tensor) *Tensor { return in[0].Sum(1) }, []*Tensor{rt(2, 3, 4)}},
 		{"mean axes", func(in []*Tensor) *Tensor { return in[0].Mean(0, 2) }, []*Tensor{rt(2, 3, 4)}},

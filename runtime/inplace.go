@@ -28,6 +28,7 @@ func (t *Tensor) Copy(src *Tensor) *Tensor {
 	if s.st == t.st {
 		s = src.Detach().Clone() // source aliases the destination
 	}
+	t.st.writable()
 	copyStrided(t.Detach(), s.Detach().Expand(t.shape...).Detach())
 	t.st.version++
 	if gradDisabled > 0 || (!t.requiresGrad && !src.requiresGrad && (t.view == nil || !t.view.base.requiresGrad)) {

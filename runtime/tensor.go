@@ -15,8 +15,19 @@ import (
 // in-place writes so a backward pass can refuse to use a value that was
 // overwritten after it was saved.
 type storage struct {
-	data    []float32
-	version int
+	data     []float32
+	version  int
+	readOnly bool // data is a read-only file mapping: copy before the first write
+}
+
+// writable makes the storage safe to write, copying a read-only mapping
+// once; every view shares the storage, so all of them see the copy.
+func (s *storage) writable() []float32 {
+	if s.readOnly {
+		s.data = append([]float32(nil), s.data...)
+		s.readOnly = false
+	}
+	return s.data
 }
 
 // Tensor is an n-dimensional float32 array: a window (offset, shape, strides)
@@ -53,6 +64,14 @@ func FromSlice(data []float32, shape ...int) *Tensor {
 		panic(errorf("FromSlice: shape %v needs %d values, got %d", shape, numel(shape), len(data)))
 	}
 	return fromStorage(&storage{data: data}, 0, cloneInts(shape), contiguousStrides(shape))
+}
+
+// FromReadOnly wraps memory that must not be written (a read-only file
+// mapping, for weights). An in-place write first copies it.
+func FromReadOnly(data []float32, shape ...int) *Tensor {
+	t := FromSlice(data, shape...)
+	t.st.readOnly = true
+	return t
 }
 
 // FromFloat64s copies data into a new tensor of the given shape.
@@ -161,7 +180,8 @@ func (t *Tensor) At(idx ...int) float64 {
 
 // SetAt writes one element in place.
 func (t *Tensor) SetAt(v float64, idx ...int) {
-	t.st.data[t.offsetOf(idx)] = float32(v)
+	o := t.offsetOf(idx)
+	t.st.writable()[o] = float32(v)
 	t.st.version++
 }
 

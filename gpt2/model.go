@@ -1,0 +1,409 @@
+package gpt2
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+
+	rt "nnscope/runtime"
+)
+
+// Model is GPT2LMHeadModel. Its module tree mirrors Hugging Face's names
+// and nesting, and every module call goes through runtime.Call, the one
+// hook point interventions use.
+type Model struct {
+	Config Config
+	W      Weights
+
+	Root        *rt.Module // the GPT2LMHeadModel itself (path "")
+	Transformer *rt.Module
+	WTE, WPE    *rt.Module
+	Drop        *rt.Module
+	H           *rt.Module // the ModuleList
+	Blocks      []*Block
+	LnF         *rt.Module
+	LMHead      *rt.Module
+
+	closer io.Closer
+}
+
+// Block is one transformer layer (GPT2Block) and its submodules.
+type Block struct {
+	Module                                *rt.Module
+	Ln1, Attn, Ln2, MLP                   *rt.Module
+	CAttn, AttnCProj, AttnDrop, ResidDrop *rt.Module
+	CFc, Act, MLPCProj, MLPDrop           *rt.Module
+	prefix                                string
+}
+
+// Load reads config.json and model.safetensors from a folder.
+func Load(dir string) (*Model, error) {
+	c, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	w, f, err := LoadWeights(filepath.Join(dir, "model.safetensors"), c)
+	if err != nil {
+		return nil, err
+	}
+	m := New(c, w)
+	m.closer = f
+	return m, nil
+}
+
+// Close releases the weight file mapping. The model must not be used after.
+func (m *Model) Close() error {
+	if m.closer != nil {
+		return m.closer.Close()
+	}
+	return nil
+}
+
+// New builds a model from a config and weights (see WeightShapes).
+func New(c Config, w Weights) *Model {
+	m := &Model{Config: c, W: w}
+	m.Root = rt.NewModule(nil, "", "GPT2LMHeadModel")
+	m.Transformer = rt.NewModule(m.Root, "transformer", "GPT2Model")
+	m.WTE = rt.NewModule(m.Transformer, "wte", "Embedding")
+	m.WPE = rt.NewModule(m.Transformer, "wpe", "Embedding")
+	m.Drop = rt.NewModule(m.Transformer, "drop", "Dropout")
+	m.H = rt.NewModule(m.Transformer, "h", "ModuleList")
+	m.WTE.Params = []rt.NamedTensor{{Name: "weight", Tensor: w["wte.weight"]}}
+	m.WPE.Params = []rt.NamedTensor{{Name: "weight", Tensor: w["wpe.weight"]}}
+	for i := 0; i < c.NLayer; i++ {
+		b := &Block{prefix: fmt.Sprintf("h.%d.", i)}
+		b.Module = rt.NewModule(m.H, fmt.Sprint(i), "GPT2Block")
+		b.Ln1 = rt.NewModule(b.Module, "ln_1", "LayerNorm")
+		b.Attn = rt.NewModule(b.Module, "attn", "GPT2Attention")
+		b.CAttn = rt.NewModule(b.Attn, "c_attn", "Conv1D")
+		b.AttnCProj = rt.NewModule(b.Attn, "c_proj", "Conv1D")
+		b.AttnDrop = rt.NewModule(b.Attn, "attn_dropout", "Dropout")
+		b.ResidDrop = rt.NewModule(b.Attn, "resid_dropout", "Dropout")
+		b.Ln2 = rt.NewModule(b.Module, "ln_2", "LayerNorm")
+		b.MLP = rt.NewModule(b.Module, "mlp", "GPT2MLP")
+		b.CFc = rt.NewModule(b.MLP, "c_fc", "Conv1D")
+		b.MLPCProj = rt.NewModule(b.MLP, "c_proj", "Conv1D")
+		b.Act = rt.NewModule(b.MLP, "act", "NewGELUActivation")
+		b.MLPDrop = rt.NewModule(b.MLP, "dropout", "Dropout")
+		for _, p := range []struct {
+			mod  *rt.Module
+			name string
+		}{{b.Ln1, "ln_1"}, {b.Ln2, "ln_2"}, {b.CAttn, "attn.c_attn"}, {b.AttnCProj, "attn.c_proj"}, {b.CFc, "mlp.c_fc"}, {b.MLPCProj, "mlp.c_proj"}} {
+			p.mod.Params = []rt.NamedTensor{
+				{Name: "weight", Tensor: w[b.prefix+p.name+".weight"]},
+				{Name: "bias", Tensor: w[b.prefix+p.name+".bias"]},
+			}
+		}
+		m.Blocks = append(m.Blocks, b)
+	}
+	m.LnF = rt.NewModule(m.Transformer, "ln_f", "LayerNorm")
+	m.LnF.Params = []rt.NamedTensor{{Name: "weight", Tensor: w["ln_f.weight"]}, {Name: "bias", Tensor: w["ln_f.bias"]}}
+	m.LMHead = rt.NewModule(m.Root, "lm_head", "Linear")
+	m.LMHead.Params = []rt.NamedTensor{{Name: "weight", Tensor: m.lmHeadWeight()}}
+	return m
+}
+
+func (m *Model) lmHeadWeight() *rt.Tensor {
+	if w, ok := m.W["lm_head.weight"]; ok {
+		return w
+	}
+	return m.W["wte.weight"] // tied
+}
+
+// Parameters lists every parameter once, by Hugging Face name.
+func (m *Model) Parameters() []rt.NamedTensor {
+	var out []rt.NamedTensor
+	seen := map[*rt.Tensor]bool{}
+	m.Root.Walk(func(mod *rt.Module) {
+		for _, p := range mod.Params {
+			if !seen[p.Tensor] {
+				seen[p.Tensor] = true
+				out = append(out, rt.NamedTensor{Name: mod.Path + "." + p.Name, Tensor: p.Tensor})
+			}
+		}
+	})
+	return out
+}
+
+// SetRequiresGrad turns gradient tracking of all parameters on or off.
+func (m *Model) SetRequiresGrad(on bool) {
+	for _, p := range m.Parameters() {
+		p.Tensor.SetRequiresGrad(on)
+	}
+}
+
+// Input is one forward pass's tokens: B rows of T ids, left padded.
+type Input struct {
+	IDs  [][]int
+	Mask [][]float32 // 1 for real tokens, 0 for padding; nil = no padding
+}
+
+// Batch builds a left-padded input from rows of different lengths, so each
+// row ends at the last position like the row alone would.
+func Batch(rows [][]int, padID int) Input {
+	T := 0
+	for _, r := range rows {
+		T = max(T, len(r))
+	}
+	in := Input{IDs: make([][]int, len(rows)), Mask: make([][]float32, len(rows))}
+	padded := false
+	for b, r := range rows {
+		ids, mask := make([]int, T), make([]float32, T)
+		pad := T - len(r)
+		for j := 0; j < T; j++ {
+			if j < pad {
+				ids[j] = padID
+				padded = true
+			} else {
+				ids[j], mask[j] = r[j-pad], 1
+			}
+		}
+		in.IDs[b], in.Mask[b] = ids, mask
+	}
+	if !padded {
+		in.Mask = nil
+	}
+	return in
+}
+
+// positions gives each row its own position ids: real tokens count from 0
+// (after any past tokens), so a padded row matches the row alone. This is
+// where nnsight goes wrong for GPT-2 (it passes no position ids).
+func positions(in Input, pastLen []int) [][]int {
+	pos := make([][]int, len(in.IDs))
+	for b, row := range in.IDs {
+		p := make([]int, len(row))
+		n := 0
+		if pastLen != nil {
+			n = pastLen[b]
+		}
+		for j := range row {
+			if in.Mask != nil && in.Mask[b][pastOffset(in, b, j)] == 0 {
+				p[j] = 1 // as Hugging Face: masked positions get 1, never used
+				continue
+			}
+			p[j] = n
+			n++
+		}
+		pos[b] = p
+	}
+	return pos
+}
+
+// pastOffset maps position j of the new tokens into the mask, which covers
+// past and new tokens.
+func pastOffset(in Input, b, j int) int {
+	return len(in.Mask[b]) - len(in.IDs[b]) + j
+}
+
+// State carries a generation's KV cache between forward passes.
+type State struct {
+	keys, values []*rt.Tensor // per layer [B, H, Tpast, D]
+	realPast     []int        // per row: non-padding tokens already seen
+	mask         [][]float32  // per row: mask over all positions so far
+}
+
+// Len returns how many positions the cache holds.
+func (s *State) Len() int {
+	if s == nil || len(s.keys) == 0 || s.keys[0] == nil {
+		return 0
+	}
+	return s.keys[0].Shape()[2]
+}
+
+// Forward runs the model and returns logits [B, T, V]. h receives every
+// module call (nil for none). With st non-nil, keys and values are cached
+// in it for generation.
+func (m *Model) Forward(h rt.Hooks, in Input, st *State) *rt.Tensor {
+	B := len(in.IDs)
+	if B == 0 {
+		panic(&rt.Error{Msg: "forward: empty batch"})
+	}
+	T := len(in.IDs[0])
+	for _, r := range in.IDs {
+		if len(r) != T {
+			panic(&rt.Error{Msg: "forward: rows of different lengths; use gpt2.Batch to pad them"})
+		}
+	}
+	past := st.Len()
+	if past+T > m.Config.NPositions {
+		panic(&rt.Error{Msg: fmt.Sprintf("forward: %d positions exceed the model's n_positions %d", past+T, m.Config.NPositions)})
+	}
+	// The key mask spans past and new tokens.
+	var mask [][]float32
+	if in.Mask != nil || (st != nil && st.mask != nil) {
+		mask = make([][]float32, B)
+		for b := range mask {
+			var prev []float32
+			if st != nil && st.mask != nil {
+				prev = st.mask[b]
+			} else {
+				prev = ones(past)
+			}
+			cur := ones(T)
+			if in.Mask != nil {
+				cur = in.Mask[b][len(in.Mask[b])-T:]
+			}
+			mask[b] = append(append([]float32(nil), prev...), cur...)
+		}
+	}
+	var pastReal []int
+	if st != nil && st.realPast != nil {
+		pastReal = st.realPast
+	} else if past > 0 {
+		pastReal = make([]int, B)
+		for b := range pastReal {
+			pastReal[b] = past
+		}
+	}
+	posIn := Input{IDs: in.IDs, Mask: mask}
+	pos := positions(posIn, pastReal)
+
+	ids := make([]float32, 0, B*T)
+	pids := make([]float32, 0, B*T)
+	for b := range in.IDs {
+		for j := range in.IDs[b] {
+			ids = append(ids, float32(in.IDs[b][j]))
+			pids = append(pids, float32(pos[b][j]))
+		}
+	}
+	idsT := rt.FromSlice(ids, B, T)
+	posT := rt.FromSlice(pids, B, T)
+
+	var hidden *rt.Tensor
+	hidden = rt.Call(h, m.Transformer, func(x []*rt.Tensor) *rt.Tensor {
+		tok := rt.Call(h, m.WTE, func(x []*rt.Tensor) *rt.Tensor {
+			return embed(m.W["wte.weight"], x[0])
+		}, x[0])
+		pe := rt.Call(h, m.WPE, func(x []*rt.Tensor) *rt.Tensor {
+			return embed(m.W["wpe.weight"], x[0])
+		}, posT)
+		hs := rt.Call(h, m.Drop, identity, tok.Add(pe))
+		for i, blk := range m.Blocks {
+			hs = rt.Call(h, blk.Module, func(x []*rt.Tensor) *rt.Tensor {
+				return m.block(h, i, blk, x[0], mask, st)
+			}, hs)
+		}
+		return rt.Call(h, m.LnF, func(x []*rt.Tensor) *rt.Tensor {
+			return rt.LayerNorm(x[0], m.W["ln_f.weight"], m.W["ln_f.bias"], m.Config.LayerNormEpsilon)
+		}, hs)
+	}, idsT)
+	logits := rt.Call(h, m.LMHead, func(x []*rt.Tensor) *rt.Tensor {
+		return rt.Linear(x[0], m.lmHeadWeight().T(), nil)
+	}, hidden)
+
+	if st != nil {
+		st.mask = mask
+		if st.mask == nil {
+			st.mask = nil
+		}
+		nr := make([]int, B)
+		for b := range nr {
+			n := 0
+			if pastReal != nil {
+				n = pastReal[b]
+			}
+			for j := 0; j < T; j++ {
+				if mask == nil || mask[b][past+j] != 0 {
+					n++
+				}
+			}
+			nr[b] = n
+		}
+		st.realPast = nr
+	}
+	return logits
+}
+
+func identity(x []*rt.Tensor) *rt.Tensor { return x[0] }
+
+func ones(n int) []float32 {
+	o := make([]float32, n)
+	for i := range o {
+		o[i] = 1
+	}
+	return o
+}
+
+// embed looks up rows of w for the ids held (as floats) in idx.
+func embed(w, idx *rt.Tensor) *rt.Tensor {
+	return rt.Embedding(w, idx.Ints(), idx.Shape()...)
+}
+
+// block is GPT2Block: x + attn(ln_1(x)), then + mlp(ln_2(.)).
+func (m *Model) block(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask [][]float32, st *State) *rt.Tensor {
+	eps := m.Config.LayerNormEpsilon
+	p := b.prefix
+	w := m.W
+	a := rt.Call(h, b.Ln1, func(in []*rt.Tensor) *rt.Tensor {
+		return rt.LayerNorm(in[0], w[p+"ln_1.weight"], w[p+"ln_1.bias"], eps)
+	}, x)
+	a = rt.Call(h, b.Attn, func(in []*rt.Tensor) *rt.Tensor {
+		return m.attention(h, layer, b, in[0], mask, st)
+	}, a)
+	x = x.Add(a)
+	f := rt.Call(h, b.Ln2, func(in []*rt.Tensor) *rt.Tensor {
+		return rt.LayerNorm(in[0], w[p+"ln_2.weight"], w[p+"ln_2.bias"], eps)
+	}, x)
+	f = rt.Call(h, b.MLP, func(in []*rt.Tensor) *rt.Tensor {
+		u := rt.Call(h, b.CFc, func(in []*rt.Tensor) *rt.Tensor {
+			return rt.Linear(in[0], w[p+"mlp.c_fc.weight"], w[p+"mlp.c_fc.bias"])
+		}, in[0])
+		u = rt.Call(h, b.Act, func(in []*rt.Tensor) *rt.Tensor { return m.activation(in[0]) }, u)
+		u = rt.Call(h, b.MLPCProj, func(in []*rt.Tensor) *rt.Tensor {
+			return rt.Linear(in[0], w[p+"mlp.c_proj.weight"], w[p+"mlp.c_proj.bias"])
+		}, u)
+		return rt.Call(h, b.MLPDrop, identity, u)
+	}, f)
+	return x.Add(f)
+}
+
+func (m *Model) activation(x *rt.Tensor) *rt.Tensor {
+	switch m.Config.ActivationFunction {
+	case "relu":
+		return x.Relu()
+	case "gelu":
+		return x.Gelu()
+	}
+	return x.GeluNew()
+}
+
+// attention is GPT2Attention with eager (unfused) softmax, so
+// attn_dropout's output is the attention pattern [B, H, Tq, Tk].
+func (m *Model) attention(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask [][]float32, st *State) *rt.Tensor {
+	p := b.prefix
+	w := m.W
+	shape := x.Shape()
+	B, T, C := shape[0], shape[1], shape[2]
+	H := m.Config.NHead
+	D := C / H
+	qkv := rt.Call(h, b.CAttn, func(in []*rt.Tensor) *rt.Tensor {
+		return rt.Linear(in[0], w[p+"attn.c_attn.weight"], w[p+"attn.c_attn.bias"])
+	}, x)
+	heads := qkv.Reshape(B, T, 3, H, D)
+	q := heads.Select(2, 0).Permute(0, 2, 1, 3) // [B, H, T, D] views
+	k := heads.Select(2, 1).Permute(0, 2, 1, 3)
+	v := heads.Select(2, 2).Permute(0, 2, 1, 3)
+	if st != nil {
+		if st.keys == nil {
+			st.keys = make([]*rt.Tensor, m.Config.NLayer)
+			st.values = make([]*rt.Tensor, m.Config.NLayer)
+		}
+		if st.keys[layer] != nil {
+			k = rt.Concat(2, st.keys[layer], k)
+			v = rt.Concat(2, st.values[layer], v)
+		} else {
+			k, v = k.Contiguous(), v.Contiguous()
+		}
+		st.keys[layer], st.values[layer] = k, v
+	}
+	scores := q.MatMul(k.T())
+	probs := rt.CausalSoftmax(scores, float32(1/math.Sqrt(float64(D))), mask)
+	probs = rt.Call(h, b.AttnDrop, identity, probs)
+	y := probs.MatMul(v).Permute(0, 2, 1, 3).Reshape(B, T, C)
+	y = rt.Call(h, b.AttnCProj, func(in []*rt.Tensor) *rt.Tensor {
+		return rt.Linear(in[0], w[p+"attn.c_proj.weight"], w[p+"attn.c_proj.bias"])
+	}, y)
+	return rt.Call(h, b.ResidDrop, identity, y)
+}

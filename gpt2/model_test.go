@@ -1,0 +1,105 @@
+package gpt2
+
+import (
+	"testing"
+
+	"nnscope/internal/reference"
+	rt "nnscope/runtime"
+)
+
+var prompt = "The Eiffel Tower is in the city of"
+
+func loadTiny(t testing.TB) (*Model, *Tokenizer, reference.Cases) {
+	t.Helper()
+	m, err := Load(reference.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	tok, err := NewTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := reference.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, tok, ref
+}
+
+func closeT(t *testing.T, what string, got *rt.Tensor, want reference.Tensor, slack float64) {
+	t.Helper()
+	if !equalInts(got.Shape(), want.Shape) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape)
+	}
+	if err := reference.Close(got.Float64s(), want.Data, slack); err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
+}
+
+func TestTokenize(t *testing.T) {
+	_, tok, ref := loadTiny(t)
+	var cases map[string][]int
+	if err := ref.Case("tokenize", &cases); err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range cases {
+		got, err := tok.Encode(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalInts(got, want) {
+			t.Errorf("Encode(%q) = %v, want %v", text, got, want)
+		}
+		back, err := tok.Decode(got)
+		if err != nil || back != text {
+			t.Errorf("Decode round trip of %q gave %q, %v", text, back, err)
+		}
+	}
+}
+
+// recorder is a Hooks that keeps module outputs by path.
+type recorder struct{ out map[string]*rt.Tensor }
+
+func (r *recorder) Enter(m *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) { return nil, nil }
+func (r *recorder) Exit(m *rt.Module, out *rt.Tensor) *rt.Tensor {
+	r.out[m.Path] = out
+	return nil
+}
+
+func TestForward(t *testing.T) {
+	m, tok, ref := loadTiny(t)
+	var c struct {
+		InputIDs   []int                       `json:"input_ids"`
+		Hidden     map[string]reference.Tensor `json:"hidden"`
+		Embed      reference.Tensor            `json:"embed"`
+		Stats      struct{ AbsMean, Sum, Norm float64 }
+		SliceIndex []int            `json:"logits_slice_index"`
+		Slice      reference.Tensor `json:"logits_slice"`
+		TopIDs     []int            `json:"last_top10_ids"`
+		TopVals    []float64        `json:"last_top10_vals"`
+	}
+	if err := ref.Case("forward", &c); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := tok.Encode(prompt)
+	if !equalInts(ids, c.InputIDs) {
+		t.Fatalf("ids %v, want %v", ids, c.InputIDs)
+	}
+	rec := &recorder{out: map[string]*rt.Tensor{}}
+	logits := m.Forward(rec, Input{IDs: [][]int{ids}}, nil)
+	closeT(t, "wte output", rec.out["transformer.wte"], c.Embed, 1)
+	for i, want := range c.Hidden {
+		closeT(t, "layer "+i+" output", rec.out["transformer.h."+i], want, 1)
+	}
+	// logits[0][:, ::997]
+	sl := logits.Slice("0, :, ::997")
+	closeT(t, "logits slice", sl, c.Slice, 1)
+	vals, idx := logits.Slice("0, -1").TopK(10)
+	if !equalInts(idx.Ints(), c.TopIDs) {
+		t.Errorf("top10 ids %v, want %v", idx.Ints(), c.TopIDs)
+	}
+	if err := reference.Close(vals.Float64s(), c.TopVals, 1); err != nil {
+		t.Errorf("top10 values: %v", err)
+	}
+}

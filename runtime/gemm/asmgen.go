@@ -1,0 +1,350 @@
+//go:build ignore
+
+// asmgen writes kernels_amd64.s. Run with: go run asmgen.go
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+var buf bytes.Buffer
+
+func p(format string, args ...any) { fmt.Fprintf(&buf, "\t"+format+"\n", args...) }
+func label(l string)               { fmt.Fprintf(&buf, "%s:\n", l) }
+
+// genAVX512Kernel writes the 12x32 outer-product micro-kernel.
+//
+//	func kernAVX512(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr)
+//
+// a: packed A panel, k steps of 12 floats. b: B panel, k rows of 32 floats
+// with row stride bs (elements). c: 12x32 tile with row stride ldc.
+// pf: address prefetched (2 lines) each step, advancing by bs.
+// Registers: Z0..Z23 accumulators (row i: Z2i, Z2i+1), Z24/Z25 B row,
+// Z26..Z31 broadcasts.
+func genAVX512Kernel() {
+	const mr = 12
+	fmt.Fprintf(&buf, "\n// func kernAVX512(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr)\n")
+	fmt.Fprintf(&buf, "TEXT ·kernAVX512(SB), NOSPLIT, $0-64\n")
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), AX")
+	p("MOVQ b+16(FP), BX")
+	p("MOVQ bs+24(FP), DX")
+	p("SHLQ $2, DX")
+	p("MOVQ pf+56(FP), R8")
+	for i := 0; i < 2*mr; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	step := func(aoff int) {
+		p("VMOVUPS (BX), Z24")
+		p("VMOVUPS 64(BX), Z25")
+		p("PREFETCHT0 (R8)")
+		p("PREFETCHT0 64(R8)")
+		p("ADDQ DX, BX")
+		p("ADDQ DX, R8")
+		for i := 0; i < mr; i++ {
+			t := 26 + i%6
+			p("VBROADCASTSS %d(AX), Z%d", aoff+4*i, t)
+			p("VFMADD231PS Z24, Z%d, Z%d", t, 2*i)
+			p("VFMADD231PS Z25, Z%d, Z%d", t, 2*i+1)
+		}
+	}
+	p("CMPQ CX, $4")
+	p("JL avx512_tail")
+	label("avx512_loop4")
+	for u := 0; u < 4; u++ {
+		step(u * 4 * mr)
+	}
+	p("ADDQ $%d, AX", 4*4*mr)
+	p("SUBQ $4, CX")
+	p("CMPQ CX, $4")
+	p("JGE avx512_loop4")
+	label("avx512_tail")
+	p("TESTQ CX, CX")
+	p("JE avx512_store")
+	step(0)
+	p("ADDQ $%d, AX", 4*mr)
+	p("DECQ CX")
+	p("JMP avx512_tail")
+	label("avx512_store")
+	p("MOVQ c+32(FP), DI")
+	p("MOVQ ldc+40(FP), SI")
+	p("SHLQ $2, SI")
+	p("VBROADCASTSS alpha+48(FP), Z26")
+	for i := 0; i < 2*mr; i++ {
+		p("VMULPS Z26, Z%d, Z%d", i, i)
+	}
+	p("MOVL beta+52(FP), R9")
+	p("ANDL $0x7fffffff, R9")
+	p("JNE avx512_beta")
+	for i := 0; i < mr; i++ {
+		p("VMOVUPS Z%d, (DI)", 2*i)
+		p("VMOVUPS Z%d, 64(DI)", 2*i+1)
+		if i < mr-1 {
+			p("ADDQ SI, DI")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label("avx512_beta")
+	p("VBROADCASTSS beta+52(FP), Z27")
+	for i := 0; i < mr; i++ {
+		p("VFMADD231PS (DI), Z27, Z%d", 2*i)
+		p("VFMADD231PS 64(DI), Z27, Z%d", 2*i+1)
+		p("VMOVUPS Z%d, (DI)", 2*i)
+		p("VMOVUPS Z%d, 64(DI)", 2*i+1)
+		if i < mr-1 {
+			p("ADDQ SI, DI")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genAVX2Kernel writes the 6x16 AVX2+FMA micro-kernel with the same
+// signature. Y0..Y11 accumulators, Y12/Y13 B row, Y14/Y15 broadcasts.
+func genAVX2Kernel() {
+	const mr = 6
+	fmt.Fprintf(&buf, "\n// func kernAVX2(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr)\n")
+	fmt.Fprintf(&buf, "TEXT ·kernAVX2(SB), NOSPLIT, $0-64\n")
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), AX")
+	p("MOVQ b+16(FP), BX")
+	p("MOVQ bs+24(FP), DX")
+	p("SHLQ $2, DX")
+	p("MOVQ pf+56(FP), R8")
+	for i := 0; i < 2*mr; i++ {
+		p("VXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	step := func(aoff int) {
+		p("VMOVUPS (BX), Y12")
+		p("VMOVUPS 32(BX), Y13")
+		p("PREFETCHT0 (R8)")
+		p("ADDQ DX, BX")
+		p("ADDQ DX, R8")
+		for i := 0; i < mr; i++ {
+			t := 14 + i%2
+			p("VBROADCASTSS %d(AX), Y%d", aoff+4*i, t)
+			p("VFMADD231PS Y12, Y%d, Y%d", t, 2*i)
+			p("VFMADD231PS Y13, Y%d, Y%d", t, 2*i+1)
+		}
+	}
+	p("CMPQ CX, $4")
+	p("JL avx2_tail")
+	label("avx2_loop4")
+	for u := 0; u < 4; u++ {
+		step(u * 4 * mr)
+	}
+	p("ADDQ $%d, AX", 4*4*mr)
+	p("SUBQ $4, CX")
+	p("CMPQ CX, $4")
+	p("JGE avx2_loop4")
+	label("avx2_tail")
+	p("TESTQ CX, CX")
+	p("JE avx2_store")
+	step(0)
+	p("ADDQ $%d, AX", 4*mr)
+	p("DECQ CX")
+	p("JMP avx2_tail")
+	label("avx2_store")
+	p("MOVQ c+32(FP), DI")
+	p("MOVQ ldc+40(FP), SI")
+	p("SHLQ $2, SI")
+	p("VBROADCASTSS alpha+48(FP), Y14")
+	for i := 0; i < 2*mr; i++ {
+		p("VMULPS Y14, Y%d, Y%d", i, i)
+	}
+	p("MOVL beta+52(FP), R9")
+	p("ANDL $0x7fffffff, R9")
+	p("JNE avx2_beta")
+	for i := 0; i < mr; i++ {
+		p("VMOVUPS Y%d, (DI)", 2*i)
+		p("VMOVUPS Y%d, 32(DI)", 2*i+1)
+		if i < mr-1 {
+			p("ADDQ SI, DI")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label("avx2_beta")
+	p("VBROADCASTSS beta+52(FP), Y15")
+	for i := 0; i < mr; i++ {
+		p("VFMADD231PS (DI), Y15, Y%d", 2*i)
+		p("VFMADD231PS 32(DI), Y15, Y%d", 2*i+1)
+		p("VMOVUPS Y%d, (DI)", 2*i)
+		p("VMOVUPS Y%d, 32(DI)", 2*i+1)
+		if i < mr-1 {
+			p("ADDQ SI, DI")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genDotAVX512 writes the 5x4 dot-product kernel used for small m with
+// transposed B:
+//
+//	func dotAVX512(k int, a *float32, lda, rows int, b *float32, ldb, cols int, c *float32, ldc int, alpha, beta float32)
+//
+// C[i][j] = alpha * sum_p A[i][p]*B[j][p] + beta*C[i][j] for i < rows (<=5),
+// j < cols (<=4). Rows of A beyond rows (and of B beyond cols) are read
+// from the last valid row, never from outside.
+// Registers: acc(i,j) = Z(4i+j), Z20..Z23 B rows, Z24..Z28 A rows.
+func genDotAVX512() {
+	fmt.Fprintf(&buf, "\n// func dotAVX512(k int, a *float32, lda, rows int, b *float32, ldb, cols int, c *float32, ldc int, alpha, beta float32)\n")
+	fmt.Fprintf(&buf, "TEXT ·dotAVX512(SB), NOSPLIT, $0-80\n")
+	aRegs := []string{"R8", "R9", "R10", "R11", "R12"}
+	bRegs := []string{"AX", "BX", "SI", "DI"}
+	p("MOVQ lda+16(FP), DX")
+	p("SHLQ $2, DX")
+	p("MOVQ rows+24(FP), CX")
+	p("MOVQ a+8(FP), R8")
+	for i := 1; i < 5; i++ {
+		p("LEAQ (%s)(DX*1), %s", aRegs[i-1], aRegs[i])
+		p("CMPQ CX, $%d", i)
+		p("CMOVQLE %s, %s", aRegs[i-1], aRegs[i])
+	}
+	p("MOVQ ldb+40(FP), DX")
+	p("SHLQ $2, DX")
+	p("MOVQ cols+48(FP), CX")
+	p("MOVQ b+32(FP), AX")
+	for j := 1; j < 4; j++ {
+		p("LEAQ (%s)(DX*1), %s", bRegs[j-1], bRegs[j])
+		p("CMPQ CX, $%d", j)
+		p("CMOVQLE %s, %s", bRegs[j-1], bRegs[j])
+	}
+	for i := 0; i < 20; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("XORQ DX, DX")
+	p("MOVQ k+0(FP), CX")
+	p("SHRQ $4, CX")
+	p("JE dot_tail")
+	body := func(masked bool) {
+		ld := "VMOVUPS"
+		mask := ""
+		if masked {
+			ld = "VMOVUPS.Z"
+			mask = ", K1"
+		}
+		for j := 0; j < 4; j++ {
+			p("%s (%s)(DX*1)%s, Z%d", ld, bRegs[j], mask, 20+j)
+			if !masked {
+				p("PREFETCHT0 1024(%s)(DX*1)", bRegs[j])
+			}
+		}
+		for i := 0; i < 5; i++ {
+			t := 24 + i
+			p("%s (%s)(DX*1)%s, Z%d", ld, aRegs[i], mask, t)
+			for j := 0; j < 4; j++ {
+				p("VFMADD231PS Z%d, Z%d, Z%d", 20+j, t, 4*i+j)
+			}
+		}
+	}
+	label("dot_loop")
+	body(false)
+	p("ADDQ $64, DX")
+	p("DECQ CX")
+	p("JNE dot_loop")
+	label("dot_tail")
+	p("MOVQ k+0(FP), CX")
+	p("ANDQ $15, CX")
+	p("JE dot_reduce")
+	p("MOVL $1, R13")
+	p("SHLL CX, R13")
+	p("DECL R13")
+	p("KMOVW R13, K1")
+	body(true)
+	label("dot_reduce")
+	// column mask K2 = (1<<cols)-1
+	p("MOVQ cols+48(FP), CX")
+	p("MOVL $1, R13")
+	p("SHLL CX, R13")
+	p("DECL R13")
+	p("KMOVW R13, K2")
+	p("MOVQ c+56(FP), DI")
+	p("MOVQ ldc+64(FP), SI")
+	p("SHLQ $2, SI")
+	p("MOVQ rows+24(FP), CX")
+	p("VBROADCASTSS alpha+72(FP), X29")
+	p("VBROADCASTSS beta+76(FP), X30")
+	p("MOVL beta+76(FP), R13")
+	p("ANDL $0x7fffffff, R13")
+	for i := 0; i < 5; i++ {
+		var r [4]int
+		for j := 0; j < 4; j++ {
+			src := 4*i + j
+			p("VEXTRACTF64X4 $1, Z%d, Y24", src)
+			p("VADDPS Y24, Y%d, Y%d", src, src)
+			p("VEXTRACTF32X4 $1, Y%d, X24", src)
+			p("VADDPS X24, X%d, X%d", src, src)
+			r[j] = src
+			if src >= 16 {
+				p("VMOVAPS X%d, X%d", src, src-16)
+				r[j] = src - 16
+			}
+		}
+		p("VHADDPS X%d, X%d, X%d", r[1], r[0], r[0])
+		p("VHADDPS X%d, X%d, X%d", r[3], r[2], r[2])
+		p("VHADDPS X%d, X%d, X%d", r[2], r[0], r[0])
+		p("VMULPS X29, X%d, X%d", r[0], r[0])
+		p("TESTL R13, R13")
+		p("JE dot_nobeta%d", i)
+		p("VMOVUPS.Z (DI), K2, X24")
+		p("VFMADD231PS X24, X30, X%d", r[0])
+		label(fmt.Sprintf("dot_nobeta%d", i))
+		p("VMOVUPS X%d, K2, (DI)", r[1])
+		if i < 4 {
+			p("CMPQ CX, $%d", i+1)
+			p("JLE dot_done")
+			p("ADDQ SI, DI")
+		}
+	}
+	label("dot_done")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genPeak writes FMA throughput loops: 16 independent accumulators.
+func genPeak() {
+	for _, v := range []struct {
+		name, reg string
+	}{{"peakAVX512", "Z"}, {"peakAVX2", "Y"}} {
+		nacc := 16
+		if v.reg == "Y" {
+			nacc = 12
+		}
+		fmt.Fprintf(&buf, "\n// func %s(iters int)\n", v.name)
+		fmt.Fprintf(&buf, "TEXT ·%s(SB), NOSPLIT, $0-8\n", v.name)
+		p("MOVQ iters+0(FP), CX")
+		xor := "VXORPS"
+		if v.reg == "Z" {
+			xor = "VPXORD"
+		}
+		for i := 0; i < nacc+2; i++ {
+			p("%s %s%d, %s%d, %s%d", xor, v.reg, i, v.reg, i, v.reg, i)
+		}
+		label(v.name + "_loop")
+		for u := 0; u < 2; u++ {
+			for i := 0; i < nacc; i++ {
+				p("VFMADD231PS %s%d, %s%d, %s%d", v.reg, nacc, v.reg, nacc+1, v.reg, i)
+			}
+		}
+		p("DECQ CX")
+		p("JNE %s_loop", v.name)
+		p("VZEROUPPER")
+		p("RET")
+	}
+}
+
+func main() {
+	buf.WriteString("// Code generated by asmgen.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n")
+	genAVX512Kernel()
+	genAVX2Kernel()
+	genDotAVX512()
+	genPeak()
+	if err := os.WriteFile("kernels_amd64.s", buf.Bytes(), 0o644); err != nil {
+		panic(err)
+	}
+}
