@@ -284,11 +284,19 @@ func (j *job) setupDot(threads int) {
 }
 
 func (j *job) setupPacked(threads int) {
+	j.direct = !j.transB && j.m <= j.mr
+	if j.direct {
+		for _, v := range kernels[j.kid].smallMR {
+			if j.m <= v {
+				j.mr = v
+				break
+			}
+		}
+	}
 	mr, nr := j.mr, j.nr
 	j.panels = (j.m + mr - 1) / mr
 	j.strips = (j.n + nr - 1) / nr
 	j.mpad = j.panels * mr
-	j.direct = !j.transB && j.m <= mr
 	kcMax := kcPacked
 	if j.direct {
 		kcMax = kcDirect
@@ -388,9 +396,14 @@ func (j *job) packB(dst []float32, pc, kcb, s0, s1 int) {
 		j0 := (s0 + q) * nr
 		cols := min(nr, j.n-j0)
 		d := dst[q*kcb*nr : (q+1)*kcb*nr]
-		for jj := 0; jj < cols; jj++ {
-			src := j.b[(j0+jj)*j.ldb+pc : (j0+jj)*j.ldb+pc+kcb]
-			dd := d[jj:]
+		done := 0
+		if cols == nr {
+			_ = j.b[(j0+nr-1)*j.ldb+pc+kcb-1] // bounds for the assembly
+			done = packBTFast(j.kid, &d[0], &j.b[j0*j.ldb+pc], j.ldb, kcb)
+		}
+		for jj := 0; jj < cols && done < kcb; jj++ {
+			src := j.b[(j0+jj)*j.ldb+pc+done : (j0+jj)*j.ldb+pc+kcb]
+			dd := d[done*nr+jj:]
 			for p, v := range src {
 				dd[p*nr] = v
 			}
@@ -442,11 +455,24 @@ func (j *job) runPacked(part, s0, s1, q0, q1 int) {
 			for sg := s0; sg < s1; sg += groupStrips {
 				sgEnd := min(sg+groupStrips, s1)
 				j.packB(buf, pc, kcb, sg, sgEnd)
+				// While computing this group, prefetch the B rows the
+				// next group will pack (not transposed B only).
+				var pfBase uintptr
+				pfRow, pfCol := pc, sgEnd
+				if sgEnd >= s1 {
+					pfRow, pfCol = pc+kcb, s0
+				}
+				if !j.transB && pfRow < j.k {
+					pfBase = uintptr(unsafe.Pointer(&j.b[pfRow*j.ldb])) + uintptr(pfCol*nr*4)
+				}
 				for s := sg; s < sgEnd; s++ {
 					bp := &buf[(s-sg)*kcb*nr]
-					pf := uintptr(unsafe.Pointer(bp))
 					for ip := ic; ip < icEnd; ip++ {
-						j.tile(ip, s, kcb, &ablk[ip*mr*kcb], bp, nr, beta, pf)
+						pf, pfs := uintptr(unsafe.Pointer(bp)), 0
+						if ip == ic && pfBase != 0 && pfCol+s-sg < j.strips {
+							pf, pfs = pfBase+uintptr((s-sg)*nr*4), j.ldb*4
+						}
+						j.tile(ip, s, kcb, &ablk[ip*mr*kcb], bp, nr, beta, pf, pfs)
 					}
 				}
 			}
@@ -469,27 +495,27 @@ func (j *job) runDirect(part, s0, s1 int) {
 			if j0+nr <= j.n {
 				bp := &j.b[pc*j.ldb+j0]
 				pf := uintptr(unsafe.Pointer(bp)) + uintptr(prefRows*j.ldb*4)
-				j.tile(0, s, kcb, ap, bp, j.ldb, beta, pf)
+				j.tile(0, s, kcb, ap, bp, j.ldb, beta, pf, j.ldb*4)
 			} else {
 				buf := j.bufB[part]
 				j.packB(buf, pc, kcb, s, s+1)
-				j.tile(0, s, kcb, ap, &buf[0], nr, beta, uintptr(unsafe.Pointer(&buf[0])))
+				j.tile(0, s, kcb, ap, &buf[0], nr, beta, uintptr(unsafe.Pointer(&buf[0])), 0)
 			}
 		}
 	}
 }
 
 // tile computes the C tile of A panel ip and B strip s.
-func (j *job) tile(ip, s, kcb int, ap, bp *float32, bs int, beta float32, pf uintptr) {
+func (j *job) tile(ip, s, kcb int, ap, bp *float32, bs int, beta float32, pf uintptr, pfs int) {
 	mr, nr := j.mr, j.nr
 	i0, j0 := ip*mr, s*nr
 	rows, cols := min(mr, j.m-i0), min(nr, j.n-j0)
 	if rows == mr && cols == nr {
-		callKernel(j.kid, kcb, ap, bp, bs, &j.c[i0*j.ldc+j0], j.ldc, j.alpha, beta, pf)
+		callKernel(j.kid, mr, kcb, ap, bp, bs, &j.c[i0*j.ldc+j0], j.ldc, j.alpha, beta, pf, pfs)
 		return
 	}
 	var tmp [12 * 32]float32
-	callKernel(j.kid, kcb, ap, bp, bs, &tmp[0], nr, 1, 0, pf)
+	callKernel(j.kid, mr, kcb, ap, bp, bs, &tmp[0], nr, 1, 0, pf, pfs)
 	alpha := j.alpha
 	for i := 0; i < rows; i++ {
 		row := j.c[(i0+i)*j.ldc+j0 : (i0+i)*j.ldc+j0+cols]

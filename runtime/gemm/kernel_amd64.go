@@ -5,10 +5,22 @@ package gemm
 import "golang.org/x/sys/cpu"
 
 //go:noescape
-func kernAVX512(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr)
+func kernAVX512(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
 
 //go:noescape
-func kernAVX2(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr)
+func kernAVX512x1(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+
+//go:noescape
+func kernAVX512x2(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+
+//go:noescape
+func kernAVX512x4(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+
+//go:noescape
+func kernAVX512x8(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+
+//go:noescape
+func kernAVX2(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
 
 //go:noescape
 func dotAVX512(k int, a *float32, lda, rows int, b *float32, ldb, cols int, c *float32, ldc int, alpha, beta float32)
@@ -45,12 +57,25 @@ func availableKernels() []int {
 	return ks
 }
 
-func callKernel(id int, k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr) {
+// callKernel runs micro-kernel id with mr rows (mr must be one of the
+// kernel's row variants).
+func callKernel(id, mr int, k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int) {
 	switch id {
 	case kernelAVX512:
-		kernAVX512(k, a, b, bs, c, ldc, alpha, beta, pf)
+		switch mr {
+		case 12:
+			kernAVX512(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+		case 8:
+			kernAVX512x8(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+		case 4:
+			kernAVX512x4(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+		case 2:
+			kernAVX512x2(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+		default:
+			kernAVX512x1(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+		}
 	case kernelAVX2:
-		kernAVX2(k, a, b, bs, c, ldc, alpha, beta, pf)
+		kernAVX2(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
 	default:
 		kernGo(k, a, b, bs, c, ldc, alpha, beta)
 	}
@@ -73,4 +98,33 @@ func peakLoop(id int, iters int) float64 {
 	default:
 		return peakGo(iters)
 	}
+}
+
+//go:noescape
+func sumAVX512(x *float32, n int) float32
+
+// streamSum sums x (used by the bandwidth benchmark).
+func streamSum(x []float32) float32 {
+	n := len(x) &^ 63
+	var s float32
+	if n > 0 && hasAVX512() {
+		s = sumAVX512(&x[0], n)
+	} else {
+		n = 0
+	}
+	return s + sumGo(x[n:])
+}
+
+//go:noescape
+func packBTAVX512(dst, src *float32, ldb, kc int)
+
+// packBTFast packs the first kc&^15 rows of a full transposed 32-wide
+// B strip with the assembly transposer; it returns how many rows it did.
+func packBTFast(kid int, dst, src *float32, ldb, kc int) int {
+	if kid != kernelAVX512 || kc < 16 {
+		return 0
+	}
+	kc16 := kc &^ 15
+	packBTAVX512(dst, src, ldb, kc16)
+	return kc16
 }

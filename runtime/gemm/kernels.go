@@ -13,12 +13,15 @@ type kernelInfo struct {
 	name   string
 	mr, nr int
 	dot    bool // has the small-m transposed-B dot kernel
+	// smallMR lists row counts (ascending, below mr) of extra kernel
+	// variants used when m is small.
+	smallMR []int
 }
 
 var kernels = [...]kernelInfo{
-	kernelGo:     {"go 4x4 (portable)", 4, 4, false},
-	kernelAVX2:   {"avx2+fma 6x16", 6, 16, false},
-	kernelAVX512: {"avx512 12x32", 12, 32, true},
+	kernelGo:     {"go 4x4 (portable)", 4, 4, false, nil},
+	kernelAVX2:   {"avx2+fma 6x16", 6, 16, false, nil},
+	kernelAVX512: {"avx512 12x32", 12, 32, true, []int{1, 2, 4, 8}},
 }
 
 // active is the micro-kernel used by Sgemm. Tests switch it to exercise
@@ -92,3 +95,18 @@ func peakGo(iters int) float64 {
 }
 
 var peakSink float32
+
+func sumGo(x []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i]
+		s1 += x[i+1]
+		s2 += x[i+2]
+		s3 += x[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+	}
+	return s0 + s1 + s2 + s3
+}

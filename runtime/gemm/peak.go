@@ -9,7 +9,7 @@ import (
 // PeakGFLOPS measures the FP32 FMA peak (GFLOP/s, 2 flops per lane per
 // FMA) of the instruction set used by the active micro-kernel, running an
 // assembly loop of independent FMAs on threads goroutines, each locked to
-// an OS thread, for roughly 80 ms.
+// an OS thread: four trials of about 20 ms, best one reported.
 func PeakGFLOPS(threads int) float64 {
 	if threads < 1 {
 		threads = 1
@@ -29,11 +29,20 @@ func PeakGFLOPS(threads int) float64 {
 	t0 := time.Now()
 	peakLoop(kid, iters)
 	per := time.Since(t0)
-	iters = int(float64(iters) * float64(80*time.Millisecond) / float64(per))
+	// Four trials of ~20 ms each; the best one is reported, which makes
+	// the figure robust against brief interference from other processes.
+	iters = int(float64(iters) * float64(20*time.Millisecond) / float64(per))
 	if iters < 1 {
 		iters = 1
 	}
+	best := 0.0
+	for trial := 0; trial < 4; trial++ {
+		best = max(best, peakRun(kid, iters, threads, flopsPerIter))
+	}
+	return best
+}
 
+func peakRun(kid, iters, threads int, flopsPerIter float64) float64 {
 	var ready, start, done sync.WaitGroup
 	ready.Add(threads)
 	start.Add(1)

@@ -1,0 +1,225 @@
+// Package bench times nnscope's workloads on full-size GPT-2 (124M, random
+// weights) and prints one line per workload:
+//
+//	BENCH <workload> <device> <ms> ms <GFLOP/s> GFLOP/s <peak RSS MiB> MiB
+//
+// The time is the median of repeated runs after warm-up; GFLOP/s counts
+// the GEMM flops that actually ran; peak RSS is the process's high-water mark.
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"nnscope/gpt2"
+	rt "nnscope/runtime"
+	"nnscope/runtime/gemm"
+)
+
+// RandomWeights returns GPT-2 weights drawn like GPT-2's initialisation
+// (normal, std 0.02; LayerNorm gains 1, biases 0). Tensors are filled in
+// parallel, each from its own seeded generator, so the result does not
+// depend on scheduling.
+func RandomWeights(c gpt2.Config, seed int64) gpt2.Weights {
+	shapes := gpt2.WeightShapes(c)
+	names := make([]string, 0, len(shapes))
+	for n := range shapes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	w := gpt2.Weights{}
+	for _, n := range names {
+		w[n] = rt.New(shapes[n]...)
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, len(names))
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	for g := 0; g < threads(); g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				n := names[i]
+				d := w[n].Data()
+				switch {
+				case strings.HasSuffix(n, "ln_1.weight"), strings.HasSuffix(n, "ln_2.weight"), n == "ln_f.weight":
+					for j := range d {
+						d[j] = 1
+					}
+				case strings.HasSuffix(n, ".bias"):
+				default:
+					r := rand.New(rand.NewSource(seed + int64(i)))
+					for j := range d {
+						d[j] = float32(r.NormFloat64() * 0.02)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return w
+}
+
+// Options select workloads and repetitions.
+type Options struct {
+	Only    []string // workload names; empty = all
+	Repeats int      // timed runs per workload (median reported)
+	Out     io.Writer
+}
+
+type workload struct {
+	name string
+	run  func() // one timed run
+}
+
+// Run builds GPT-2 124M and times every workload.
+func Run(o Options) error {
+	if o.Repeats <= 0 {
+		o.Repeats = 10
+	}
+	fmt.Fprintf(o.Out, "# gemm kernel %s, FP32 FMA peak: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (all %d threads)\n",
+		gemm.Kernel(), gemm.PeakGFLOPS(1), gemm.PeakGFLOPS(threads()), threads())
+	c := gpt2.GPT2Small()
+	m := gpt2.New(c, RandomWeights(c, 1))
+	ids := func(B, T int) gpt2.Input {
+		r := rand.New(rand.NewSource(2))
+		in := gpt2.Input{IDs: make([][]int, B)}
+		for b := range in.IDs {
+			in.IDs[b] = make([]int, T)
+			for j := range in.IDs[b] {
+				in.IDs[b][j] = r.Intn(c.VocabSize)
+			}
+		}
+		return in
+	}
+	seed := func(layers ...int) func() {
+		in := ids(1, 10)
+		return func() {
+			outs := make([]*rt.Tensor, len(layers))
+			want := map[string]int{}
+			for i, l := range layers {
+				want[m.Blocks[l].Module.Path] = i
+			}
+			logits := m.Forward(exitHook(func(mod *rt.Module, out *rt.Tensor) {
+				if i, ok := want[mod.Path]; ok {
+					out.RequiresGrad()
+					outs[i] = out
+				}
+			}), in, nil)
+			grads := 0
+			for _, o := range outs {
+				o.RegisterHook(func(g *rt.Tensor) *rt.Tensor { grads++; return nil })
+			}
+			if err := logits.Sum().Backward(); err != nil {
+				panic(err)
+			}
+			if grads != len(layers) {
+				panic("bench: missing gradients")
+			}
+		}
+	}
+	fwd := func(B, T int) func() {
+		in := ids(B, T)
+		return func() { m.Forward(nil, in, nil) }
+	}
+	A := make([]float32, 128*768)
+	Bm := make([]float32, 768*3072)
+	C := make([]float32, 128*3072)
+	for i := range A {
+		A[i] = float32(i%7) * 0.1
+	}
+	for i := range Bm {
+		Bm[i] = float32(i%5) * 0.1
+	}
+	all := []workload{
+		{"seed1", seed(c.NLayer - 1)},
+		{"seed2", seed(0, c.NLayer-1)},
+		{"fwd-1x10", fwd(1, 10)},
+		{"fwd-4x64", fwd(4, 64)},
+		{"load", nil},
+		{"gemm-128x768x3072", func() {
+			rtGemm(128, 3072, 768, A, Bm, C)
+		}},
+	}
+	for _, w := range all {
+		if !selected(o.Only, w.name) {
+			continue
+		}
+		if w.name == "load" {
+			if err := loadRSS(o.Out, m); err != nil {
+				return err
+			}
+			continue
+		}
+		ms, gflops := measure(w.run, o.Repeats)
+		fmt.Fprintf(o.Out, "BENCH %s cpu %.2f ms %.1f GFLOP/s %.0f MiB\n", w.name, ms, gflops, PeakRSSMiB())
+	}
+	return nil
+}
+
+func selected(only []string, name string) bool {
+	if len(only) == 0 {
+		return true
+	}
+	for _, o := range only {
+		if o == name {
+			return true
+		}
+	}
+	return false
+}
+
+// measure runs fn twice to warm up, then repeats times, and returns the
+// median time and the GEMM GFLOP/s of the median run.
+func measure(fn func(), repeats int) (ms, gflops float64) {
+	fn()
+	fn()
+	times := make([]float64, repeats)
+	var flops int64
+	for i := range times {
+		f0 := rt.GemmFlops()
+		t0 := time.Now()
+		fn()
+		times[i] = float64(time.Since(t0).Nanoseconds()) / 1e6
+		flops = rt.GemmFlops() - f0
+	}
+	sort.Float64s(times)
+	ms = times[len(times)/2]
+	return ms, float64(flops) / (ms * 1e6)
+}
+
+type exitHook func(m *rt.Module, out *rt.Tensor)
+
+func (h exitHook) Enter(*rt.Module, []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) { return nil, nil }
+func (h exitHook) Exit(m *rt.Module, out *rt.Tensor) *rt.Tensor            { h(m, out); return nil }
+
+// PeakRSSMiB reads the process's peak resident set size (VmHWM).
+func PeakRSSMiB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if strings.HasPrefix(s.Text(), "VmHWM:") {
+			fields := strings.Fields(s.Text())
+			if len(fields) >= 2 {
+				kb, _ := strconv.ParseFloat(fields[1], 64)
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}

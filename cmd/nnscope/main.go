@@ -1,0 +1,164 @@
+// Command nnscope looks inside GPT-2 and changes what it computes: run
+// Go-syntax intervention scripts, benchmark the engine, and more.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"nnscope/bench"
+	"nnscope/gpt2"
+	"nnscope/hub"
+	rt "nnscope/runtime"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `nnscope: look inside GPT-2 and change what it computes.
+
+Usage:
+  nnscope demo [-model ID|DIR] [-prompt TEXT]   gradient at the last layer and greedy generation
+  nnscope bench [-only NAMES] [-repeats N]      benchmark the engine on GPT-2 124M (random weights)
+  nnscope version                               print the version
+  nnscope help                                  this text
+
+Models are Hugging Face ids (found in the Hugging Face cache or downloaded
+from $HF_ENDPOINT into it; HF_TOKEN and HF_HUB_OFFLINE=1 are honoured) or
+local folders holding config.json and model.safetensors.
+`
+
+func main() {
+	if dir := os.Getenv(bench.ChildLoadEnv); dir != "" {
+		if err := bench.LoadChild(dir, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "nnscope:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "nnscope:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	switch args[0] {
+	case "demo":
+		return demo(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "nnscope", version)
+		return nil
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (see nnscope help)", args[0])
+}
+
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: nnscope %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// fallbackModel is used by demo when the Hub cannot be reached and the
+// model is not cached: the small GPT-2 shipped in testdata.
+const fallbackModel = "testdata/gpt2-tiny"
+
+func demo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", "demo [-model ID|DIR] [-prompt TEXT] [-tokens N]", stderr)
+	model := fs.String("model", "openai-community/gpt2", "Hugging Face id or local folder")
+	prompt := fs.String("prompt", "The Eiffel Tower is in the city of", "prompt")
+	n := fs.Int("tokens", 10, "tokens to generate")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	m, err := gpt2.LoadPretrained(context.Background(), *model, hub.Options{Progress: stderr})
+	if err != nil {
+		if !isLocal(*model) {
+			fmt.Fprintf(stderr, "nnscope: %v\nnnscope: falling back to %s\n", err, fallbackModel)
+			m, err = gpt2.Load(fallbackModel)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	defer m.Close()
+	tok, err := gpt2.NewTokenizer()
+	if err != nil {
+		return err
+	}
+	ids, err := tok.Encode(*prompt)
+	if err != nil {
+		return err
+	}
+	last := m.Blocks[len(m.Blocks)-1].Module
+	var hs, grad *rt.Tensor
+	logits := m.Forward(exitHook(func(mod *rt.Module, out *rt.Tensor) {
+		if mod == last {
+			hs = out.RequiresGrad()
+		}
+	}), gpt2.Input{IDs: [][]int{ids}}, nil)
+	hs.RegisterHook(func(g *rt.Tensor) *rt.Tensor { grad = g; return nil })
+	if err := logits.Sum().Backward(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Prompt: %q (%d tokens)\n", *prompt, len(ids))
+	fmt.Fprintln(stdout, "Gradient shape:", grad.Shape())
+	fmt.Fprintf(stdout, "Gradient mean: %.4f\n", grad.Abs().Mean().Item())
+	out := m.Generate(gpt2.Input{IDs: [][]int{ids}}, gpt2.GenerateOptions{MaxNewTokens: *n, StopAtEOS: true, EOS: tok.EOS})
+	text, err := tok.Decode(out[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Greedy continuation: %q\n", text)
+	return nil
+}
+
+func isLocal(p string) bool {
+	if _, err := os.Stat(p); err == nil {
+		return true
+	}
+	return strings.HasPrefix(p, ".") || strings.HasPrefix(p, "/")
+}
+
+type exitHook func(m *rt.Module, out *rt.Tensor)
+
+func (h exitHook) Enter(*rt.Module, []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) { return nil, nil }
+func (h exitHook) Exit(m *rt.Module, out *rt.Tensor) *rt.Tensor            { h(m, out); return nil }
+
+func benchCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", "bench [-only seed1,seed2,...] [-repeats N]", stderr)
+	only := fs.String("only", "", "comma-separated workloads (default all)")
+	repeats := fs.Int("repeats", 10, "timed runs per workload (the median is printed)")
+	device := fs.String("device", "cpu", "device to benchmark (cpu)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *device != "cpu" {
+		return fmt.Errorf("bench: device %q is not available in this build (cpu only)", *device)
+	}
+	var names []string
+	if *only != "" {
+		names = strings.Split(*only, ",")
+	}
+	return bench.Run(bench.Options{Only: names, Repeats: *repeats, Out: stdout})
+}
