@@ -171,6 +171,12 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 			continue
 		}
 		delete(grads, x)
+		if len(x.hooks) > 0 {
+			// One gradient tensor may flow into several inputs (an add
+			// passes it on unchanged): give hooks a private copy so an
+			// in-place edit changes only this tensor's gradient.
+			g = g.Detach().Clone()
+		}
 		for _, h := range x.hooks {
 			if h != nil {
 				if r := h(g); r != nil {

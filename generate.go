@@ -1,0 +1,192 @@
+package nnscope
+
+import (
+	"fmt"
+
+	"nnscope/gpt2"
+	rt "nnscope/runtime"
+)
+
+// GenerateOption configures Generate.
+type GenerateOption func(*genOptions)
+
+type genOptions struct {
+	maxNew  int
+	samp    gpt2.Sampling
+	noEOS   bool
+	stream  func(text string)
+}
+
+// MaxNewTokens sets how many tokens to generate (default 20).
+func MaxNewTokens(n int) GenerateOption { return func(o *genOptions) { o.maxNew = n } }
+
+// Temperature turns on sampling at temperature t.
+func Temperature(t float64) GenerateOption {
+	return func(o *genOptions) { o.samp.Sample, o.samp.Temperature = true, t }
+}
+
+// TopK turns on sampling from the k most likely tokens.
+func TopK(k int) GenerateOption { return func(o *genOptions) { o.samp.Sample, o.samp.TopK = true, k } }
+
+// TopP turns on nucleus sampling with probability mass p.
+func TopP(p float64) GenerateOption { return func(o *genOptions) { o.samp.Sample, o.samp.TopP = true, p } }
+
+// Seed sets the sampling seed (sampling is reproducible for a seed).
+func Seed(s int64) GenerateOption { return func(o *genOptions) { o.samp.Seed = s } }
+
+// Sample turns on sampling with the default temperature 1.
+func Sample() GenerateOption { return func(o *genOptions) { o.samp.Sample = true } }
+
+// IgnoreEOS keeps generating past the end-of-text token.
+func IgnoreEOS() GenerateOption { return func(o *genOptions) { o.noEOS = true } }
+
+// Stream calls fn with the text of each new token of the first row as it
+// is generated.
+func Stream(fn func(text string)) GenerateOption { return func(o *genOptions) { o.stream = fn } }
+
+// Generation is the result of Generate.
+type Generation struct {
+	model  *Model
+	ids    [][]int
+	prompt []int // prompt lengths per row
+}
+
+// Tokens returns the ids of the first row: prompt followed by new tokens.
+func (g *Generation) Tokens() []int { return append([]int(nil), g.ids[0]...) }
+
+// NewTokens returns the generated ids of the first row.
+func (g *Generation) NewTokens() []int { return append([]int(nil), g.ids[0][g.prompt[0]:]...) }
+
+// Rows returns every row's ids.
+func (g *Generation) Rows() [][]int {
+	out := make([][]int, len(g.ids))
+	for i, r := range g.ids {
+		out[i] = append([]int(nil), r...)
+	}
+	return out
+}
+
+// Text decodes the first row (prompt and continuation).
+func (g *Generation) Text() string { return g.model.Decode(g.ids[0]...) }
+
+// NewText decodes the generated part of the first row.
+func (g *Generation) NewText() string { return g.model.Decode(g.NewTokens()...) }
+
+// String prints the generated text.
+func (g *Generation) String() string { return g.Text() }
+
+type generation struct {
+	opts   genOptions
+	result *Generation
+}
+
+// Generate continues input (as for Trace) under interventions. args are
+// GenerateOptions and an optional body func(tr *nnscope.Tracer), in any
+// order. Inside the body, module access refers to the first step (the
+// prompt); tr.Iter(func(step int) { ... }) runs its function once per
+// generated token with module access referring to that step.
+func (m *Model) Generate(input any, args ...any) *Generation {
+	g := &generation{opts: genOptions{maxNew: 20}}
+	var body func(*Tracer)
+	for _, a := range args {
+		switch v := a.(type) {
+		case GenerateOption:
+			v(&g.opts)
+		case func(*genOptions):
+			v(&g.opts)
+		case func(*Tracer):
+			body = v
+		case nil:
+		default:
+			fail("usage", "Generate: unexpected argument of type %T (want options like nnscope.MaxNewTokens(n) and a func(tr *nnscope.Tracer) body)", a)
+		}
+	}
+	if g.opts.maxNew < 1 {
+		fail("usage", "Generate: MaxNewTokens must be at least 1, got %d", g.opts.maxNew)
+	}
+	tr := m.newTracer("generation")
+	tr.gen = g
+	tr.collect(input, body)
+	g.result = &Generation{model: m}
+	tr.run()
+	return g.result
+}
+
+func (g *generation) run(d *driver, in gpt2.Input) {
+	m := d.tr.model
+	for b := range in.IDs {
+		n := len(in.IDs[b])
+		if in.Mask != nil {
+			n -= countZeros(in.Mask[b])
+		}
+		g.result.prompt = append(g.result.prompt, n)
+	}
+	var streamed []int
+	printed := ""
+	g.result.ids = m.g.Generate(in, gpt2.GenerateOptions{
+		MaxNewTokens: g.opts.maxNew,
+		Sampling:     g.opts.samp,
+		StopAtEOS:    !g.opts.noEOS,
+		EOS:          m.tok.EOS,
+		Hooks: func(step int) rt.Hooks {
+			d.step = step
+			d.interrupted()
+			ev := event{kind: evStep, step: step}
+			for _, md := range d.tr.meds {
+				md.serve(ev, func() *Tensor { return nil }, func(*request) {})
+			}
+			d.after(ev)
+			return d
+		},
+		OnToken: func(step int, toks []int) bool {
+			if g.opts.stream != nil {
+				streamed = append(streamed, toks[0])
+				text, err := m.tok.Decode(streamed)
+				if err == nil && len(text) > len(printed) && text[:len(printed)] == printed {
+					g.opts.stream(text[len(printed):])
+					printed = text
+				}
+			}
+			return true
+		},
+	})
+}
+
+func countZeros(mask []float32) int {
+	n := 0
+	for _, v := range mask {
+		if v == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Iter runs fn once per generation step (step 0 is the prompt pass) with
+// module access inside fn referring to that step. It returns when
+// generation ends.
+func (tr *Tracer) Iter(fn func(step int)) {
+	md := current
+	if md == nil || md.tracer != tr || tr.gen == nil {
+		fail("usage", "Iter must be called inside a Generate body")
+	}
+	defer func(s int) { md.step = s }(md.step)
+	for s := md.step; ; s++ {
+		resp := md.ask(&request{ev: event{kind: evStep, step: s}, what: fmt.Sprintf("generation step %d", s)})
+		if resp.ended {
+			return
+		}
+		md.step = s
+		fn(s)
+	}
+}
+
+// Step returns the generation step the body's module access refers to.
+func (tr *Tracer) Step() int {
+	if current == nil || current.tracer != tr {
+		return 0
+	}
+	return current.step
+}
+
+func (tr *Tracer) stepOf(md *mediator) int { return md.step }

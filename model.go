@@ -1,0 +1,336 @@
+// Package nnscope is the API intervention scripts use: load GPT-2, trace
+// it with bodies that read and edit module inputs, outputs and gradients
+// while the model runs, and generate text under interventions.
+//
+//	model := nnscope.LanguageModel("openai-community/gpt2")
+//	model.Trace("The Eiffel Tower is in the city of", func(tr *nnscope.Tracer) {
+//		hs := model.Transformer.H.At(-1).Output()
+//		hs.RequiresGrad()
+//		loss := model.LMHead.Output().Sum()
+//		loss.Backward(func() { grad = hs.Grad().Save() })
+//	})
+package nnscope
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"nnscope/gpt2"
+	"nnscope/hub"
+	rt "nnscope/runtime"
+)
+
+// Model is a GPT-2 language model with its tokenizer and module envoys,
+// the handles scripts use to reach modules by Hugging Face name.
+type Model struct {
+	Transformer *TransformerEnvoy
+	LMHead      *Envoy
+
+	g      *gpt2.Model
+	tok    *gpt2.Tokenizer
+	path   string
+	envoys map[*rt.Module]*Envoy
+	root   *Envoy
+}
+
+// Option configures LanguageModel.
+type Option func(*modelOptions)
+
+type modelOptions struct {
+	device   string
+	revision string
+	progress bool
+}
+
+// Device selects where the model runs: "cpu" (default) or "cuda". The
+// environment variable NNSCOPE_DEVICE sets the default.
+func Device(name string) Option { return func(o *modelOptions) { o.device = name } }
+
+// Revision selects a Hub branch, tag or commit (default "main").
+func Revision(rev string) Option { return func(o *modelOptions) { o.revision = rev } }
+
+var (
+	modelsMu sync.Mutex
+	models   = map[string]*gpt2.Model{} // loaded once per process and path
+)
+
+// LanguageModel loads GPT-2 from a local folder (config.json and
+// model.safetensors) or a Hugging Face Hub id, found in the Hugging Face
+// cache or downloaded into it. Loading the same model twice in a process
+// (a REPL session re-running a cell) reuses the first load.
+func LanguageModel(path string, opts ...Option) *Model {
+	o := modelOptions{device: os.Getenv("NNSCOPE_DEVICE"), progress: true}
+	for _, f := range opts {
+		f(&o)
+	}
+	switch strings.ToLower(o.device) {
+	case "", "cpu":
+	case "cuda", "gpu":
+		fail("device", "LanguageModel(%q): device %q: this build has no CUDA backend yet; use \"cpu\"", path, o.device)
+	default:
+		fail("device", "LanguageModel(%q): unknown device %q (want \"cpu\" or \"cuda\")", path, o.device)
+	}
+	key := path + "@" + o.revision
+	modelsMu.Lock()
+	g, ok := models[key]
+	modelsMu.Unlock()
+	if !ok {
+		var err error
+		g, err = gpt2.LoadPretrained(context.Background(), path, hub.Options{Revision: o.revision, Progress: os.Stderr})
+		if err != nil {
+			fail("load", "LanguageModel(%q): %v", path, err)
+		}
+		modelsMu.Lock()
+		models[key] = g
+		modelsMu.Unlock()
+	}
+	tok, err := gpt2.NewTokenizer()
+	if err != nil {
+		fail("load", "%v", err)
+	}
+	return newModel(g, tok, path)
+}
+
+// FromGPT2 wraps an already loaded model (for Go programs and tests).
+func FromGPT2(g *gpt2.Model) *Model {
+	tok, err := gpt2.NewTokenizer()
+	if err != nil {
+		fail("load", "%v", err)
+	}
+	return newModel(g, tok, "")
+}
+
+func newModel(g *gpt2.Model, tok *gpt2.Tokenizer, path string) *Model {
+	m := &Model{g: g, tok: tok, path: path, envoys: map[*rt.Module]*Envoy{}}
+	g.Root.Walk(func(mod *rt.Module) { m.envoys[mod] = &Envoy{model: m, mod: mod} })
+	m.root = m.envoys[g.Root]
+	t := &TransformerEnvoy{Envoy: m.envoys[g.Transformer],
+		WTE: m.envoys[g.WTE], WPE: m.envoys[g.WPE], Drop: m.envoys[g.Drop], LnF: m.envoys[g.LnF]}
+	t.H = &ModuleList{Envoy: m.envoys[g.H]}
+	for _, b := range g.Blocks {
+		t.H.blocks = append(t.H.blocks, &BlockEnvoy{
+			Envoy: m.envoys[b.Module], Ln1: m.envoys[b.Ln1], Ln2: m.envoys[b.Ln2],
+			Attn: &AttentionEnvoy{Envoy: m.envoys[b.Attn], CAttn: m.envoys[b.CAttn], CProj: m.envoys[b.AttnCProj],
+				AttnDropout: m.envoys[b.AttnDrop], ResidDropout: m.envoys[b.ResidDrop]},
+			MLP: &MLPEnvoy{Envoy: m.envoys[b.MLP], CFc: m.envoys[b.CFc], Act: m.envoys[b.Act],
+				CProj: m.envoys[b.MLPCProj], Dropout: m.envoys[b.MLPDrop]},
+		})
+	}
+	m.Transformer = t
+	m.LMHead = m.envoys[g.LMHead]
+	return m
+}
+
+// Config returns the model's shape.
+func (m *Model) Config() gpt2.Config { return m.g.Config }
+
+// Module reaches any module by its Hugging Face path, e.g.
+// "transformer.h.-1.mlp" (negative indices count from the end).
+func (m *Model) Module(path string) *Envoy {
+	mod := m.g.Root.Find(path)
+	if mod == nil {
+		fail("usage", "no module %q in the model (see model.Modules() for the tree)", path)
+	}
+	return m.envoys[mod]
+}
+
+// Modules lists every module path in execution-tree order.
+func (m *Model) Modules() []string {
+	var out []string
+	m.g.Root.Walk(func(mod *rt.Module) {
+		if mod.Path != "" {
+			out = append(out, mod.Path)
+		}
+	})
+	return out
+}
+
+// String prints the module tree like PyTorch does.
+func (m *Model) String() string { return m.root.String() }
+
+// Encode tokenizes text with the GPT-2 tokenizer.
+func (m *Model) Encode(text string) []int {
+	ids, err := m.tok.Encode(text)
+	if err != nil {
+		fail("usage", "Encode: %v", err)
+	}
+	return ids
+}
+
+// Decode turns token ids into text.
+func (m *Model) Decode(ids ...int) string {
+	s, err := m.tok.Decode(ids)
+	if err != nil {
+		fail("usage", "Decode: %v", err)
+	}
+	return s
+}
+
+// Token returns the single token id of text (e.g. " Paris"); it fails if
+// text is not exactly one token.
+func (m *Model) Token(text string) int {
+	ids := m.Encode(text)
+	if len(ids) != 1 {
+		fail("usage", "Token(%q): the text is %d tokens %v, not one", text, len(ids), ids)
+	}
+	return ids[0]
+}
+
+// Param returns a parameter by Hugging Face name
+// ("transformer.h.0.attn.c_attn.weight").
+func (m *Model) Param(name string) *Tensor {
+	for _, p := range m.g.Parameters() {
+		if p.Name == name {
+			return wrap(p.Tensor, nil)
+		}
+	}
+	fail("usage", "no parameter %q", name)
+	return nil
+}
+
+// SetRequiresGrad turns gradient tracking of every parameter on or off
+// (off by default, so backward passes compute only what is asked for).
+func (m *Model) SetRequiresGrad(on bool) { m.g.SetRequiresGrad(on) }
+
+// inputRows converts a trace or generation input to token rows.
+func (m *Model) inputRows(input any) [][]int {
+	switch v := input.(type) {
+	case string:
+		return [][]int{m.Encode(v)}
+	case []string:
+		rows := make([][]int, len(v))
+		for i, s := range v {
+			rows[i] = m.Encode(s)
+		}
+		return rows
+	case []int:
+		return [][]int{append([]int(nil), v...)}
+	case [][]int:
+		rows := make([][]int, len(v))
+		for i, r := range v {
+			rows[i] = append([]int(nil), r...)
+		}
+		return rows
+	case *Tensor:
+		t := v.use("input")
+		switch t.Dim() {
+		case 1:
+			return [][]int{t.Ints()}
+		case 2:
+			rows := make([][]int, t.Shape()[0])
+			for i := range rows {
+				rows[i] = t.Select(0, i).Ints()
+			}
+			return rows
+		}
+	}
+	fail("usage", "input must be a string, []string, []int, [][]int or a tensor of ids, got %T", input)
+	return nil
+}
+
+// Envoy is a handle on one module: read and replace its input and output
+// inside a trace.
+type Envoy struct {
+	model *Model
+	mod   *rt.Module
+}
+
+// Name returns the module's Hugging Face path.
+func (e *Envoy) Name() string { return e.mod.Path }
+
+// Type returns the module's Hugging Face class name.
+func (e *Envoy) Type() string { return e.mod.Type }
+
+// Children returns the direct submodules.
+func (e *Envoy) Children() []*Envoy {
+	out := make([]*Envoy, len(e.mod.Children))
+	for i, c := range e.mod.Children {
+		out[i] = e.model.envoys[c]
+	}
+	return out
+}
+
+// Module reaches a submodule by a relative path.
+func (e *Envoy) Module(path string) *Envoy {
+	mod := e.mod.Find(path)
+	if mod == nil {
+		fail("usage", "no module %q under %q", path, e.mod.Path)
+	}
+	return e.model.envoys[mod]
+}
+
+// String prints the module and its children.
+func (e *Envoy) String() string {
+	var b strings.Builder
+	var rec func(mod *rt.Module, depth int)
+	rec = func(mod *rt.Module, depth int) {
+		name := mod.Name
+		if name == "" {
+			name = "model"
+		}
+		fmt.Fprintf(&b, "%s(%s): %s", strings.Repeat("  ", depth), name, mod.Type)
+		for _, p := range mod.Params {
+			fmt.Fprintf(&b, " %s%v", p.Name, p.Tensor.Shape())
+		}
+		b.WriteString("\n")
+		for _, c := range mod.Children {
+			rec(c, depth+1)
+		}
+	}
+	rec(e.mod, 0)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// TransformerEnvoy is transformer (GPT2Model).
+type TransformerEnvoy struct {
+	*Envoy
+	WTE, WPE, Drop *Envoy
+	H              *ModuleList
+	LnF            *Envoy
+}
+
+// ModuleList is transformer.h, the blocks.
+type ModuleList struct {
+	*Envoy
+	blocks []*BlockEnvoy
+}
+
+// At returns block i (negative counts from the end).
+func (l *ModuleList) At(i int) *BlockEnvoy {
+	j := i
+	if j < 0 {
+		j += len(l.blocks)
+	}
+	if j < 0 || j >= len(l.blocks) {
+		fail("usage", "transformer.h has %d blocks; index %d is out of range", len(l.blocks), i)
+	}
+	return l.blocks[j]
+}
+
+// Len returns the number of blocks.
+func (l *ModuleList) Len() int { return len(l.blocks) }
+
+// BlockEnvoy is one GPT2Block.
+type BlockEnvoy struct {
+	*Envoy
+	Ln1  *Envoy
+	Attn *AttentionEnvoy
+	Ln2  *Envoy
+	MLP  *MLPEnvoy
+}
+
+// AttentionEnvoy is GPT2Attention. AttnDropout's output is the attention
+// pattern [batch, heads, query, key].
+type AttentionEnvoy struct {
+	*Envoy
+	CAttn, CProj, AttnDropout, ResidDropout *Envoy
+}
+
+// MLPEnvoy is GPT2MLP.
+type MLPEnvoy struct {
+	*Envoy
+	CFc, Act, CProj, Dropout *Envoy
+}

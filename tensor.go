@@ -1,0 +1,359 @@
+package nnscope
+
+import (
+	"gorgonia.org/tensor"
+
+	rt "nnscope/runtime"
+)
+
+// Tensor is the value scripts work with: a float32 tensor on nnscope's
+// autograd engine. Arithmetic returns new tensors and is differentiable;
+// Slice returns a view, and Fill/Copy write through views in place.
+//
+// A tensor computed inside a trace (or a backward block) belongs to it and
+// can only be used after it ends if Save() was called on it inside.
+type Tensor struct {
+	t     *rt.Tensor
+	scope *scope // the trace or backward pass it was computed in; nil if free
+	saved bool
+	label string // what it is, for errors: "transformer.h.3.output"
+}
+
+// wrap makes a script tensor for an engine tensor produced in scope s.
+func wrap(t *rt.Tensor, s *scope) *Tensor {
+	if t == nil {
+		return nil
+	}
+	return &Tensor{t: t, scope: s}
+}
+
+// derive wraps an op's result: it belongs to the first input that is still
+// bound to a live (unsaved) scope.
+func derive(t *rt.Tensor, ins ...*Tensor) *Tensor {
+	for _, in := range ins {
+		if in != nil && in.scope != nil && !in.saved {
+			return &Tensor{t: t, scope: in.scope}
+		}
+	}
+	return &Tensor{t: t, scope: current.scopeOrNil()}
+}
+
+// use checks that the tensor may be used now and returns the engine tensor.
+func (x *Tensor) use(op string) *rt.Tensor {
+	if x == nil {
+		fail("usage", "%s on a nil tensor (was it assigned inside a trace that did not reach it?)", op)
+	}
+	if x.scope != nil && x.scope.ended && !x.saved {
+		fail("not saved", "%s: tensor of shape %v from the %s was not saved: call .Save() on it inside the %s to use it afterwards", op, x.t.Shape(), x.scope.name, x.scope.kind)
+	}
+	return x.t
+}
+
+func operand(op string, v any) any {
+	switch o := v.(type) {
+	case *Tensor:
+		return o.use(op)
+	case float64, float32, int, int64, int32:
+		return o
+	}
+	fail("usage", "%s: operand must be a *nnscope.Tensor or a number, got %T", op, v)
+	return nil
+}
+
+func others(v any) *Tensor {
+	if t, ok := v.(*Tensor); ok {
+		return t
+	}
+	return nil
+}
+
+// Save keeps the tensor usable after its trace or backward block ends.
+func (x *Tensor) Save() *Tensor {
+	x.use("Save")
+	x.saved = true
+	return x
+}
+
+// Engine returns the underlying engine tensor (for Go programs using the
+// runtime package directly).
+func (x *Tensor) Engine() *rt.Tensor { return x.use("Engine") }
+
+// Shape returns the dimensions.
+func (x *Tensor) Shape() []int { return x.use("Shape").Shape() }
+
+// Dim returns the number of dimensions.
+func (x *Tensor) Dim() int { return x.use("Dim").Dim() }
+
+// Size returns the number of elements.
+func (x *Tensor) Size() int { return x.use("Size").Size() }
+
+// Item returns the value of a one-element tensor.
+func (x *Tensor) Item() float64 {
+	defer guard("Item")
+	return x.use("Item").Item()
+}
+
+// At returns one element (negative indices count from the end).
+func (x *Tensor) At(idx ...int) float64 {
+	defer guard("At")
+	return x.use("At").At(idx...)
+}
+
+// Data returns the elements in row-major order as float64.
+func (x *Tensor) Data() []float64 { return x.use("Data").Float64s() }
+
+// Float32s returns the elements in row-major order as float32 (a copy).
+func (x *Tensor) Float32s() []float32 {
+	return append([]float32(nil), x.use("Float32s").Data()...)
+}
+
+// Ints returns the elements rounded to ints (for index tensors).
+func (x *Tensor) Ints() []int { return x.use("Ints").Ints() }
+
+// String prints the values like numpy, with the shape.
+func (x *Tensor) String() string {
+	if x == nil {
+		return "<nil tensor>"
+	}
+	if x.scope != nil && x.scope.ended && !x.saved {
+		return "<tensor not saved>"
+	}
+	return x.t.String()
+}
+
+// Clone returns a copy with its own memory (differentiable).
+func (x *Tensor) Clone() *Tensor { return derive(x.use("Clone").Clone(), x) }
+
+// Detach returns the same values without gradient history.
+func (x *Tensor) Detach() *Tensor { return derive(x.use("Detach").Detach(), x) }
+
+// RequiresGrad makes backward passes compute gradients for this tensor
+// and everything computed from it afterwards.
+func (x *Tensor) RequiresGrad() *Tensor {
+	x.use("RequiresGrad").RequiresGrad()
+	return x
+}
+
+// Dense returns the tensor as a gorgonia.org/tensor Dense (no copy when
+// contiguous).
+func (x *Tensor) Dense() *tensor.Dense { return x.use("Dense").Dense() }
+
+// FromDense wraps a gorgonia.org/tensor Dense of float32 or float64.
+func FromDense(d *tensor.Dense) *Tensor {
+	t, err := rt.FromDense(d)
+	if err != nil {
+		fail("usage", "%v", err)
+	}
+	return wrap(t, nil)
+}
+
+// NewTensor makes a tensor from values and a shape (no shape: a vector).
+func NewTensor(values []float64, shape ...int) *Tensor {
+	defer guard("NewTensor")
+	if len(shape) == 0 {
+		shape = []int{len(values)}
+	}
+	return wrap(rt.FromFloat64s(values, shape...), current.scopeOrNil())
+}
+
+// Zeros makes a tensor of zeros.
+func Zeros(shape ...int) *Tensor { return wrap(rt.New(shape...), current.scopeOrNil()) }
+
+// Ones makes a tensor of ones.
+func Ones(shape ...int) *Tensor { return wrap(rt.Ones(shape...), current.scopeOrNil()) }
+
+// Full makes a tensor filled with v.
+func Full(v float64, shape ...int) *Tensor {
+	return wrap(rt.Full(float32(v), shape...), current.scopeOrNil())
+}
+
+// Arange makes [0, 1, ..., n-1].
+func Arange(n int) *Tensor { return wrap(rt.Arange(n), current.scopeOrNil()) }
+
+func (x *Tensor) unary(op string, f func(*rt.Tensor) *rt.Tensor) *Tensor {
+	defer guard(op)
+	return derive(f(x.use(op)), x)
+}
+
+func (x *Tensor) binary(op string, v any, f func(*rt.Tensor, any) *rt.Tensor) *Tensor {
+	defer guard(op)
+	return derive(f(x.use(op), operand(op, v)), x, others(v))
+}
+
+// Add returns x + v (a tensor, broadcast, or a number).
+func (x *Tensor) Add(v any) *Tensor { return x.binary("Add", v, (*rt.Tensor).Add) }
+
+// Sub returns x - v.
+func (x *Tensor) Sub(v any) *Tensor { return x.binary("Sub", v, (*rt.Tensor).Sub) }
+
+// Mul returns x * v elementwise.
+func (x *Tensor) Mul(v any) *Tensor { return x.binary("Mul", v, (*rt.Tensor).Mul) }
+
+// Div returns x / v elementwise.
+func (x *Tensor) Div(v any) *Tensor { return x.binary("Div", v, (*rt.Tensor).Div) }
+
+// MatMul multiplies the last two dimensions (batched, broadcasting).
+func (x *Tensor) MatMul(y *Tensor) *Tensor {
+	defer guard("MatMul")
+	return derive(x.use("MatMul").MatMul(y.use("MatMul")), x, y)
+}
+
+// Neg returns -x.
+func (x *Tensor) Neg() *Tensor { return x.unary("Neg", (*rt.Tensor).Neg) }
+
+// Abs returns |x|.
+func (x *Tensor) Abs() *Tensor { return x.unary("Abs", (*rt.Tensor).Abs) }
+
+// Exp returns e^x.
+func (x *Tensor) Exp() *Tensor { return x.unary("Exp", (*rt.Tensor).Exp) }
+
+// Log returns ln x.
+func (x *Tensor) Log() *Tensor { return x.unary("Log", (*rt.Tensor).Log) }
+
+// Tanh returns tanh x.
+func (x *Tensor) Tanh() *Tensor { return x.unary("Tanh", (*rt.Tensor).Tanh) }
+
+// Sqrt returns the square root.
+func (x *Tensor) Sqrt() *Tensor { return x.unary("Sqrt", (*rt.Tensor).Sqrt) }
+
+// Relu returns max(x, 0).
+func (x *Tensor) Relu() *Tensor { return x.unary("Relu", (*rt.Tensor).Relu) }
+
+// Gelu returns GPT-2's tanh-approximated GELU.
+func (x *Tensor) Gelu() *Tensor { return x.unary("Gelu", (*rt.Tensor).GeluNew) }
+
+// Pow returns x^p.
+func (x *Tensor) Pow(p float64) *Tensor {
+	return x.unary("Pow", func(t *rt.Tensor) *rt.Tensor { return t.Pow(p) })
+}
+
+// Sum adds all elements (no axes) or along the given axes.
+func (x *Tensor) Sum(axes ...int) *Tensor {
+	return x.unary("Sum", func(t *rt.Tensor) *rt.Tensor { return t.Sum(axes...) })
+}
+
+// Mean averages all elements (no axes) or along the given axes.
+func (x *Tensor) Mean(axes ...int) *Tensor {
+	return x.unary("Mean", func(t *rt.Tensor) *rt.Tensor { return t.Mean(axes...) })
+}
+
+// Softmax over the last axis.
+func (x *Tensor) Softmax() *Tensor { return x.unary("Softmax", (*rt.Tensor).Softmax) }
+
+// LogSoftmax over the last axis.
+func (x *Tensor) LogSoftmax() *Tensor { return x.unary("LogSoftmax", (*rt.Tensor).LogSoftmax) }
+
+// Norm returns the Euclidean norm of all elements.
+func (x *Tensor) Norm() float64 { return x.use("Norm").Norm() }
+
+// Max returns the largest element.
+func (x *Tensor) Max() float64 { return x.use("Max").Max() }
+
+// Min returns the smallest element.
+func (x *Tensor) Min() float64 { return x.use("Min").Min() }
+
+// Argmax returns the indices of the largest values along the last axis.
+func (x *Tensor) Argmax() *Tensor { return x.unary("Argmax", (*rt.Tensor).Argmax) }
+
+// TopK returns the k largest values along the last axis and their indices.
+func (x *Tensor) TopK(k int) (values, indices *Tensor) {
+	defer guard("TopK")
+	v, i := x.use("TopK").TopK(k)
+	return derive(v, x), derive(i, x)
+}
+
+// Slice returns a view selected by a numpy-style index: ":, -1, :",
+// "0, 2:5", "..., ::2". Edits through the view change x.
+func (x *Tensor) Slice(spec string) *Tensor {
+	return x.unary("Slice", func(t *rt.Tensor) *rt.Tensor { return t.Slice(spec) })
+}
+
+// Select returns the view at index i of dimension dim (dimension removed).
+func (x *Tensor) Select(dim, i int) *Tensor {
+	return x.unary("Select", func(t *rt.Tensor) *rt.Tensor { return t.Select(dim, i) })
+}
+
+// Narrow returns the view of n entries from start along dim.
+func (x *Tensor) Narrow(dim, start, n int) *Tensor {
+	return x.unary("Narrow", func(t *rt.Tensor) *rt.Tensor { return t.Narrow(dim, start, n) })
+}
+
+// Reshape returns the same elements in a new shape (one -1 allowed).
+func (x *Tensor) Reshape(shape ...int) *Tensor {
+	return x.unary("Reshape", func(t *rt.Tensor) *rt.Tensor { return t.Reshape(shape...) })
+}
+
+// Transpose swaps two dimensions (a view).
+func (x *Tensor) Transpose(a, b int) *Tensor {
+	return x.unary("Transpose", func(t *rt.Tensor) *rt.Tensor { return t.Transpose(a, b) })
+}
+
+// T swaps the last two dimensions (a view).
+func (x *Tensor) T() *Tensor { return x.unary("T", (*rt.Tensor).T) }
+
+// Permute reorders dimensions (a view).
+func (x *Tensor) Permute(perm ...int) *Tensor {
+	return x.unary("Permute", func(t *rt.Tensor) *rt.Tensor { return t.Permute(perm...) })
+}
+
+// Unsqueeze inserts a dimension of size 1.
+func (x *Tensor) Unsqueeze(dim int) *Tensor {
+	return x.unary("Unsqueeze", func(t *rt.Tensor) *rt.Tensor { return t.Unsqueeze(dim) })
+}
+
+// Squeeze removes a dimension of size 1.
+func (x *Tensor) Squeeze(dim int) *Tensor {
+	return x.unary("Squeeze", func(t *rt.Tensor) *rt.Tensor { return t.Squeeze(dim) })
+}
+
+// Fill sets every element to v in place (through views too) and returns x.
+func (x *Tensor) Fill(v float64) *Tensor {
+	defer guard("Fill")
+	x.use("Fill").Fill(v)
+	return x
+}
+
+// Copy writes src (broadcast) into x in place and returns x.
+func (x *Tensor) Copy(src *Tensor) *Tensor {
+	defer guard("Copy")
+	x.use("Copy").Copy(src.use("Copy"))
+	return x
+}
+
+// MaskedFill returns a copy of x with v where mask is non-zero.
+func (x *Tensor) MaskedFill(mask *Tensor, v float64) *Tensor {
+	defer guard("MaskedFill")
+	return derive(x.use("MaskedFill").MaskedFill(mask.use("MaskedFill"), v), x, mask)
+}
+
+// Where picks a where cond is non-zero, else b.
+func Where(cond, a, b *Tensor) *Tensor {
+	defer guard("Where")
+	return derive(rt.Where(cond.use("Where"), a.use("Where"), b.use("Where")), cond, a, b)
+}
+
+// Concat joins tensors along an axis.
+func Concat(axis int, ts ...*Tensor) *Tensor {
+	defer guard("Concat")
+	return derive(rt.Concat(axis, unwrapAll("Concat", ts)...), ts...)
+}
+
+// Stack joins same-shaped tensors along a new axis.
+func Stack(axis int, ts ...*Tensor) *Tensor {
+	defer guard("Stack")
+	return derive(rt.Stack(axis, unwrapAll("Stack", ts)...), ts...)
+}
+
+// CrossEntropy is the mean next-token loss of logits [N, V] for targets.
+func CrossEntropy(logits *Tensor, targets []int) *Tensor {
+	defer guard("CrossEntropy")
+	return derive(rt.CrossEntropy(logits.use("CrossEntropy"), targets), logits)
+}
+
+func unwrapAll(op string, ts []*Tensor) []*rt.Tensor {
+	out := make([]*rt.Tensor, len(ts))
+	for i, t := range ts {
+		out[i] = t.use(op)
+	}
+	return out
+}

@@ -1,0 +1,444 @@
+package nnscope
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"nnscope/gpt2"
+	rt "nnscope/runtime"
+)
+
+// Tracer is the handle a trace or generation body receives.
+type Tracer struct {
+	model   *Model
+	scope   *scope
+	invokes []*invoke
+	meds    []*mediator
+	cache   *Cache
+	gen     *generation // non-nil for Generate
+	running bool
+}
+
+type invoke struct {
+	rows [][]int
+	body func()
+}
+
+// interruptCtx is the session's context: the REPL and the kernel cancel it
+// on Ctrl-C or an interrupt request, which stops a running trace.
+var (
+	ctxMu        sync.Mutex
+	interruptCtx = context.Background()
+)
+
+// SetContext installs the context that interrupts traces and generation
+// (nil: never interrupted).
+func SetContext(ctx context.Context) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctxMu.Lock()
+	interruptCtx = ctx
+	ctxMu.Unlock()
+}
+
+func sessionContext() context.Context {
+	ctxMu.Lock()
+	defer ctxMu.Unlock()
+	return interruptCtx
+}
+
+// Trace runs the model on input with body interleaved: inside body,
+// module Output()/Input() wait for the model to reach that module and
+// return the live value. input is a string, []string (one batch), []int,
+// [][]int or a tensor of ids; with nil input, body calls tr.Invoke to
+// batch several inputs, each with its own body.
+func (m *Model) Trace(input any, body func(tr *Tracer)) {
+	tr := m.newTracer("trace")
+	tr.collect(input, body)
+	tr.run()
+}
+
+func (m *Model) newTracer(kind string) *Tracer {
+	return &Tracer{model: m, scope: &scope{kind: kind, name: kind}}
+}
+
+// collect registers the body: with an input, one invoke; without, the body
+// runs now and registers invokes.
+func (tr *Tracer) collect(input any, body func(tr *Tracer)) {
+	if input != nil {
+		b := func() {}
+		if body != nil {
+			b = func() { body(tr) }
+		}
+		tr.invokes = append(tr.invokes, &invoke{rows: tr.model.inputRows(input), body: b})
+		return
+	}
+	if body != nil {
+		body(tr)
+	}
+	if len(tr.invokes) == 0 {
+		fail("usage", "%s with nil input needs at least one tr.Invoke(input, body)", tr.scope.kind)
+	}
+}
+
+// Invoke adds an input to a Trace(nil, ...) batch with its own body,
+// which sees only its rows. All invokes run as one batched forward.
+func (tr *Tracer) Invoke(input any, body func()) {
+	if tr.running {
+		fail("usage", "Invoke must be called in the body of Trace(nil, ...) before the model runs")
+	}
+	if body == nil {
+		body = func() {}
+	}
+	tr.invokes = append(tr.invokes, &invoke{rows: tr.model.inputRows(input), body: body})
+}
+
+// Stop ends the trace (or generation) here: the model stops running and
+// the trace returns normally.
+func (tr *Tracer) Stop() {
+	if current == nil || current.tracer != tr {
+		fail("usage", "Stop must be called inside this trace's body")
+	}
+	panic(stopSignal{})
+}
+
+// Cache returns a cache that records every module's output from now on in
+// this trace (all rows). Its tensors stay usable after the trace.
+func (tr *Tracer) Cache() *Cache {
+	if tr.cache == nil {
+		tr.cache = &Cache{byPath: map[string]*Tensor{}}
+	}
+	return tr.cache
+}
+
+// Cache holds module outputs by Hugging Face path.
+type Cache struct {
+	byPath map[string]*Tensor
+	order  []string
+}
+
+// Get returns the output of the module at path (nil if it did not run).
+func (c *Cache) Get(path string) *Tensor { return c.byPath[path] }
+
+// Paths lists the cached module paths in execution order.
+func (c *Cache) Paths() []string { return append([]string(nil), c.order...) }
+
+// Len returns the number of cached outputs.
+func (c *Cache) Len() int { return len(c.order) }
+
+func (c *Cache) put(path string, t *Tensor) {
+	if _, ok := c.byPath[path]; !ok {
+		c.order = append(c.order, path)
+	}
+	t.saved = true
+	c.byPath[path] = t
+}
+
+// abortSignal unwinds the model when a body failed.
+type abortSignal struct{ err error }
+
+// run executes the batched forward with every invoke body interleaved.
+func (tr *Tracer) run() {
+	tr.running = true
+	var rows [][]int
+	for _, inv := range tr.invokes {
+		rows = append(rows, inv.rows...)
+	}
+	in := gpt2.Batch(rows, tr.model.tok.EOS)
+	T := len(in.IDs[0])
+	d := &driver{tr: tr, seen: map[event]bool{}, T: T, B: len(rows), ctx: sessionContext()}
+	r := 0
+	for i, inv := range tr.invokes {
+		label := "trace body"
+		if len(tr.invokes) > 1 || tr.gen != nil && len(tr.invokes) > 1 {
+			label = fmt.Sprintf("invoke %d", i)
+		}
+		md := newMediator(label, tr.scope, inv.body)
+		md.tracer = tr
+		md.row, md.rows = r, len(inv.rows)
+		if len(inv.rows) == 1 {
+			md.pad = T - len(inv.rows[0])
+		}
+		md.seen = func(ev event) bool {
+			if ev.kind == evStep {
+				return ev.step < d.step
+			}
+			return d.seen[ev]
+		}
+		md.now = func(ev event) bool { return ev.kind == evStep && ev.step == d.step && d.seen[ev] }
+		r += len(inv.rows)
+		tr.meds = append(tr.meds, md)
+	}
+	defer func() { tr.scope.ended = true }()
+	for _, md := range tr.meds {
+		md.start()
+		if md.err != nil {
+			d.failed = md.err
+			break
+		}
+	}
+	err := d.protect(func() {
+		if d.failed != nil {
+			return
+		}
+		if tr.gen != nil {
+			tr.gen.run(d, in)
+		} else {
+			tr.model.g.Forward(d, in, nil)
+		}
+	})
+	if err == nil {
+		err = finishAll(tr.meds, d.notRun)
+	} else {
+		finishAll(tr.meds, quietly)
+		for _, md := range tr.meds {
+			if md.err != nil && err == nil {
+				err = md.err
+			}
+		}
+	}
+	if err != nil {
+		panic(err)
+	}
+}
+
+// driver is the model side of a trace: the hook point every module call
+// goes through, serving the bodies' requests.
+type driver struct {
+	tr      *Tracer
+	seen    map[event]bool
+	T, B    int
+	step    int
+	ctx     context.Context
+	failed  error
+	stopped bool
+}
+
+// protect runs the model, turning an abort into the error that caused it
+// and a stop into a normal return.
+func (d *driver) protect(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			switch s := r.(type) {
+			case abortSignal:
+				err = s.err
+			case stopSignal:
+				d.stopped = true
+			case *rt.Error:
+				err = &Error{Kind: "tensor", Msg: s.Msg}
+			default:
+				panic(r)
+			}
+		}
+	}()
+	fn()
+	return d.failed
+}
+
+func (d *driver) abort(err error) {
+	d.failed = err
+	panic(abortSignal{err})
+}
+
+// after checks the bodies once an event was served.
+func (d *driver) after(ev event) {
+	d.seen[ev] = true
+	for _, md := range d.tr.meds {
+		if md.err != nil {
+			d.abort(md.err)
+		}
+		if md.stopped {
+			md.stopped = false
+			panic(stopSignal{})
+		}
+	}
+}
+
+func (d *driver) interrupted() {
+	if err := d.ctx.Err(); err != nil {
+		d.abort(&Error{Kind: "interrupted", Msg: d.tr.scope.kind + " interrupted"})
+	}
+}
+
+// notRun is the error for a request left waiting when the model finished.
+func (d *driver) notRun(r *request) error {
+	if d.stopped {
+		return errUnwind
+	}
+	if r.ev.kind == evStep {
+		return nil
+	}
+	return &Error{Kind: "not executed", Msg: fmt.Sprintf(
+		"%s was not executed: the %s finished without running it (is the module used for this input, and was it requested in execution order?)", r.what, d.tr.scope.kind)}
+}
+
+// rowsView returns md's part of a batch tensor: its rows, without the left
+// padding of a single-row invoke in a padded batch.
+func (d *driver) rowsView(md *mediator, mod *rt.Module, t *rt.Tensor) *rt.Tensor {
+	if t == nil || t.Dim() == 0 {
+		return t
+	}
+	if md.row == 0 && md.rows == d.B && md.pad == 0 {
+		return t
+	}
+	v := t
+	if t.Shape()[0] == d.B {
+		v = t.Narrow(0, md.row, md.rows)
+	}
+	if md.pad > 0 && d.step == 0 {
+		s := v.Shape()
+		switch {
+		case mod.Type == "Dropout" && mod.Name == "attn_dropout" && len(s) == 4:
+			v = v.Narrow(2, md.pad, s[2]-md.pad).Narrow(3, md.pad, s[3]-md.pad)
+		case len(s) >= 2 && s[1] == d.T:
+			v = v.Narrow(1, md.pad, s[1]-md.pad)
+		}
+	}
+	return v
+}
+
+// Enter serves requests for a module's input and skips.
+func (d *driver) Enter(mod *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) {
+	d.interrupted()
+	ev := event{kind: evInput, mod: mod, step: d.step}
+	var newIn []*rt.Tensor
+	var skip *rt.Tensor
+	for _, md := range d.tr.meds {
+		md.serve(ev, func() *Tensor {
+			cur := in
+			if newIn != nil {
+				cur = newIn
+			}
+			return d.label(wrap(d.rowsView(md, mod, cur[0]), md.scope), mod, "input")
+		}, func(r *request) {
+			cur := in
+			if newIn != nil {
+				cur = newIn
+			}
+			if r.skip != nil {
+				skip = d.place(md, mod, nil, r.skip, "Skip")
+				return
+			}
+			rep := d.place(md, mod, cur[0], r.set, "SetInput")
+			newIn = append([]*rt.Tensor{rep}, cur[1:]...)
+		})
+	}
+	d.after(ev)
+	return newIn, skip
+}
+
+// Exit serves requests for a module's output.
+func (d *driver) Exit(mod *rt.Module, out *rt.Tensor) *rt.Tensor {
+	ev := event{kind: evOutput, mod: mod, step: d.step}
+	cur := out
+	var replaced *rt.Tensor
+	for _, md := range d.tr.meds {
+		md.serve(ev, func() *Tensor {
+			return d.label(wrap(d.rowsView(md, mod, cur), md.scope), mod, "output")
+		}, func(r *request) {
+			cur = d.place(md, mod, cur, r.set, "SetOutput")
+			replaced = cur
+		})
+	}
+	if c := d.tr.cache; c != nil {
+		p := mod.Path
+		if d.tr.gen != nil && d.step > 0 {
+			p = fmt.Sprintf("%s@%d", p, d.step)
+		}
+		c.put(p, wrap(cur, d.tr.scope))
+	}
+	d.after(ev)
+	return replaced
+}
+
+// place installs a body's replacement value: the whole tensor for a body
+// that owns the batch, else written into its rows.
+func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op string) *rt.Tensor {
+	if cur == nil || (md.row == 0 && md.rows == d.B && md.pad == 0) {
+		if cur == nil && !(md.row == 0 && md.rows == d.B) {
+			d.abort(&Error{Kind: "usage", Msg: op + " in a batch of several invokes is not supported; use a single input"})
+		}
+		return v
+	}
+	view := d.rowsView(md, mod, cur)
+	func() {
+		defer guard(op + " on " + mod.Path)
+		view.Copy(v)
+	}()
+	return cur
+}
+
+func (d *driver) label(t *Tensor, mod *rt.Module, what string) *Tensor {
+	t.label = mod.Path + "." + what
+	return t
+}
+
+// body returns the running trace body for module access by e.
+func (e *Envoy) body(op string) *mediator {
+	md := current
+	if md == nil || md.tracer == nil {
+		fail("usage", "%s.%s() called outside a trace: call it inside model.Trace(input, func(tr *nnscope.Tracer) { ... })", e.mod.Path, op)
+	}
+	if md.tracer.model != e.model {
+		fail("usage", "%s.%s(): the module belongs to another model than the running trace", e.mod.Path, op)
+	}
+	return md
+}
+
+func (e *Envoy) ask(op string, kind eventKind, set, skip *Tensor) *Tensor {
+	md := e.body(op)
+	r := &request{ev: event{kind: kind, mod: e.mod, step: md.tracer.stepOf(md)}, what: e.mod.Path + "." + kind.String()}
+	if md.tracer.gen != nil && r.ev.step > 0 {
+		r.what = fmt.Sprintf("%s (step %d)", r.what, r.ev.step)
+	}
+	if set != nil {
+		r.set = set.use(op)
+	}
+	if skip != nil {
+		r.skip = skip.use(op)
+	}
+	return md.ask(r).value
+}
+
+// Output waits until the model has run this module and returns its output
+// (for a block, the hidden state it returns). Edits in place change what
+// the rest of the model sees.
+func (e *Envoy) Output() *Tensor { return e.ask("Output", evOutput, nil, nil) }
+
+// Input waits until the model is about to run this module and returns its
+// (first) input.
+func (e *Envoy) Input() *Tensor { return e.ask("Input", evInput, nil, nil) }
+
+// SetOutput replaces the module's output with v.
+func (e *Envoy) SetOutput(v *Tensor) {
+	if v == nil {
+		fail("usage", "%s.SetOutput(nil)", e.mod.Path)
+	}
+	e.ask("SetOutput", evOutput, v, nil)
+}
+
+// SetInput replaces the module's input with v.
+func (e *Envoy) SetInput(v *Tensor) {
+	if v == nil {
+		fail("usage", "%s.SetInput(nil)", e.mod.Path)
+	}
+	e.ask("SetInput", evInput, v, nil)
+}
+
+// Skip does not run the module: v is its output instead.
+func (e *Envoy) Skip(v *Tensor) {
+	if v == nil {
+		fail("usage", "%s.Skip(nil)", e.mod.Path)
+	}
+	e.ask("Skip", evInput, nil, v)
+}
+
+// Paths of cached modules sorted, for printing.
+func (c *Cache) String() string {
+	p := c.Paths()
+	sort.Strings(p)
+	return fmt.Sprintf("Cache(%d modules)", len(p))
+}
