@@ -118,6 +118,10 @@ func (x *Tensor) Grad() *Tensor {
 	if !t.RequiresGradEnabled() {
 		fail("grad", "Grad(): %s does not require grad: call RequiresGrad() on it (or on a tensor it depends on) before computing the loss", x.describe())
 	}
+	if x.base != nil {
+		g := md.ask(&request{ev: event{kind: evGrad, tensor: x.base}, what: "gradient of " + x.describe()}).value
+		return &Tensor{t: x.rows(g.t), scope: g.scope}
+	}
 	return md.ask(&request{ev: event{kind: evGrad, tensor: t}, what: "gradient of " + x.describe()}).value
 }
 
@@ -132,6 +136,11 @@ func (x *Tensor) SetGrad(g *Tensor) {
 	v := g.use("SetGrad")
 	if !sameInts(v.Shape(), t.Shape()) {
 		fail("grad", "SetGrad: gradient of shape %v for a tensor of shape %v", v.Shape(), t.Shape())
+	}
+	if x.base != nil {
+		g := md.ask(&request{ev: event{kind: evGrad, tensor: x.base}, what: "gradient of " + x.describe()}).value
+		x.rows(g.t).Copy(v)
+		return
 	}
 	md.ask(&request{ev: event{kind: evGrad, tensor: t}, set: v, what: "gradient of " + x.describe()})
 }

@@ -17,6 +17,11 @@ type Tensor struct {
 	scope *scope // the trace or backward pass it was computed in; nil if free
 	saved bool
 	label string // what it is, for errors: "transformer.h.3.output"
+
+	// A body's rows of a batched activation: the batch tensor and how to
+	// cut the rows, so Grad() can ask for the batch tensor's gradient.
+	base *rt.Tensor
+	rows func(*rt.Tensor) *rt.Tensor
 }
 
 // wrap makes a script tensor for an engine tensor produced in scope s.
@@ -356,4 +361,18 @@ func unwrapAll(op string, ts []*Tensor) []*rt.Tensor {
 		out[i] = t.use(op)
 	}
 	return out
+}
+
+// LayerNorm normalizes x over its last axis with gain w and bias b (either
+// may be nil), as GPT-2's LayerNorms do.
+func LayerNorm(x, w, b *Tensor, eps float64) *Tensor {
+	defer guard("LayerNorm")
+	var wt, bt *rt.Tensor
+	if w != nil {
+		wt = w.use("LayerNorm")
+	}
+	if b != nil {
+		bt = b.use("LayerNorm")
+	}
+	return derive(rt.LayerNorm(x.use("LayerNorm"), wt, bt, eps), x, w, b)
 }

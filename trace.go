@@ -312,7 +312,7 @@ func (d *driver) Enter(mod *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tenso
 			if newIn != nil {
 				cur = newIn
 			}
-			return d.label(wrap(d.rowsView(md, mod, cur[0]), md.scope), mod, "input")
+			return d.hand(md, mod, cur[0], "input")
 		}, func(r *request) {
 			cur := in
 			if newIn != nil {
@@ -336,9 +336,7 @@ func (d *driver) Exit(mod *rt.Module, out *rt.Tensor) *rt.Tensor {
 	cur := out
 	var replaced *rt.Tensor
 	for _, md := range d.tr.meds {
-		md.serve(ev, func() *Tensor {
-			return d.label(wrap(d.rowsView(md, mod, cur), md.scope), mod, "output")
-		}, func(r *request) {
+		md.serve(ev, func() *Tensor { return d.hand(md, mod, cur, "output") }, func(r *request) {
 			cur = d.place(md, mod, cur, r.set, "SetOutput")
 			replaced = cur
 		})
@@ -371,9 +369,24 @@ func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op strin
 	return cur
 }
 
-func (d *driver) label(t *Tensor, mod *rt.Module, what string) *Tensor {
-	t.label = mod.Path + "." + what
-	return t
+// hand gives a body the live value t of a module's input or output. The
+// value requires grad from here on, as every activation does in nnsight,
+// so a backward block can ask for its gradient; only what is downstream
+// of values a body touched is recorded. A body that owns part of a batch
+// gets a view of its rows, and its gradient is the same view of t's.
+func (d *driver) hand(md *mediator, mod *rt.Module, t *rt.Tensor, what string) *Tensor {
+	if t == nil {
+		return nil
+	}
+	if t.Dim() > 0 && d.tr.gen == nil {
+		t.RequiresGrad()
+	}
+	v := &Tensor{t: d.rowsView(md, mod, t), scope: md.scope, label: mod.Path + "." + what}
+	if v.t != t {
+		v.base = t
+		v.rows = func(x *rt.Tensor) *rt.Tensor { return d.rowsView(md, mod, x) }
+	}
+	return v
 }
 
 // body returns the running trace body for module access by e.
