@@ -11,10 +11,10 @@ import (
 type GenerateOption func(*genOptions)
 
 type genOptions struct {
-	maxNew  int
-	samp    gpt2.Sampling
-	noEOS   bool
-	stream  func(text string)
+	maxNew int
+	samp   gpt2.Sampling
+	noEOS  bool
+	stream func(text string)
 }
 
 // MaxNewTokens sets how many tokens to generate (default 20).
@@ -29,7 +29,9 @@ func Temperature(t float64) GenerateOption {
 func TopK(k int) GenerateOption { return func(o *genOptions) { o.samp.Sample, o.samp.TopK = true, k } }
 
 // TopP turns on nucleus sampling with probability mass p.
-func TopP(p float64) GenerateOption { return func(o *genOptions) { o.samp.Sample, o.samp.TopP = true, p } }
+func TopP(p float64) GenerateOption {
+	return func(o *genOptions) { o.samp.Sample, o.samp.TopP = true, p }
+}
 
 // Seed sets the sampling seed (sampling is reproducible for a seed).
 func Seed(s int64) GenerateOption { return func(o *genOptions) { o.samp.Seed = s } }

@@ -24,6 +24,7 @@ var benchShapes = []benchShape{
 	{"NN_m10_n3072_k768_cold", false, false, 10, 3072, 768, 8},
 	{"NN_m10_n2304_k768_cold", false, false, 10, 2304, 768, 8},
 	{"NT_m10_n50257_k768_lmhead", false, true, 10, 50257, 768, 1},
+	{"NT_m10_n256_k768_hot", false, true, 10, 256, 768, 1},
 	{"TN_m768_n3072_k10", true, false, 768, 3072, 10, 1},
 	{"TN_m768_n3072_k128", true, false, 768, 3072, 128, 1},
 	{"NN_m10_n768_k50257", false, false, 10, 768, 50257, 1},

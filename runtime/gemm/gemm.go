@@ -24,13 +24,17 @@ import (
 	"nnscope/runtime/parallel"
 )
 
+// Tunables of the small-m direct-B path (variables so tests can tune).
+var (
+	kcDirect = 4096 // k block
+	prefRows = 24   // software prefetch distance in B rows
+)
+
 const (
-	kcPacked    = 256  // k block for the packed path
-	kcDirect    = 4096 // k block for the small-m direct-B path
-	mcPanels    = 40   // A panels per m block (MC = 40*MR)
-	groupStrips = 4    // B strips packed together (contiguous row reads)
-	prefRows    = 24   // direct path: prefetch distance in B rows
-	dotMaxM     = 16   // transB with m <= dotMaxM uses the dot kernel
+	kcPacked    = 256 // k block for the packed path
+	mcPanels    = 40  // A panels per m block (MC = 40*MR)
+	groupStrips = 16  // B strips packed together (contiguous row reads)
+	dotMaxM     = 16  // transB with m <= dotMaxM uses the dot kernel
 	dotMR       = 5
 	dotNR       = 4
 	maxParts    = 64
@@ -355,9 +359,14 @@ func (j *job) packAPanel(dst []float32, pc, kcb, i0 int) {
 		}
 		return
 	}
-	for i := 0; i < rows; i++ {
-		src := j.a[(i0+i)*j.lda+pc : (i0+i)*j.lda+pc+kcb]
-		d := dst[i:]
+	done := 0
+	if rows == mr {
+		_ = j.a[(i0+mr-1)*j.lda+pc+kcb-1] // bounds for the assembly
+		done = packAFast(j.kid, mr, &dst[0], &j.a[i0*j.lda+pc], j.lda, kcb)
+	}
+	for i := 0; i < rows && done < kcb; i++ {
+		src := j.a[(i0+i)*j.lda+pc+done : (i0+i)*j.lda+pc+kcb]
+		d := dst[done*mr+i:]
 		for p, v := range src {
 			d[p*mr] = v
 		}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+
+	"nnscope/runtime/parallel"
 )
 
 // refGemm is a float64-accumulated reference.
@@ -282,4 +284,41 @@ func TestPeakGFLOPS(t *testing.T) {
 		t.Fatalf("peak %v", g)
 	}
 	t.Logf("%s: peak 1 thread %.1f GFLOP/s", Kernel(), g)
+}
+
+// TestSgemmConcurrent runs GEMMs from several goroutines at once and from
+// inside parallel workers (nested parallelism).
+func TestSgemmConcurrent(t *testing.T) {
+	const m, n, k = 40, 150, 200
+	r := rand.New(rand.NewSource(6))
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	want := make([]float32, m*n)
+	refGemm(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
+	outs := make([][]float32, 8)
+	done := make(chan int)
+	for g := range outs {
+		outs[g] = make([]float32, m*n)
+		go func(g int) {
+			for it := 0; it < 20; it++ {
+				Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, outs[g], n)
+			}
+			done <- g
+		}(g)
+	}
+	for range outs {
+		g := <-done
+		compare(t, "concurrent", m, n, k, outs[g], want, make([]float32, m*n), n, 1, 0)
+	}
+	nested := make([][]float32, 6)
+	for i := range nested {
+		nested[i] = make([]float32, m*n)
+	}
+	parallel.For(len(nested), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, nested[i], n)
+		}
+	})
+	for i := range nested {
+		compare(t, "nested", m, n, k, nested[i], want, make([]float32, m*n), n, 1, 0)
+	}
 }

@@ -128,3 +128,18 @@ func packBTFast(kid int, dst, src *float32, ldb, kc int) int {
 	packBTAVX512(dst, src, ldb, kc16)
 	return kc16
 }
+
+//go:noescape
+func packAAVX512(dst, src *float32, lda, kc int)
+
+// packAFast packs the first kc&^15 columns of a full 12-row panel of a
+// non-transposed A with the assembly transposer; it returns how many
+// columns it did.
+func packAFast(kid, mr int, dst, src *float32, lda, kc int) int {
+	if kid != kernelAVX512 || mr != 12 || kc < 16 {
+		return 0
+	}
+	kc16 := kc &^ 15
+	packAAVX512(dst, src, lda, kc16)
+	return kc16
+}

@@ -19,3 +19,5 @@ func peakLoop(id int, iters int) float64 { return peakGo(iters) }
 func streamSum(x []float32) float32 { return sumGo(x) }
 
 func packBTFast(kid int, dst, src *float32, ldb, kc int) int { return 0 }
+
+func packAFast(kid, mr int, dst, src *float32, lda, kc int) int { return 0 }

@@ -21,7 +21,7 @@ func PeakGFLOPS(threads int) float64 {
 	for {
 		t0 := time.Now()
 		flopsPerIter = peakLoop(kid, iters)
-		if time.Since(t0) >= 10*time.Millisecond || iters >= 1<<34 {
+		if time.Since(t0) >= 10*time.Millisecond || iters >= 1<<30 {
 			break
 		}
 		iters *= 2
