@@ -147,6 +147,7 @@ func Run(o Options) error {
 		{"seed2", seed(0, c.NLayer-1)},
 		{"fwd-1x10", fwd(1, 10)},
 		{"fwd-4x64", fwd(4, 64)},
+		{"trace", nil},
 		{"load", nil},
 		{"gemm-128x768x3072", func() {
 			rtGemm(128, 3072, 768, A, Bm, C)
@@ -154,6 +155,10 @@ func Run(o Options) error {
 	}
 	for _, w := range all {
 		if !selected(o.Only, w.name) {
+			continue
+		}
+		if w.name == "trace" {
+			traceOverhead(o.Out, m, o.Repeats)
 			continue
 		}
 		if w.name == "load" {
