@@ -207,7 +207,7 @@ func measure(fn func(), repeats int) (ms, gflops float64) {
 type exitHook func(m *rt.Module, out *rt.Tensor)
 
 func (h exitHook) Enter(*rt.Module, []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) { return nil, nil }
-func (h exitHook) Exit(m *rt.Module, out *rt.Tensor) *rt.Tensor            { h(m, out); return nil }
+func (h exitHook) Exit(m *rt.Module, out *rt.Tensor) *rt.Tensor              { h(m, out); return nil }
 
 // PeakRSSMiB reads the process's peak resident set size (VmHWM).
 func PeakRSSMiB() float64 {

@@ -16,16 +16,17 @@ func label(l string)               { fmt.Fprintf(&buf, "%s:\n", l) }
 
 // genAVX512Kernel writes the 12x32 outer-product micro-kernel.
 //
-//	func kernAVX512(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+//	func kernAVX512(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int)
 //
 // a: packed A panel, k steps of 12 floats. b: B panel, k rows of 32 floats
 // with row stride bs (elements). c: 12x32 tile with row stride ldc.
-// pf: address prefetched (2 lines) each step, advancing by pfs bytes.
+// pf: each step prefetches the lines at pf and pf+pf2, then advances pf
+// by pfs bytes.
 // Registers: Z0..Z23 accumulators (row i: Z2i, Z2i+1), Z24/Z25 B row,
 // Z26..Z31 broadcasts.
 func genAVX512Kernel(mr int, name string) {
-	fmt.Fprintf(&buf, "\n// func %s(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)\n", name)
-	fmt.Fprintf(&buf, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	fmt.Fprintf(&buf, "\n// func %s(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int)\n", name)
+	fmt.Fprintf(&buf, "TEXT ·%s(SB), NOSPLIT, $0-80\n", name)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), AX")
 	p("MOVQ b+16(FP), BX")
@@ -33,6 +34,7 @@ func genAVX512Kernel(mr int, name string) {
 	p("SHLQ $2, DX")
 	p("MOVQ pf+56(FP), R8")
 	p("MOVQ pfs+64(FP), R10")
+	p("MOVQ pf2+72(FP), R11")
 	for i := 0; i < 2*mr; i++ {
 		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
@@ -40,7 +42,7 @@ func genAVX512Kernel(mr int, name string) {
 		p("VMOVUPS (BX), Z24")
 		p("VMOVUPS 64(BX), Z25")
 		p("PREFETCHT2 (R8)")
-		p("PREFETCHT2 64(R8)")
+		p("PREFETCHT2 (R8)(R11*1)")
 		p("ADDQ DX, BX")
 		p("ADDQ R10, R8")
 		for i := 0; i < mr; i++ {
@@ -106,8 +108,8 @@ func genAVX512Kernel(mr int, name string) {
 // signature. Y0..Y11 accumulators, Y12/Y13 B row, Y14/Y15 broadcasts.
 func genAVX2Kernel() {
 	const mr = 6
-	fmt.Fprintf(&buf, "\n// func kernAVX2(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)\n")
-	fmt.Fprintf(&buf, "TEXT ·kernAVX2(SB), NOSPLIT, $0-72\n")
+	fmt.Fprintf(&buf, "\n// func kernAVX2(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int)\n")
+	fmt.Fprintf(&buf, "TEXT ·kernAVX2(SB), NOSPLIT, $0-80\n")
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), AX")
 	p("MOVQ b+16(FP), BX")
@@ -115,6 +117,7 @@ func genAVX2Kernel() {
 	p("SHLQ $2, DX")
 	p("MOVQ pf+56(FP), R8")
 	p("MOVQ pfs+64(FP), R10")
+	p("MOVQ pf2+72(FP), R11")
 	for i := 0; i < 2*mr; i++ {
 		p("VXORPS Y%d, Y%d, Y%d", i, i, i)
 	}
@@ -122,6 +125,7 @@ func genAVX2Kernel() {
 		p("VMOVUPS (BX), Y12")
 		p("VMOVUPS 32(BX), Y13")
 		p("PREFETCHT2 (R8)")
+		p("PREFETCHT2 (R8)(R11*1)")
 		p("ADDQ DX, BX")
 		p("ADDQ R10, R8")
 		for i := 0; i < mr; i++ {

@@ -13,7 +13,7 @@ type benchShape struct {
 	name    string
 	tA, tB  bool
 	m, n, k int
-	copies  int // rotate among this many B copies (defeats the L3 cache)
+	copies  int // rotate among this many B copies (defeats the L3 cache); < 0: use PackB
 }
 
 var benchShapes = []benchShape{
@@ -30,6 +30,10 @@ var benchShapes = []benchShape{
 	{"NN_m10_n768_k50257", false, false, 10, 768, 50257, 1},
 	{"NT_m128_n128_k64", false, true, 128, 128, 64, 1},
 	{"NN_m1_n3072_k768", false, false, 1, 3072, 768, 8},
+	{"PK_m10_n3072_k768_cold", false, false, 10, 3072, 768, -8},
+	{"PK_m1_n3072_k768_cold", false, false, 1, 3072, 768, -8},
+	{"PK_128x768x3072", false, false, 128, 3072, 768, -1},
+	{"PKT_m10_n50257_k768_lmhead", false, true, 10, 50257, 768, -1},
 }
 
 func BenchmarkSgemm(b *testing.B) {
@@ -39,9 +43,15 @@ func BenchmarkSgemm(b *testing.B) {
 			sh := shape{s.tA, s.tB, s.m, s.n, s.k, 1, 0, 0}
 			lda, ldb, ldc, lenA, lenB, lenC := dims(sh)
 			a := randSlice(r, lenA)
-			bs := make([][]float32, s.copies)
+			bs := make([][]float32, max(s.copies, -s.copies))
 			for i := range bs {
 				bs[i] = randSlice(r, lenB)
+			}
+			var pbs []*PackedB
+			if s.copies < 0 {
+				for _, bb := range bs {
+					pbs = append(pbs, PackB(s.tB, s.k, s.n, bb, ldb))
+				}
 			}
 			c := randSlice(r, lenC)
 			Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bs[0], ldb, 0, c, ldc)
@@ -49,7 +59,11 @@ func BenchmarkSgemm(b *testing.B) {
 			best := time.Duration(1 << 62)
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bs[i%len(bs)], ldb, 0, c, ldc)
+				if pbs != nil {
+					SgemmPacked(s.tA, s.m, 1, a, lda, pbs[i%len(pbs)], 0, c, ldc)
+				} else {
+					Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bs[i%len(bs)], ldb, 0, c, ldc)
+				}
 				best = min(best, time.Since(t0))
 			}
 			// Mean and best iteration (the machine may be shared).

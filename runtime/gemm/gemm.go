@@ -12,6 +12,11 @@
 //   - small m with B transposed (e.g. the LM head, x·Eᵀ): a 5x4 dot-product
 //     kernel reads rows of B contiguously (AVX-512 only).
 //
+// For a B that is reused across calls (weights), PackB + SgemmPacked store
+// it once in the kernel's layout; the product then streams B sequentially,
+// which is markedly faster when m is small (memory-bound) and removes the
+// B packing cost when m is large.
+//
 // Work is split across cores with runtime/parallel. Packing buffers are
 // pooled, so steady-state calls do not allocate.
 package gemm
@@ -28,16 +33,20 @@ import (
 var (
 	kcDirect = 4096 // k block
 	prefRows = 24   // software prefetch distance in B rows
+	// prefetch distance in rows when B is pre-packed (sequential)
+	prefRowsPacked = 64
 )
 
 const (
 	kcPacked    = 256 // k block for the packed path
 	mcPanels    = 40  // A panels per m block (MC = 40*MR)
-	groupStrips = 16  // B strips packed together (contiguous row reads)
+	groupStrips = 4   // B strips packed together (contiguous row reads)
 	dotMaxM     = 16  // transB with m <= dotMaxM uses the dot kernel
 	dotMR       = 5
 	dotNR       = 4
 	maxParts    = 64
+	// work parts per pool thread for parallel GEMMs
+	partsPerThread = 3
 	// GEMMs below this many flops run on the calling goroutine only.
 	parallelMinFlops = 1 << 21
 )
@@ -58,6 +67,7 @@ type job struct {
 	direct         bool
 	useDot         bool
 	aDot           []float32 // A rows for the dot path
+	pb             *PackedB  // pre-packed B, if any
 	ldaDot         int
 
 	packA []float32
@@ -90,7 +100,7 @@ func getJob() *job {
 }
 
 func putJob(j *job) {
-	j.a, j.b, j.c, j.aDot = nil, nil, nil, nil
+	j.a, j.b, j.c, j.aDot, j.pb = nil, nil, nil, nil, nil
 	jobPool.mu.Lock()
 	jobPool.free = append(jobPool.free, j)
 	jobPool.mu.Unlock()
@@ -191,31 +201,36 @@ func check(transA, transB bool, m, n, k int, a []float32, lda, strideA int, b []
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
-	need := func(name string, s []float32, rows, cols, ld, stride int) {
-		if rows == 0 || cols == 0 {
-			return
-		}
-		if ld < cols {
-			panic(fmt.Sprintf("gemm: ld%s=%d < %d", name, ld, cols))
-		}
-		if stride < 0 {
-			panic(fmt.Sprintf("gemm: negative stride for %s", name))
-		}
-		if want := (batch-1)*stride + (rows-1)*ld + cols; len(s) < want {
-			panic(fmt.Sprintf("gemm: len(%s)=%d < %d", name, len(s), want))
-		}
-	}
 	if transA {
-		need("a", a, k, m, lda, strideA)
+		needMat("a", a, k, m, lda, strideA, batch)
 	} else {
-		need("a", a, m, k, lda, strideA)
+		needMat("a", a, m, k, lda, strideA, batch)
 	}
-	if transB {
-		need("b", b, n, k, ldb, strideB)
-	} else {
-		need("b", b, k, n, ldb, strideB)
+	if b != nil || ldb >= 0 {
+		if transB {
+			needMat("b", b, n, k, ldb, strideB, batch)
+		} else {
+			needMat("b", b, k, n, ldb, strideB, batch)
+		}
 	}
-	need("c", c, m, n, ldc, strideC)
+	needMat("c", c, m, n, ldc, strideC, batch)
+}
+
+// needMat panics unless s holds batch rows x cols matrices with leading
+// dimension ld, stride elements apart.
+func needMat(name string, s []float32, rows, cols, ld, stride, batch int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ld < cols {
+		panic(fmt.Sprintf("gemm: ld%s=%d < %d", name, ld, cols))
+	}
+	if stride < 0 {
+		panic(fmt.Sprintf("gemm: negative stride for %s", name))
+	}
+	if want := (batch-1)*stride + (rows-1)*ld + cols; len(s) < want {
+		panic(fmt.Sprintf("gemm: len(%s)=%d < %d", name, len(s), want))
+	}
 }
 
 // scaleC sets C = beta*C (C = 0 when beta == 0).
@@ -242,6 +257,11 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	j := getJob()
 	j.kid = active
+	j.run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, par)
+}
+
+// run executes the job; j.kid (and j.pb) must be set.
+func (j *job) run(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, par bool) {
 	ki := &kernels[j.kid]
 	j.mr, j.nr = ki.mr, ki.nr
 	j.transA, j.transB = transA, transB
@@ -250,12 +270,18 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	j.a, j.b, j.c = a, b, c
 	j.lda, j.ldb, j.ldc = lda, ldb, ldc
 
+	// threads is really the number of work parts: a few per pool thread so
+	// that the dynamic chunk claiming in parallel.For can rebalance when a
+	// core is busy with something else.
 	threads := 1
 	if par && 2*float64(m)*float64(n)*float64(k) >= parallelMinFlops {
-		threads = parallel.Threads()
+		if t := parallel.Threads(); t > 1 {
+			threads = partsPerThread * t
+		}
 	}
 
-	j.useDot = transB && ki.dot && m <= dotMaxM
+	j.direct = false
+	j.useDot = transB && ki.dot && m <= dotMaxM && j.pb == nil
 	if j.useDot {
 		j.setupDot(threads)
 	} else {
@@ -289,7 +315,7 @@ func (j *job) setupDot(threads int) {
 
 func (j *job) setupPacked(threads int) {
 	j.direct = !j.transB && j.m <= j.mr
-	if j.direct {
+	if j.direct && j.m <= j.mr {
 		for _, v := range kernels[j.kid].smallMR {
 			if j.m <= v {
 				j.mr = v
@@ -302,7 +328,7 @@ func (j *job) setupPacked(threads int) {
 	j.strips = (j.n + nr - 1) / nr
 	j.mpad = j.panels * mr
 	kcMax := kcPacked
-	if j.direct {
+	if j.direct && j.panels == 1 {
 		kcMax = kcDirect
 	}
 	j.nkb = (j.k + kcMax - 1) / kcMax
@@ -386,9 +412,18 @@ func (j *job) packB(dst []float32, pc, kcb, s0, s1 int) {
 	if !j.transB {
 		j0 := s0 * nr
 		j1 := min(s1*nr, j.n)
+		full := (j1 - j0) / nr // strips with all nr columns present
 		for p := 0; p < kcb; p++ {
 			src := j.b[(pc+p)*j.ldb+j0 : (pc+p)*j.ldb+j1]
-			for q := 0; q < s1-s0; q++ {
+			if nr == 32 {
+				// Fixed-size copies compile to inline vector moves.
+				for q := 0; q < full; q++ {
+					*(*[32]float32)(dst[q*kcb*nr+p*nr:]) = *(*[32]float32)(src[q*nr:])
+				}
+			} else {
+				full = 0
+			}
+			for q := full; q < s1-s0; q++ {
 				d := dst[q*kcb*nr+p*nr : q*kcb*nr+p*nr+nr]
 				lo := q * nr
 				if lo+nr <= len(src) {
@@ -463,6 +498,10 @@ func (j *job) runPacked(part, s0, s1, q0, q1 int) {
 			icEnd := min(ic+mcPanels, q1)
 			for sg := s0; sg < s1; sg += groupStrips {
 				sgEnd := min(sg+groupStrips, s1)
+				if j.pb != nil {
+					j.runPrepacked(pc, kcb, beta, ablk, ic, icEnd, sg, sgEnd)
+					continue
+				}
 				j.packB(buf, pc, kcb, sg, sgEnd)
 				// While computing this group, prefetch the B rows the
 				// next group will pack (not transposed B only).
@@ -481,7 +520,7 @@ func (j *job) runPacked(part, s0, s1, q0, q1 int) {
 						if ip == ic && pfBase != 0 && pfCol+s-sg < j.strips {
 							pf, pfs = pfBase+uintptr((s-sg)*nr*4), j.ldb*4
 						}
-						j.tile(ip, s, kcb, &ablk[ip*mr*kcb], bp, nr, beta, pf, pfs)
+						j.tile(ip, s, kcb, &ablk[ip*mr*kcb], bp, nr, beta, pf, pfs, 64)
 					}
 				}
 			}
@@ -498,36 +537,66 @@ func (j *job) runDirect(part, s0, s1 int) {
 		if kb > 0 {
 			beta = 1
 		}
-		ap := &j.packA[pc*j.mpad]
+		ablk := j.packA[pc*j.mpad:]
 		for s := s0; s < s1; s++ {
 			j0 := s * nr
-			if j0+nr <= j.n {
-				bp := &j.b[pc*j.ldb+j0]
-				pf := uintptr(unsafe.Pointer(bp)) + uintptr(prefRows*j.ldb*4)
-				j.tile(0, s, kcb, ap, bp, j.ldb, beta, pf, j.ldb*4)
+			var bp *float32
+			bs, pf, pfs := nr, uintptr(0), 0
+			if j.pb != nil {
+				bp = &j.pb.data[(s*j.k+pc)*nr]
+				pf, pfs = uintptr(unsafe.Pointer(bp))+uintptr(prefRowsPacked*nr*4), nr*4
+			} else if j0+nr <= j.n {
+				bp, bs = &j.b[pc*j.ldb+j0], j.ldb
+				pf, pfs = uintptr(unsafe.Pointer(bp))+uintptr(prefRows*j.ldb*4), j.ldb*4
 			} else {
 				buf := j.bufB[part]
 				j.packB(buf, pc, kcb, s, s+1)
-				j.tile(0, s, kcb, ap, &buf[0], nr, beta, uintptr(unsafe.Pointer(&buf[0])), 0)
+				bp = &buf[0]
+				pf = uintptr(unsafe.Pointer(bp))
+			}
+			for ip := 0; ip < j.panels; ip++ {
+				j.tile(ip, s, kcb, &ablk[ip*j.mr*kcb], bp, bs, beta, pf, pfs, 64)
+				pf, pfs = uintptr(unsafe.Pointer(bp)), 0
 			}
 		}
 	}
 }
 
+// runPrepacked is runPacked's inner part for a pre-packed B.
+func (j *job) runPrepacked(pc, kcb int, beta float32, ablk []float32, ic, icEnd, sg, sgEnd int) {
+	nr, mr := j.nr, j.mr
+	for s := sg; s < sgEnd; s++ {
+		bp := &j.pb.data[(s*j.k+pc)*nr]
+		for ip := ic; ip < icEnd; ip++ {
+			pf, pfs := uintptr(unsafe.Pointer(bp)), 0
+			if ip == ic {
+				// Prefetch the next strip's block.
+				pf, pfs = pf+uintptr(j.k*nr*4), nr*4
+			}
+			j.tile(ip, s, kcb, &ablk[ip*mr*kcb], bp, nr, beta, pf, pfs, 64)
+		}
+	}
+}
+
 // tile computes the C tile of A panel ip and B strip s.
-func (j *job) tile(ip, s, kcb int, ap, bp *float32, bs int, beta float32, pf uintptr, pfs int) {
+func (j *job) tile(ip, s, kcb int, ap, bp *float32, bs int, beta float32, pf uintptr, pfs, pf2 int) {
+	j.tileC(j.c, j.ldc, ip, s, kcb, ap, bp, bs, beta, pf, pfs, pf2)
+}
+
+// tileC is tile with an explicit destination matrix.
+func (j *job) tileC(cm []float32, ldc int, ip, s, kcb int, ap, bp *float32, bs int, beta float32, pf uintptr, pfs, pf2 int) {
 	mr, nr := j.mr, j.nr
 	i0, j0 := ip*mr, s*nr
 	rows, cols := min(mr, j.m-i0), min(nr, j.n-j0)
 	if rows == mr && cols == nr {
-		callKernel(j.kid, mr, kcb, ap, bp, bs, &j.c[i0*j.ldc+j0], j.ldc, j.alpha, beta, pf, pfs)
+		callKernel(j.kid, mr, kcb, ap, bp, bs, &cm[i0*ldc+j0], ldc, j.alpha, beta, pf, pfs, pf2)
 		return
 	}
 	var tmp [12 * 32]float32
-	callKernel(j.kid, mr, kcb, ap, bp, bs, &tmp[0], nr, 1, 0, pf, pfs)
+	callKernel(j.kid, mr, kcb, ap, bp, bs, &tmp[0], nr, 1, 0, pf, pfs, pf2)
 	alpha := j.alpha
 	for i := 0; i < rows; i++ {
-		row := j.c[(i0+i)*j.ldc+j0 : (i0+i)*j.ldc+j0+cols]
+		row := cm[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cols]
 		t := tmp[i*nr : i*nr+cols]
 		if beta == 0 {
 			for jj, v := range t {

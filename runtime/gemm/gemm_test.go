@@ -258,6 +258,13 @@ func TestSgemmNoAlloc(t *testing.T) {
 			t.Errorf("%v: %v allocs per call", s, n)
 		}
 	}
+	pa, pbm, pc := randSlice(r, 10*768), randSlice(r, 768*512), randSlice(r, 10*512)
+	pb := PackB(false, 768, 512, pbm, 512)
+	fp := func() { SgemmPacked(false, 10, 1, pa, 768, pb, 0, pc, 512) }
+	fp()
+	if n := testing.AllocsPerRun(20, fp); n != 0 {
+		t.Errorf("packed: %v allocs per call", n)
+	}
 	a, b, c := randSlice(r, 12*10*64), randSlice(r, 12*10*64), randSlice(r, 12*10*10)
 	f := func() { SgemmBatched(12, false, true, 10, 10, 64, 1, a, 64, 640, b, 64, 640, 0, c, 10, 100) }
 	f()
@@ -321,4 +328,32 @@ func TestSgemmConcurrent(t *testing.T) {
 	for i := range nested {
 		compare(t, "nested", m, n, k, nested[i], want, make([]float32, m*n), n, 1, 0)
 	}
+}
+
+func TestSgemmPacked(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(7))
+		for _, s := range []shape{
+			{false, false, 10, 100, 70, 1, 0, 0},
+			{true, false, 1, 33, 5, 1, 1, 2},
+			{false, true, 3, 65, 300, -0.5, 0, 1},
+			{true, true, 12, 64, 64, 1, 0.5, 0},
+			{false, false, 13, 31, 17, 2, 0, 3},
+			{false, true, 130, 97, 600, 1, -1, 0},
+			{true, false, 200, 40, 10, 1, 0, 0},
+			{false, false, 4, 7, 0, 1, 0.5, 0},
+		} {
+			lda, ldb, ldc, lenA, lenB, lenC := dims(s)
+			a, b, c0 := randSlice(r, lenA), randSlice(r, lenB), randSlice(r, lenC)
+			pb := PackB(s.tB, s.k, s.n, b, ldb)
+			if pb.K() != s.k || pb.N() != s.n {
+				t.Fatalf("PackedB dims %dx%d", pb.K(), pb.N())
+			}
+			got := append([]float32(nil), c0...)
+			want := append([]float32(nil), c0...)
+			SgemmPacked(s.tA, s.m, s.alpha, a, lda, pb, s.beta, got, ldc)
+			refGemm(s.tA, s.tB, s.m, s.n, s.k, s.alpha, a, lda, b, ldb, s.beta, want, ldc)
+			compare(t, "packed "+s.String(), s.m, s.n, s.k, got, want, c0, ldc, s.alpha, s.beta)
+		}
+	})
 }

@@ -5,22 +5,22 @@ package gemm
 import "golang.org/x/sys/cpu"
 
 //go:noescape
-func kernAVX512(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+func kernAVX512(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int)
 
 //go:noescape
-func kernAVX512x1(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+func kernAVX512x1(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int)
 
 //go:noescape
-func kernAVX512x2(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+func kernAVX512x2(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int)
 
 //go:noescape
-func kernAVX512x4(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+func kernAVX512x4(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int)
 
 //go:noescape
-func kernAVX512x8(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+func kernAVX512x8(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int)
 
 //go:noescape
-func kernAVX2(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int)
+func kernAVX2(k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int)
 
 //go:noescape
 func dotAVX512(k int, a *float32, lda, rows int, b *float32, ldb, cols int, c *float32, ldc int, alpha, beta float32)
@@ -59,23 +59,23 @@ func availableKernels() []int {
 
 // callKernel runs micro-kernel id with mr rows (mr must be one of the
 // kernel's row variants).
-func callKernel(id, mr int, k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int) {
+func callKernel(id, mr int, k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int) {
 	switch id {
 	case kernelAVX512:
 		switch mr {
 		case 12:
-			kernAVX512(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+			kernAVX512(k, a, b, bs, c, ldc, alpha, beta, pf, pfs, pf2)
 		case 8:
-			kernAVX512x8(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+			kernAVX512x8(k, a, b, bs, c, ldc, alpha, beta, pf, pfs, pf2)
 		case 4:
-			kernAVX512x4(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+			kernAVX512x4(k, a, b, bs, c, ldc, alpha, beta, pf, pfs, pf2)
 		case 2:
-			kernAVX512x2(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+			kernAVX512x2(k, a, b, bs, c, ldc, alpha, beta, pf, pfs, pf2)
 		default:
-			kernAVX512x1(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+			kernAVX512x1(k, a, b, bs, c, ldc, alpha, beta, pf, pfs, pf2)
 		}
 	case kernelAVX2:
-		kernAVX2(k, a, b, bs, c, ldc, alpha, beta, pf, pfs)
+		kernAVX2(k, a, b, bs, c, ldc, alpha, beta, pf, pfs, pf2)
 	default:
 		kernGo(k, a, b, bs, c, ldc, alpha, beta)
 	}

@@ -6,7 +6,7 @@ func init() { active = kernelGo }
 
 func availableKernels() []int { return []int{kernelGo} }
 
-func callKernel(id, mr int, k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs int) {
+func callKernel(id, mr int, k int, a, b *float32, bs int, c *float32, ldc int, alpha, beta float32, pf uintptr, pfs, pf2 int) {
 	kernGo(k, a, b, bs, c, ldc, alpha, beta)
 }
 
