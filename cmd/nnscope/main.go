@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 
 	"nnscope/bench"
 	"nnscope/gpt2"
 	"nnscope/hub"
+	"nnscope/interp"
+	"nnscope/session"
 	rt "nnscope/runtime"
 )
 
@@ -23,6 +26,7 @@ var version = "0.1.0-dev"
 const usage = `nnscope: look inside GPT-2 and change what it computes.
 
 Usage:
+  nnscope run FILE.go [script flags]            run an intervention script
   nnscope demo [-model ID|DIR] [-prompt TEXT]   gradient at the last layer and greedy generation
   nnscope bench [-only NAMES] [-repeats N]      benchmark the engine on GPT-2 124M (random weights)
   nnscope version                               print the version
@@ -42,7 +46,12 @@ func main() {
 		return
 	}
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		var code exitCode
+		switch {
+		case errors.As(err, &code):
+			os.Exit(int(code))
+		case errors.Is(err, flag.ErrHelp):
+		default:
 			fmt.Fprintln(os.Stderr, "nnscope:", err)
 		}
 		os.Exit(1)
@@ -55,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	switch args[0] {
+	case "run":
+		return runScript(args[1:], stdout, stderr)
 	case "demo":
 		return demo(args[1:], stdout, stderr)
 	case "bench":
@@ -161,4 +172,30 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		names = strings.Split(*only, ",")
 	}
 	return bench.Run(bench.Options{Only: names, Repeats: *repeats, Out: stdout})
+}
+
+// exitCode carries a script's exit status out of run.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func runScript(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		fmt.Fprint(stdout, `Usage: nnscope run FILE.go [script flags]
+
+Runs a Go-syntax intervention script (package main, func main) with the
+interpreter. Flags after the file are the script's own (its flag.Parse sees
+them). Scripts may import the nnscope API and a safe subset of the standard
+library (no os/exec, unsafe, syscall or net).
+`)
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	s := session.New(session.Options{Stdout: stdout, Stderr: stderr})
+	err := s.RunFile(ctx, args[0], args[1:])
+	if code, ok := interp.ExitCode(err); ok {
+		return exitCode(code)
+	}
+	return err
 }

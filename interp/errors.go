@@ -1,0 +1,251 @@
+package interp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	yaegi "github.com/traefik/yaegi/interp"
+
+	"nnscope/stdlib"
+)
+
+// Kind classifies an *Error.
+type Kind int
+
+const (
+	// KindCompile: the source does not parse, type-check or compile.
+	KindCompile Kind = iota
+	// KindRuntime: the script stopped for another reason than a panic
+	// (cancellation through the context, a flag parsing failure...).
+	KindRuntime
+	// KindPanic: the script panicked.
+	KindPanic
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindCompile:
+		return "compile"
+	case KindRuntime:
+		return "runtime"
+	case KindPanic:
+		return "panic"
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Position is a place in the user's source. Filename is empty for REPL
+// input; Line is 0 when the position is unknown.
+type Position struct {
+	Filename     string
+	Line, Column int
+}
+
+func (p Position) String() string {
+	var s string
+	if p.Line > 0 {
+		s = strconv.Itoa(p.Line) + ":" + strconv.Itoa(p.Column)
+	}
+	if p.Filename != "" {
+		if s == "" {
+			return p.Filename
+		}
+		return p.Filename + ":" + s
+	}
+	return s
+}
+
+// Error is the error returned for a script failure. Its message is of the
+// form "script.go:12:5: undefined: foo" ("12:5: ..." for REPL input).
+//
+// For panics, yaegi v0.16.1 only reports the start of the body of the
+// innermost interpreted function that panicked, so Pos is that statement,
+// not necessarily the panicking one.
+type Error struct {
+	Pos   Position
+	Msg   string
+	Kind  Kind
+	Value any // the panic value, for KindPanic
+}
+
+func (e *Error) String() string {
+	if p := e.Pos.String(); p != "" {
+		return p + ": " + e.Msg
+	}
+	return e.Msg
+}
+
+func (e *Error) Error() string { return e.String() }
+
+// Unwrap returns the panic value when it is an error.
+func (e *Error) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}
+
+// ExitError is returned by RunFile when the script called os.Exit with a
+// non-zero code, or when its flag parsing failed (code 2).
+type ExitError = stdlib.ExitError
+
+// ExitCode reports the exit code carried by err, if it is (or wraps) an
+// ExitError.
+func ExitCode(err error) (int, bool) {
+	var e ExitError
+	if errors.As(err, &e) {
+		return e.Code, true
+	}
+	return 0, false
+}
+
+// ---- positions of panics in interpreted code ----
+
+// yaegi prints "LINE:COL: panic: FUNC(...)" to the interpreter's stderr for
+// each interpreted frame a panic unwinds. The filter below swallows those
+// lines and keeps the innermost position per goroutine, so that the error
+// can point at the script line.
+var panicLineRE = regexp.MustCompile(`^(?:[^\s:]*:)?(\d+):(\d+): panic: .*\(\.\.\.\)\n?$`)
+
+var panicSites sync.Map // goroutine id -> Position
+
+func goid() int64 {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	return parseGoid(buf[:n])
+}
+
+func parseGoid(stack []byte) int64 {
+	s := bytes.TrimPrefix(stack, []byte("goroutine "))
+	if i := bytes.IndexByte(s, ' '); i > 0 {
+		id, _ := strconv.ParseInt(string(s[:i]), 10, 64)
+		return id
+	}
+	return 0
+}
+
+func takeSite(id int64) (Position, bool) {
+	v, ok := panicSites.LoadAndDelete(id)
+	if !ok {
+		return Position{}, false
+	}
+	return v.(Position), true
+}
+
+type stderrFilter struct {
+	in *Interpreter
+}
+
+func (f stderrFilter) Write(p []byte) (int, error) {
+	if m := panicLineRE.FindSubmatch(p); m != nil {
+		line, _ := strconv.Atoi(string(m[1]))
+		col, _ := strconv.Atoi(string(m[2]))
+		id := goid()
+		if _, seen := panicSites.Load(id); !seen {
+			panicSites.Store(id, f.in.userPos(line, col))
+		}
+		return len(p), nil
+	}
+	return f.in.stderr.Write(p)
+}
+
+// switchWriter forwards to a writer that can be replaced (SetOutput).
+type switchWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	w := s.w
+	s.mu.Unlock()
+	if w == nil {
+		return len(p), nil
+	}
+	return w.Write(p)
+}
+
+func (s *switchWriter) set(w io.Writer) {
+	s.mu.Lock()
+	s.w = w
+	s.mu.Unlock()
+}
+
+// panicError builds the error for a recovered panic value.
+func panicError(v any, pos Position) error {
+	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
+		v = rv.Interface()
+	}
+	if e, ok := v.(ExitError); ok {
+		return e
+	}
+	if p, ok := v.(yaegi.Panic); ok {
+		v = p.Value
+		if e, ok := v.(ExitError); ok {
+			return e
+		}
+	}
+	return &Error{Pos: pos, Msg: "panic: " + panicString(v), Kind: KindPanic, Value: v}
+}
+
+func panicString(v any) string {
+	switch x := v.(type) {
+	case error:
+		return x.Error()
+	case fmt.Stringer:
+		return x.String()
+	case string:
+		return x
+	}
+	return fmt.Sprintf("%v", v)
+}
+
+// Protect calls fn and turns a panic into an error. Host code that calls
+// script closures on its own goroutines (for example a model running a
+// trace body) must go through Protect (or its own recover): an unrecovered
+// panic in interpreted code on a host goroutine terminates the whole
+// process. The error is an *Error of kind KindPanic that carries the script
+// position of the panic when it is known, or an ExitError when the script
+// called os.Exit.
+func Protect(fn func()) (err error) {
+	id := goid()
+	panicSites.Delete(id)
+	defer func() {
+		if r := recover(); r != nil {
+			pos, _ := takeSite(id)
+			err = panicError(r, pos)
+		}
+	}()
+	fn()
+	return nil
+}
+
+// posRE matches the position prefix of yaegi and go/scanner messages.
+var posRE = regexp.MustCompile(`^(?:[^\s:]*:)?(\d+):(\d+): `)
+
+// translate rewrites a few misleading yaegi messages.
+func translateMsg(msg string) string {
+	switch {
+	case strings.Contains(msg, "undefined type for") || strings.Contains(msg, "cannot infer"):
+		return msg + " (the interpreter cannot infer type arguments here: instantiate the generic function explicitly, e.g. F[int](x))"
+	case msg == "nil type":
+		return "range over an integer or a function is not supported by the interpreter here (its type could not be determined): use a 3-clause for loop"
+	}
+	return msg
+}
+
+// RecoveredError converts a value recovered on the current goroutine (in
+// the deferred function of host code that ran script code) into an error
+// carrying the script position, like Protect does.
+func RecoveredError(v any) error {
+	pos, _ := takeSite(goid())
+	return panicError(v, pos)
+}

@@ -1,0 +1,527 @@
+package interp
+
+import (
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/scanner"
+	"go/token"
+	"go/types"
+	"reflect"
+	"strings"
+
+	yaegi "github.com/traefik/yaegi/interp"
+)
+
+// segment is one top-level statement or declaration of REPL input.
+type segment struct {
+	start, end int
+	decl       bool
+}
+
+// splitInput cuts src into top-level segments using the Go scanner:
+// import/const/type/var/func declarations (methods included) versus
+// statements.
+func splitInput(src string) ([]segment, error) {
+	fset := token.NewFileSet()
+	file := fset.AddFile("", -1, len(src))
+	var errs scanner.ErrorList
+	var s scanner.Scanner
+	s.Init(file, []byte(src), func(pos token.Position, msg string) { errs.Add(pos, msg) }, 0)
+	type tok struct {
+		t   token.Token
+		off int
+		end int
+	}
+	var segs []segment
+	var cur []tok
+	depth := 0
+	flush := func() {
+		if len(cur) == 0 {
+			return
+		}
+		sg := segment{start: cur[0].off, end: cur[len(cur)-1].end}
+		switch cur[0].t {
+		case token.IMPORT, token.CONST, token.TYPE, token.VAR:
+			sg.decl = true
+		case token.FUNC:
+			if len(cur) > 1 && cur[1].t == token.IDENT {
+				sg.decl = true
+			} else if len(cur) > 1 && cur[1].t == token.LPAREN {
+				// method declaration: func (recv) Name( or Name[
+				d := 0
+				for i := 1; i < len(cur); i++ {
+					if cur[i].t == token.LPAREN {
+						d++
+					} else if cur[i].t == token.RPAREN {
+						d--
+						if d == 0 {
+							if i+2 < len(cur) && cur[i+1].t == token.IDENT && (cur[i+2].t == token.LPAREN || cur[i+2].t == token.LBRACK) {
+								sg.decl = true
+							}
+							break
+						}
+					}
+				}
+			}
+		}
+		segs = append(segs, sg)
+		cur = nil
+	}
+	for {
+		pos, t, lit := s.Scan()
+		if t == token.EOF {
+			break
+		}
+		off := file.Offset(pos)
+		if t == token.SEMICOLON && depth == 0 {
+			if lit == ";" && len(cur) > 0 {
+				cur[len(cur)-1].end = off + 1 // keep explicit semicolons
+			}
+			flush()
+			continue
+		}
+		n := len(lit)
+		if n == 0 {
+			n = len(t.String())
+		}
+		switch t {
+		case token.LPAREN, token.LBRACE, token.LBRACK:
+			depth++
+		case token.RPAREN, token.RBRACE, token.RBRACK:
+			depth--
+		}
+		cur = append(cur, tok{t, off, off + n})
+	}
+	flush()
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return segs, nil
+}
+
+// Eval evaluates REPL or notebook input incrementally: declarations
+// (import, const, type, var, func) and statements may be mixed; imports
+// done earlier are skipped; state persists between calls.
+//
+// Display rule: Result.HasValue is true when the input ends with an
+// expression statement that yields exactly one value: a bare expression
+// (`x`, `a+b`, `t.Field`) or a call of a function with a single result.
+// Calls with no result or with several results (such as fmt.Println's
+// (n int, err error)) show nothing; assign them to see them.
+func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.ensureSession(ctx); err != nil {
+		return Result{}, err
+	}
+	if strings.TrimSpace(src) == "" {
+		return Result{}, nil
+	}
+	segs, err := splitInput(src)
+	if err != nil {
+		el := err.(scanner.ErrorList)
+		return Result{}, &Error{Pos: Position{Line: el[0].Pos.Line, Column: el[0].Pos.Column}, Msg: el[0].Msg, Kind: KindCompile}
+	}
+	if len(segs) == 0 {
+		return Result{}, nil
+	}
+
+	// Build the type-check file: prior imports, the declarations at their
+	// offsets, and the statements inside a function, at their offsets.
+	var declR, stmtR [][2]int
+	for _, s := range segs {
+		if s.decl {
+			declR = append(declR, [2]int{s.start, s.end})
+		} else {
+			stmtR = append(stmtR, [2]int{s.start, s.end})
+		}
+	}
+	declText := blankExcept(src, declR)
+	stmtText := blankExcept(src, stmtR)
+	var hdr strings.Builder
+	hdr.WriteString("package main;")
+	for p, n := range in.sessImports {
+		if !strings.Contains(declText, `"`+p+`"`) {
+			hdr.WriteString("import " + n + " \"" + p + "\";")
+		}
+	}
+	hdr.WriteString("\n")
+	header := hdr.String()
+	declBase := len(header)
+	mid := "\nfunc _() {"
+	stmtBase := declBase + len(src) + len(mid)
+	fileText := header + declText + mid + stmtText + "\n}"
+
+	fset := token.NewFileSet()
+	f, perr := parser.ParseFile(fset, "", fileText, parser.AllErrors)
+	tf := fset.File(f.Pos())
+	toInput := func(p token.Pos) int {
+		if !p.IsValid() || tf == nil {
+			return -1
+		}
+		o := tf.Offset(p)
+		switch {
+		case o >= stmtBase && o <= stmtBase+len(src):
+			return o - stmtBase
+		case o >= declBase && o <= declBase+len(src):
+			return o - declBase
+		}
+		return -1
+	}
+	toPos := func(p token.Pos) Position {
+		o := toInput(p)
+		if o < 0 {
+			return Position{}
+		}
+		l, c := lineCol(src, o)
+		return Position{Line: l, Column: c}
+	}
+	if perr != nil {
+		if el, ok := perr.(scanner.ErrorList); ok && len(el) > 0 {
+			o := tf.Offset(tf.Pos(0)) // keep vet quiet about unused tf
+			_ = o
+			e := el[0]
+			pos := Position{}
+			if e.Pos.IsValid() {
+				pos = toPos(tf.Pos(e.Pos.Offset))
+			}
+			return Result{}, &Error{Pos: pos, Msg: e.Msg, Kind: KindCompile}
+		}
+		return Result{}, &Error{Msg: perr.Error(), Kind: KindCompile}
+	}
+
+	// Names declared by this input.
+	declared := map[string]bool{}
+	var inputDecls []ctxDecl
+	for _, d := range f.Decls {
+		if toInput(d.Pos()) < 0 {
+			continue
+		}
+		var names []string
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Name.Name == "_" {
+				continue
+			}
+			name := d.Name.Name
+			if d.Recv != nil && len(d.Recv.List) > 0 {
+				name = "(" + exprString(d.Recv.List[0].Type) + ")." + name
+			}
+			names = []string{name}
+		case *ast.GenDecl:
+			if d.Tok == token.IMPORT {
+				continue
+			}
+			for _, sp := range d.Specs {
+				switch sp := sp.(type) {
+				case *ast.ValueSpec:
+					for _, n := range sp.Names {
+						names = append(names, n.Name)
+					}
+				case *ast.TypeSpec:
+					names = append(names, sp.Name.Name)
+				}
+			}
+		}
+		for _, n := range names {
+			declared[n] = true
+		}
+		a, b := toInput(d.Pos()), toInput(d.End())
+		inputDecls = append(inputDecls, ctxDecl{names: names, text: src[a:b]})
+	}
+	if body := wrapperBody(f); body != nil {
+		for _, st := range body.List {
+			if as, ok := st.(*ast.AssignStmt); ok && as.Tok == token.DEFINE {
+				for _, l := range as.Lhs {
+					if id, ok := l.(*ast.Ident); ok {
+						declared[id.Name] = true
+					}
+				}
+			}
+		}
+	}
+
+	// Context: previous declarations and globals.
+	pkg := types.NewPackage("main", "main")
+	var ctxText strings.Builder
+	ctxText.WriteString("package main;")
+	for p, n := range in.sessImports {
+		ctxText.WriteString("import " + n + " \"" + p + "\";")
+	}
+	ctxText.WriteString("\n")
+	ctxNames := map[string]bool{}
+	for _, d := range in.sessDecls {
+		skip := false
+		for _, n := range d.names {
+			if declared[n] {
+				skip = true
+			}
+		}
+		if skip {
+			continue
+		}
+		for _, n := range d.names {
+			ctxNames[n] = true
+		}
+		ctxText.WriteString(d.text + "\n")
+	}
+	files := []*ast.File{f}
+	if cf, err := parser.ParseFile(fset, "ctx", ctxText.String(), 0); err == nil {
+		files = append(files, cf)
+	}
+	for name, v := range safeGlobals(in.sess) {
+		if declared[name] || ctxNames[name] || !v.IsValid() || strings.HasPrefix(name, "_nns") {
+			continue
+		}
+		pkg.Scope().Insert(types.NewVar(token.NoPos, pkg, name, in.importer().typ(v.Type())))
+	}
+	info, terrs := in.typeCheck(fset, pkg, files)
+
+	imports := map[string]string{}
+	for p, n := range in.sessImports {
+		imports[p] = n
+	}
+	for p, n := range fileImports(f) {
+		imports[p] = n
+	}
+	rw := &rewriter{src: src, fset: fset, toInput: toInput, info: info, imports: imports}
+	rw.run(f)
+	if len(rw.errs) > 0 {
+		return Result{}, rw.errs[0]
+	}
+	// yaegi keeps every ':=' of top-level REPL statements global, also in
+	// nested blocks: `for k := ...; { k := k }` then never terminates.
+	// Compound statements run inside a closure instead.
+	if body := wrapperBody(f); body != nil {
+		for _, st := range body.List {
+			switch st.(type) {
+			case *ast.ForStmt, *ast.RangeStmt, *ast.IfStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt,
+				*ast.SelectStmt, *ast.BlockStmt, *ast.LabeledStmt:
+				if !declaresInBlocks(st) {
+					continue // keep loops without inner declarations cancellable
+				}
+				a, b := toInput(st.Pos()), toInput(st.End())
+				rw.add(a, a, "func() { ")
+				rw.add(b, b, " }()")
+			}
+		}
+	}
+
+	// Imports already done are blanked out.
+	var skipR [][2]int
+	var newImports []*ast.ImportSpec
+	for _, is := range f.Imports {
+		a, b := toInput(is.Pos()), toInput(is.End())
+		if a < 0 {
+			continue
+		}
+		p := strings.Trim(is.Path.Value, "\"`")
+		name := fileImports(&ast.File{Imports: []*ast.ImportSpec{is}})[p]
+		if old, ok := in.sessImports[p]; ok && old == name {
+			skipR = append(skipR, [2]int{a, b})
+			continue
+		}
+		newImports = append(newImports, is)
+	}
+
+	// Evaluate groups of consecutive segments of the same kind, in order.
+	var res Result
+	for i := 0; i < len(segs); {
+		j := i
+		var ranges [][2]int
+		for j < len(segs) && segs[j].decl == segs[i].decl {
+			ranges = append(ranges, [2]int{segs[j].start, segs[j].end})
+			j++
+		}
+		isDecl := segs[i].decl
+		last := j == len(segs)
+		text := blankExcept(src, ranges)
+		if len(skipR) > 0 {
+			b := []byte(text)
+			for _, r := range skipR {
+				for k := r[0]; k < r[1]; k++ {
+					if b[k] != '\n' {
+						b[k] = ' '
+					}
+				}
+			}
+			text = string(b)
+		}
+		i = j
+		if strings.TrimSpace(text) == "" || onlyEmptyImports(text) {
+			continue
+		}
+		var edits []edit
+		for _, e := range rw.edits {
+			for _, r := range ranges {
+				if e.off >= r[0] && e.end <= r[1] {
+					edits = append(edits, e)
+					break
+				}
+			}
+		}
+		rtext, m := applyEdits(text, edits)
+		padded := in.addChunk(&chunk{text: rtext, m: m, input: src})
+		v, err := in.exec(ctx, in.sess, padded)
+		if err != nil {
+			return Result{}, in.finish(err, terrs, toPos)
+		}
+		if isDecl {
+			for _, is := range newImports {
+				a := toInput(is.Pos())
+				for _, r := range ranges {
+					if a >= r[0] && a < r[1] {
+						p := strings.Trim(is.Path.Value, "\"`")
+						in.sessImports[p] = fileImports(&ast.File{Imports: []*ast.ImportSpec{is}})[p]
+					}
+				}
+			}
+			for _, d := range inputDecls {
+				in.addDecl(d)
+			}
+		}
+		if last && !isDecl {
+			res = in.display(v, f, info)
+		}
+	}
+	return res, nil
+}
+
+// declaresInBlocks reports whether a compound statement declares variables
+// in its nested blocks (function literals excluded).
+func declaresInBlocks(st ast.Stmt) bool {
+	found := false
+	ast.Inspect(st, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.BlockStmt:
+			for _, s := range n.List {
+				switch s := s.(type) {
+				case *ast.AssignStmt:
+					if s.Tok == token.DEFINE {
+						found = true
+					}
+				case *ast.DeclStmt:
+					found = true
+				}
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+func onlyEmptyImports(text string) bool {
+	t := strings.TrimSpace(text)
+	for _, s := range []string{"import", "(", ")", ";", " ", "\n", "\t"} {
+		t = strings.ReplaceAll(t, s, "")
+	}
+	return t == ""
+}
+
+func (in *Interpreter) addDecl(d ctxDecl) {
+	out := in.sessDecls[:0]
+	for _, old := range in.sessDecls {
+		keep := true
+		for _, n := range old.names {
+			for _, m := range d.names {
+				if n == m {
+					keep = false
+				}
+			}
+		}
+		if keep {
+			out = append(out, old)
+		}
+	}
+	in.sessDecls = append(out, d)
+}
+
+func wrapperBody(f *ast.File) *ast.BlockStmt {
+	if len(f.Decls) == 0 {
+		return nil
+	}
+	if fd, ok := f.Decls[len(f.Decls)-1].(*ast.FuncDecl); ok && fd.Name.Name == "_" && fd.Recv == nil {
+		return fd.Body
+	}
+	return nil
+}
+
+// display applies the display rule to the value of the last statement.
+func (in *Interpreter) display(v reflect.Value, f *ast.File, info *types.Info) Result {
+	body := wrapperBody(f)
+	if body == nil || len(body.List) == 0 {
+		return Result{}
+	}
+	es, ok := body.List[len(body.List)-1].(*ast.ExprStmt)
+	if !ok {
+		return Result{}
+	}
+	x := ast.Unparen(es.X)
+	if call, ok := x.(*ast.CallExpr); ok {
+		if tv, ok := info.Types[call]; ok && tv.Type != nil {
+			if tv.IsVoid() {
+				return Result{}
+			}
+			if t, ok := tv.Type.(*types.Tuple); ok && t.Len() != 1 {
+				return Result{}
+			}
+		} else if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
+			// Unknown type: never show the byte counts of fmt's printers.
+			if id, ok := sel.X.(*ast.Ident); ok && id.Name == "fmt" && !strings.HasPrefix(sel.Sel.Name, "S") && !strings.HasPrefix(sel.Sel.Name, "Errorf") && !strings.HasPrefix(sel.Sel.Name, "Append") {
+				return Result{}
+			}
+		}
+	}
+	if !v.IsValid() {
+		return Result{}
+	}
+	return Result{Value: v, HasValue: true}
+}
+
+func exprString(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.Ident:
+		return e.Name
+	case *ast.StarExpr:
+		return "*" + exprString(e.X)
+	case *ast.IndexExpr:
+		return exprString(e.X)
+	}
+	return "?"
+}
+
+// ensureSession creates the REPL's yaegi interpreter on first use.
+func (in *Interpreter) ensureSession(ctx context.Context) error {
+	if in.sess != nil {
+		return nil
+	}
+	yi, err := in.newYaegi()
+	if err != nil {
+		return err
+	}
+	in.newFlagSet(in.opts.Args, &in.stderr)
+	in.sess = yi
+	in.sessImports = map[string]string{}
+	for _, s := range []string{"import " + rtPkgName + " \"" + rtPkgPath + "\"", helperSource} {
+		padded := in.addChunk(&chunk{text: s, input: ""})
+		if _, err := in.exec(ctx, yi, padded); err != nil {
+			in.sess = nil
+			return err
+		}
+	}
+	return nil
+}
+
+// safeGlobals returns yaegi's globals (Globals can panic after a failed
+// evaluation left a symbol without storage).
+func safeGlobals(yi *yaegi.Interpreter) (g map[string]reflect.Value) {
+	defer func() {
+		if recover() != nil {
+			g = nil
+		}
+	}()
+	return yi.Globals()
+}

@@ -1,0 +1,87 @@
+package interp
+
+import (
+	"encoding"
+	"errors"
+	"flag"
+	"io"
+	"reflect"
+	"time"
+)
+
+// flagTable returns the per-interpreter replacement of package flag's
+// functions working on the FlagSet of the current run, so that scripts do
+// not define flags on the host's flag.CommandLine and runs don't collide.
+func (in *Interpreter) flagTable() map[string]reflect.Value {
+	fs := func() *flag.FlagSet { return in.flagSet }
+	return map[string]reflect.Value{
+		"CommandLine": reflect.ValueOf(&in.flagSet).Elem(),
+		"Usage":       reflect.ValueOf(&in.flagUsage).Elem(),
+		"Parse": reflect.ValueOf(func() {
+			err := fs().Parse(in.osArgs[1:])
+			if errors.Is(err, flag.ErrHelp) {
+				panic(ExitError{Code: 0})
+			}
+			if err != nil {
+				panic(ExitError{Code: 2})
+			}
+		}),
+		"Parsed":        reflect.ValueOf(func() bool { return fs().Parsed() }),
+		"Args":          reflect.ValueOf(func() []string { return fs().Args() }),
+		"Arg":           reflect.ValueOf(func(i int) string { return fs().Arg(i) }),
+		"NArg":          reflect.ValueOf(func() int { return fs().NArg() }),
+		"NFlag":         reflect.ValueOf(func() int { return fs().NFlag() }),
+		"Set":           reflect.ValueOf(func(name, value string) error { return fs().Set(name, value) }),
+		"Lookup":        reflect.ValueOf(func(name string) *flag.Flag { return fs().Lookup(name) }),
+		"Visit":         reflect.ValueOf(func(f func(*flag.Flag)) { fs().Visit(f) }),
+		"VisitAll":      reflect.ValueOf(func(f func(*flag.Flag)) { fs().VisitAll(f) }),
+		"PrintDefaults": reflect.ValueOf(func() { fs().PrintDefaults() }),
+		"Var":           reflect.ValueOf(func(v flag.Value, name, usage string) { fs().Var(v, name, usage) }),
+		"Func":          reflect.ValueOf(func(name, usage string, fn func(string) error) { fs().Func(name, usage, fn) }),
+		"BoolFunc":      reflect.ValueOf(func(name, usage string, fn func(string) error) { fs().BoolFunc(name, usage, fn) }),
+		"TextVar": reflect.ValueOf(func(p encoding.TextUnmarshaler, name string, value encoding.TextMarshaler, usage string) {
+			fs().TextVar(p, name, value, usage)
+		}),
+		"String":     reflect.ValueOf(func(name, value, usage string) *string { return fs().String(name, value, usage) }),
+		"StringVar":  reflect.ValueOf(func(p *string, name, value, usage string) { fs().StringVar(p, name, value, usage) }),
+		"Bool":       reflect.ValueOf(func(name string, value bool, usage string) *bool { return fs().Bool(name, value, usage) }),
+		"BoolVar":    reflect.ValueOf(func(p *bool, name string, value bool, usage string) { fs().BoolVar(p, name, value, usage) }),
+		"Int":        reflect.ValueOf(func(name string, value int, usage string) *int { return fs().Int(name, value, usage) }),
+		"IntVar":     reflect.ValueOf(func(p *int, name string, value int, usage string) { fs().IntVar(p, name, value, usage) }),
+		"Int64":      reflect.ValueOf(func(name string, value int64, usage string) *int64 { return fs().Int64(name, value, usage) }),
+		"Int64Var":   reflect.ValueOf(func(p *int64, name string, value int64, usage string) { fs().Int64Var(p, name, value, usage) }),
+		"Uint":       reflect.ValueOf(func(name string, value uint, usage string) *uint { return fs().Uint(name, value, usage) }),
+		"UintVar":    reflect.ValueOf(func(p *uint, name string, value uint, usage string) { fs().UintVar(p, name, value, usage) }),
+		"Uint64":     reflect.ValueOf(func(name string, value uint64, usage string) *uint64 { return fs().Uint64(name, value, usage) }),
+		"Uint64Var":  reflect.ValueOf(func(p *uint64, name string, value uint64, usage string) { fs().Uint64Var(p, name, value, usage) }),
+		"Float64":    reflect.ValueOf(func(name string, value float64, usage string) *float64 { return fs().Float64(name, value, usage) }),
+		"Float64Var": reflect.ValueOf(func(p *float64, name string, value float64, usage string) { fs().Float64Var(p, name, value, usage) }),
+		"Duration": reflect.ValueOf(func(name string, value time.Duration, usage string) *time.Duration {
+			return fs().Duration(name, value, usage)
+		}),
+		"DurationVar": reflect.ValueOf(func(p *time.Duration, name string, value time.Duration, usage string) {
+			fs().DurationVar(p, name, value, usage)
+		}),
+	}
+}
+
+// newFlagSet installs a fresh flag set for a run with the given os.Args.
+func (in *Interpreter) newFlagSet(args []string, out io.Writer) {
+	name := "script"
+	if len(args) > 0 {
+		name = args[0]
+	}
+	in.osArgs = args
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	in.flagUsage = func() {
+		_, _ = io.WriteString(fs.Output(), "Usage of "+fs.Name()+":\n")
+		fs.PrintDefaults()
+	}
+	fs.Usage = func() {
+		if in.flagUsage != nil {
+			in.flagUsage()
+		}
+	}
+	in.flagSet = fs
+}

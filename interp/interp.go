@@ -1,0 +1,408 @@
+package interp
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/scanner"
+	"go/token"
+	"go/types"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+
+	yaegi "github.com/traefik/yaegi/interp"
+
+	"nnscope/stdlib"
+)
+
+// Options configure an Interpreter.
+type Options struct {
+	Stdin          io.Reader // default os.Stdin
+	Stdout, Stderr io.Writer // default os.Stdout, os.Stderr
+	// Args is os.Args as seen by Eval input (RunFile sets its own).
+	Args []string
+	// Env is the environment scripts see through os.Getenv & co (writes
+	// stay inside the interpreter). Nil means a copy of os.Environ().
+	Env []string
+	// Symbols are extra symbol tables (yaegi extract format) made
+	// importable, in addition to stdlib.Symbols.
+	Symbols []map[string]map[string]reflect.Value
+}
+
+// Result is the outcome of Eval. HasValue reports whether the input ended
+// with an expression whose value should be displayed.
+type Result struct {
+	Value    reflect.Value
+	HasValue bool
+}
+
+// Interpreter evaluates scripts. Its methods are safe for concurrent use,
+// but evaluations are serialized.
+type Interpreter struct {
+	mu     sync.Mutex
+	opts   Options
+	stdout switchWriter
+	stderr switchWriter
+	tables []map[string]map[string]reflect.Value
+	im     *symImporter
+
+	// REPL session.
+	sess        *yaegi.Interpreter
+	sessImports map[string]string // path -> local name
+	sessDecls   []ctxDecl
+	helpersDone bool
+
+	// chunk table for position mapping; line numbers are unique per
+	// Interpreter (each chunk is padded with newlines).
+	chunkMu  sync.Mutex
+	chunks   []*chunk
+	nextLine int
+
+	// Per-run state of the flag and os replacements.
+	flagSet   *flag.FlagSet
+	flagUsage func()
+	osArgs    []string
+}
+
+type ctxDecl struct {
+	names []string
+	text  string
+}
+
+// chunk is one source text handed to yaegi.
+type chunk struct {
+	firstLine int    // yaegi line of the first line of text
+	text      string // rewritten text (without padding)
+	m         *srcMap
+	input     string // the user's source, before rewriting
+	filename  string
+}
+
+// New returns an interpreter.
+func New(opts Options) *Interpreter {
+	if opts.Stdin == nil {
+		opts.Stdin = os.Stdin
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Env == nil {
+		opts.Env = os.Environ()
+	}
+	if opts.Args == nil {
+		opts.Args = []string{"nnscope"}
+	}
+	in := &Interpreter{opts: opts, nextLine: 2}
+	in.stdout.set(opts.Stdout)
+	in.stderr.set(opts.Stderr)
+	in.tables = append([]map[string]map[string]reflect.Value{stdlib.Symbols}, opts.Symbols...)
+	in.tables = append(in.tables, map[string]map[string]reflect.Value{
+		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny)},
+	})
+	return in
+}
+
+// SetOutput redirects script output (fmt.Print*, os.Stdout/os.Stderr when
+// the original writers were not files, panics) for the following
+// evaluations, e.g. to capture the output of one notebook cell.
+func (in *Interpreter) SetOutput(stdout, stderr io.Writer) {
+	in.stdout.set(stdout)
+	in.stderr.set(stderr)
+}
+
+// clearAny implements the clear builtin for maps and slices.
+func clearAny(v any) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Map, reflect.Slice:
+		rv.Clear()
+	case reflect.Invalid:
+	default:
+		panic(fmt.Sprintf("invalid argument: clear(%T): argument must be a map or slice", v))
+	}
+}
+
+// newYaegi creates a yaegi interpreter with the symbol tables and the
+// per-interpreter replacements installed.
+func (in *Interpreter) newYaegi() (*yaegi.Interpreter, error) {
+	yi := yaegi.New(yaegi.Options{
+		Stdin:  in.opts.Stdin,
+		Stdout: &in.stdout,
+		Stderr: stderrFilter{in},
+		Args:   in.opts.Args,
+		Env:    in.opts.Env,
+	})
+	for _, t := range in.tables {
+		if err := yi.Use(t); err != nil {
+			return nil, err
+		}
+	}
+	osTable := map[string]reflect.Value{
+		"Args": reflect.ValueOf(&in.osArgs).Elem(),
+	}
+	if _, ok := in.opts.Stdout.(*os.File); !ok {
+		var w io.Writer = &in.stdout
+		osTable["Stdout"] = reflect.ValueOf(&w).Elem()
+	}
+	if _, ok := in.opts.Stderr.(*os.File); !ok {
+		var w io.Writer = &in.stderr
+		osTable["Stderr"] = reflect.ValueOf(&w).Elem()
+	}
+	if err := yi.Use(yaegi.Exports{"os/os": osTable, "flag/flag": in.flagTable()}); err != nil {
+		return nil, err
+	}
+	return yi, nil
+}
+
+func (in *Interpreter) importer() *symImporter {
+	if in.im == nil {
+		in.im = newSymImporter(in.tables)
+	}
+	return in.im
+}
+
+// addChunk registers text and returns it padded so that its lines are
+// unique among all chunks of this interpreter.
+func (in *Interpreter) addChunk(c *chunk) string {
+	in.chunkMu.Lock()
+	defer in.chunkMu.Unlock()
+	c.firstLine = in.nextLine
+	in.nextLine += strings.Count(c.text, "\n") + 2
+	in.chunks = append(in.chunks, c)
+	return strings.Repeat("\n", c.firstLine-1) + c.text
+}
+
+// userPos maps a yaegi line:col to the user's position.
+func (in *Interpreter) userPos(line, col int) Position {
+	in.chunkMu.Lock()
+	var c *chunk
+	i := sort.Search(len(in.chunks), func(i int) bool { return in.chunks[i].firstLine > line })
+	if i > 0 {
+		c = in.chunks[i-1]
+	}
+	in.chunkMu.Unlock()
+	if c == nil {
+		return Position{Line: line, Column: col}
+	}
+	off := offsetOf(c.text, line-c.firstLine+1, col)
+	off = c.m.orig(off)
+	if off > len(c.input) {
+		// In an appended helper: no user position.
+		return Position{Filename: c.filename}
+	}
+	l, cl := lineCol(c.input, off)
+	return Position{Filename: c.filename, Line: l, Column: cl}
+}
+
+// convertErr turns an error from yaegi into an *Error with a user position.
+func (in *Interpreter) convertErr(err error, kind Kind) error {
+	if err == nil {
+		return nil
+	}
+	if p, ok := err.(yaegi.Panic); ok {
+		pos, _ := takeSite(parseGoid(p.Stack))
+		if kind == KindCompile {
+			return &Error{Msg: translateMsg(panicString(p.Value)), Kind: KindCompile}
+		}
+		return panicError(p.Value, pos)
+	}
+	if el, ok := err.(scanner.ErrorList); ok && len(el) > 0 {
+		e := el[0]
+		return &Error{Pos: in.userPos(e.Pos.Line, e.Pos.Column), Msg: e.Msg, Kind: KindCompile}
+	}
+	msg := err.Error()
+	if m := posRE.FindStringSubmatchIndex(msg); m != nil {
+		var line, col int
+		fmt.Sscan(msg[m[2]:m[3]], &line)
+		fmt.Sscan(msg[m[4]:m[5]], &col)
+		return &Error{Pos: in.userPos(line, col), Msg: translateMsg(msg[m[1]:]), Kind: kind}
+	}
+	return &Error{Msg: translateMsg(msg), Kind: kind}
+}
+
+// exec compiles and runs src on yi, recovering compile-time panics.
+func (in *Interpreter) exec(ctx context.Context, yi *yaegi.Interpreter, src string) (reflect.Value, error) {
+	type result struct {
+		prog *yaegi.Program
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r = result{err: &Error{Msg: translateMsg(panicString(p)), Kind: KindCompile}}
+			}
+			ch <- r
+		}()
+		r.prog, r.err = yi.Compile(src)
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return reflect.Value{}, &Error{Msg: "interrupted: " + ctx.Err().Error(), Kind: KindRuntime, Value: ctx.Err()}
+	}
+	if r.err != nil {
+		if e, ok := r.err.(*Error); ok {
+			return reflect.Value{}, e
+		}
+		return reflect.Value{}, in.convertErr(r.err, KindCompile)
+	}
+	v, err := yi.ExecuteWithContext(ctx, r.prog)
+	if err != nil {
+		if ctx.Err() != nil && err == ctx.Err() {
+			return v, &Error{Msg: "interrupted: " + err.Error(), Kind: KindRuntime, Value: err}
+		}
+		return v, in.convertErr(err, KindRuntime)
+	}
+	return v, nil
+}
+
+// typeCheck type-checks files leniently; the info is partial on errors.
+func (in *Interpreter) typeCheck(fset *token.FileSet, pkg *types.Package, files []*ast.File) (*types.Info, []types.Error) {
+	info := &types.Info{
+		Types:     map[ast.Expr]types.TypeAndValue{},
+		Uses:      map[*ast.Ident]types.Object{},
+		Defs:      map[*ast.Ident]types.Object{},
+		Instances: map[*ast.Ident]types.Instance{},
+	}
+	var errs []types.Error
+	conf := types.Config{
+		Importer: in.importer(),
+		Error: func(err error) {
+			if te, ok := err.(types.Error); ok {
+				errs = append(errs, te)
+			}
+		},
+		FakeImportC: true,
+	}
+	func() {
+		defer func() { _ = recover() }() // never let the checker break a run
+		_ = types.NewChecker(&conf, fset, pkg, info).Files(files)
+	}()
+	return info, errs
+}
+
+// undefinedErr returns the first "undefined:" error of the type checker,
+// used to replace yaegi's misleading "constant definition loop" (#806).
+func undefinedErr(errs []types.Error, src func(token.Pos) Position) *Error {
+	for _, e := range errs {
+		if strings.HasPrefix(e.Msg, "undefined: ") {
+			return &Error{Pos: src(e.Pos), Msg: e.Msg, Kind: KindCompile}
+		}
+	}
+	return nil
+}
+
+// RunFile runs the script at path (package main with func main) in a fresh
+// interpreter state, with os.Args = [path, args...] and a fresh flag set.
+// It returns nil on success, an ExitError when the script exits with a
+// non-zero code, or an *Error.
+func (in *Interpreter) RunFile(ctx context.Context, path string, args []string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return in.RunSource(ctx, path, string(b), args)
+}
+
+// RunSource is RunFile with the source given; path is used for messages
+// and os.Args[0].
+func (in *Interpreter) RunSource(ctx context.Context, path, src string, args []string) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, src, parser.AllErrors)
+	if err != nil {
+		if el, ok := err.(scanner.ErrorList); ok && len(el) > 0 {
+			return &Error{Pos: Position{Filename: path, Line: el[0].Pos.Line, Column: el[0].Pos.Column}, Msg: el[0].Msg, Kind: KindCompile}
+		}
+		return &Error{Pos: Position{Filename: path}, Msg: err.Error(), Kind: KindCompile}
+	}
+	tf := fset.File(f.Pos())
+	toPos := func(p token.Pos) Position {
+		pp := fset.Position(p)
+		return Position{Filename: path, Line: pp.Line, Column: pp.Column}
+	}
+	info, terrs := in.typeCheck(fset, types.NewPackage("main", "main"), []*ast.File{f})
+	rw := &rewriter{
+		src:     src,
+		fset:    fset,
+		toInput: func(p token.Pos) int { return tf.Offset(p) },
+		info:    info,
+		imports: fileImports(f),
+	}
+	rw.run(f)
+	if len(rw.errs) > 0 {
+		e := rw.errs[0]
+		e.Pos.Filename = path
+		return e
+	}
+	if rw.usesRT {
+		o := tf.Offset(f.Name.End())
+		rw.add(o, o, "; import "+rtPkgName+" \""+rtPkgPath+"\"")
+	}
+	text, m := applyEdits(src, rw.edits)
+	if rw.usesMin {
+		text += "\n" + helperSource
+	}
+
+	yi, err := in.newYaegi()
+	if err != nil {
+		return err
+	}
+	argv := append([]string{path}, args...)
+	in.newFlagSet(argv, &in.stderr)
+	padded := in.addChunk(&chunk{text: text, m: m, input: src, filename: path})
+	_, err = in.exec(ctx, yi, padded)
+	return in.finish(err, terrs, toPos)
+}
+
+func (in *Interpreter) finish(err error, terrs []types.Error, toPos func(token.Pos) Position) error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := err.(ExitError); ok {
+		if e.Code == 0 {
+			return nil
+		}
+		return e
+	}
+	if e, ok := err.(*Error); ok && e.Kind == KindCompile && strings.Contains(e.Msg, "constant definition loop") {
+		if u := undefinedErr(terrs, toPos); u != nil {
+			return u
+		}
+		e.Msg = "undefined identifier in initialization (" + e.Msg + ")"
+	}
+	return err
+}
+
+func fileImports(f *ast.File) map[string]string {
+	m := map[string]string{}
+	for _, is := range f.Imports {
+		p := strings.Trim(is.Path.Value, "\"`")
+		name := p[strings.LastIndex(p, "/")+1:]
+		if strings.HasPrefix(name, "v") && len(name) > 1 && name[1] >= '0' && name[1] <= '9' && strings.Contains(p, "/") {
+			q := p[:strings.LastIndex(p, "/")]
+			name = q[strings.LastIndex(q, "/")+1:]
+		}
+		if is.Name != nil {
+			name = is.Name.Name
+		}
+		if name != "_" && name != "." {
+			m[p] = name
+		}
+	}
+	return m
+}

@@ -1,0 +1,377 @@
+package interp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTest(t *testing.T) (*Interpreter, *bytes.Buffer) {
+	t.Helper()
+	var out bytes.Buffer
+	return New(Options{Stdout: &out, Stderr: &out}), &out
+}
+
+func runSrc(t *testing.T, src string, args ...string) (string, error) {
+	t.Helper()
+	in, out := newTest(t)
+	err := in.RunSource(context.Background(), "script.go", src, args)
+	return out.String(), err
+}
+
+func eval(t *testing.T, in *Interpreter, src string) Result {
+	t.Helper()
+	r, err := in.Eval(context.Background(), src)
+	if err != nil {
+		t.Fatalf("Eval(%q): %v", src, err)
+	}
+	return r
+}
+
+func TestRunFileHello(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "hello.go")
+	os.WriteFile(p, []byte("package main\n\nimport (\n\t\"flag\"\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tn := flag.Int(\"n\", 1, \"count\")\n\tflag.Parse()\n\tfmt.Println(\"hello\", *n, flag.Args(), len(os.Args))\n}\n"), 0o644)
+	in, out := newTest(t)
+	if err := in.RunFile(context.Background(), p, []string{"-n", "3", "rest"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "hello 3 [rest] 4\n" {
+		t.Fatalf("got %q", got)
+	}
+	// A second run gets a fresh flag set: -n is not redefined.
+	out.Reset()
+	if err := in.RunFile(context.Background(), p, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "hello 1 [] 1\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestExit(t *testing.T) {
+	_, err := runSrc(t, "package main\nimport \"os\"\nfunc main() { os.Exit(3) }\n")
+	if c, ok := ExitCode(err); !ok || c != 3 {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = runSrc(t, "package main\nimport \"os\"\nfunc main() { os.Exit(0) }\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = runSrc(t, "package main\nimport \"flag\"\nfunc main() { flag.Parse() }\n", "-bogus")
+	if c, ok := ExitCode(err); !ok || c != 2 {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCompileErrorPosition(t *testing.T) {
+	_, err := runSrc(t, "package main\n\nfunc main() {\n\tx := 1\n\t_ = x + foo\n}\n")
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindCompile || e.String() != "script.go:5:10: undefined: foo" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRuntimePanicPosition(t *testing.T) {
+	_, err := runSrc(t, "package main\n\nfunc main() {\n\tvar s []int\n\tpanic(\"index out of range \" + string(rune(len(s)+48)))\n}\n")
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindPanic || e.Pos.Line != 4 || !strings.Contains(e.Msg, "index out of range") {
+		t.Fatalf("err = %#v", err)
+	}
+}
+
+func TestEvalBasics(t *testing.T) {
+	in, out := newTest(t)
+	eval(t, in, `import "fmt"`)
+	eval(t, in, `import "fmt"`) // again: skipped
+	r := eval(t, in, "var x int; x++; x")
+	if !r.HasValue || r.Value.Interface() != 1 {
+		t.Fatalf("got %+v", r)
+	}
+	r = eval(t, in, `fmt.Println("hi", x)`)
+	if r.HasValue {
+		t.Fatalf("Println shown: %v", r.Value)
+	}
+	if out.String() != "hi 1\n" {
+		t.Fatalf("out %q", out.String())
+	}
+	r = eval(t, in, "func sq(v int) int { return v * v }\nsq(x + 2)")
+	if !r.HasValue || r.Value.Interface() != 9 {
+		t.Fatalf("got %+v", r)
+	}
+	r = eval(t, in, `import "strings"; strings.ToUpper("ab")`)
+	if !r.HasValue || r.Value.Interface() != "AB" {
+		t.Fatalf("got %+v", r)
+	}
+	r = eval(t, in, "y := 5")
+	if r.HasValue {
+		t.Fatal("assignment shown")
+	}
+}
+
+func TestEvalErrorColumns(t *testing.T) {
+	in, _ := newTest(t)
+	_, err := in.Eval(context.Background(), "a := 1\nb := a + nope")
+	var e *Error
+	if !errors.As(err, &e) || e.Pos.Line != 2 || e.Pos.Column != 10 {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = in.Eval(context.Background(), "func f() int { return nope2 }")
+	if !errors.As(err, &e) || e.String() != "1:23: undefined: nope2" {
+		t.Fatalf("err = %v", err)
+	}
+	// state survives
+	eval(t, in, "z := 1")
+}
+
+func TestCancel(t *testing.T) {
+	in, _ := newTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := in.Eval(ctx, "for {}")
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindRuntime {
+		t.Fatalf("err = %v", err)
+	}
+	r := eval(t, in, "1 + 2")
+	if r.Value.Interface() != 3 {
+		t.Fatal(r)
+	}
+}
+
+// Trap a: loop variables captured by closures.
+func TestTrapLoopVar(t *testing.T) {
+	src := `package main
+
+import "fmt"
+
+func main() {
+	var fs []func() int
+	for i := 0; i < 3; i++ {
+		j := i * 10
+		fs = append(fs, func() int { return i + j })
+	}
+	m := map[string]int{"a": 1}
+	for k, v := range m {
+		fs = append(fs, func() int { return len(k) + v })
+	}
+	for _, f := range fs {
+		fmt.Print(f(), " ")
+	}
+	var gs []func() int
+	for i := 0; i < 3; i++ {
+		switch {
+		default:
+			gs = append(gs, func() int { return i })
+		}
+	}
+	for _, g := range gs {
+		fmt.Print(g(), " ")
+	}
+}
+`
+	out, err := runSrc(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "0 11 22 2 0 1 2 " {
+		t.Fatalf("got %q", out)
+	}
+	in, out2 := newTest(t)
+	eval(t, in, `import "fmt"`)
+	eval(t, in, "var hs []func() int")
+	eval(t, in, "for k := 0; k < 3; k++ { k := k; hs = append(hs, func() int { return k }) }")
+	eval(t, in, "for k := 0; k < 3; k++ { hs = append(hs, func() int { return k }) }")
+	eval(t, in, `fmt.Println(hs[0](), hs[1](), hs[2](), hs[3](), hs[4](), hs[5]())`)
+	if out2.String() != "0 1 2 0 1 2\n" {
+		t.Fatalf("got %q", out2.String())
+	}
+}
+
+// Trap b: range over int, range over func.
+func TestTrapRangeInt(t *testing.T) {
+	out, err := runSrc(t, "package main\nimport \"fmt\"\nfunc main() {\n\tn := int64(3)\n\tfor i := range n { fmt.Print(i, \" \") }\n\tfor range 2 { fmt.Print(\"x\") }\n\tfor i := range 2 { fmt.Print(i) }\n}\n")
+	if err != nil || out != "0 1 2 xx01" {
+		t.Fatalf("out %q err %v", out, err)
+	}
+	_, err = runSrc(t, "package main\nfunc main() {\n\tf := func(yield func(int) bool) {}\n\tfor x := range f { _ = x }\n}\n")
+	if err == nil || !strings.Contains(err.Error(), "range over function is not supported by the interpreter") || !strings.HasPrefix(err.Error(), "script.go:4:17") {
+		t.Fatalf("err %v", err)
+	}
+	in, _ := newTest(t)
+	eval(t, in, "n := 4; s := 0")
+	r := eval(t, in, "for i := range n { s += i }; s")
+	if r.Value.Interface() != 6 {
+		t.Fatal(r)
+	}
+}
+
+// Trap c: min, max, clear.
+func TestTrapMinMaxClear(t *testing.T) {
+	src := `package main
+
+import "fmt"
+
+type C float64
+
+func main() {
+	a, b := 3, 2
+	x, y := 1.5, -2.5
+	s := "b"
+	c := C(4)
+	m := map[string]int{"a": 1, "b": 2}
+	l := []int{1, 2, 3}
+	clear(m)
+	clear(l)
+	fmt.Println(min(a, b), max(a, b, 7), min(x, y), max(x, 2), min(s, "a"), max(1, 2.5), min(c, 3), len(m), l)
+}
+`
+	out, err := runSrc(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "2 7 -2.5 2 a 2.5 3 0 [0 0 0]\n" {
+		t.Fatalf("got %q", out)
+	}
+	in, _ := newTest(t)
+	eval(t, in, "p, q := 4.5, 2.0")
+	r := eval(t, in, "min(p, q, 3)")
+	if r.Value.Interface() != 2.0 {
+		t.Fatal(r.Value)
+	}
+	eval(t, in, "mm := map[int]bool{1: true}; clear(mm)")
+	if r := eval(t, in, "len(mm)"); r.Value.Interface() != 0 {
+		t.Fatal(r.Value)
+	}
+}
+
+// Trap d: inferred generic calls.
+func TestTrapGenericInference(t *testing.T) {
+	src := `package main
+
+import "fmt"
+
+type Number interface{ ~int | ~float64 }
+
+func Sum[T Number](xs ...T) T {
+	var s T
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+func Map[T, U any](xs []T, f func(T) U) []U {
+	var out []U
+	for _, x := range xs {
+		out = append(out, f(x))
+	}
+	return out
+}
+
+func main() {
+	fmt.Println(Sum(1.5, 2.5), Sum(1, 2), Map([]int{1, 2}, func(i int) string { return fmt.Sprint(i * 2) }))
+}
+`
+	out, err := runSrc(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "4 3 [2 4]\n" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+// Trap e: a panic in interpreted code on a host goroutine.
+func TestTrapHostGoroutinePanic(t *testing.T) {
+	var out bytes.Buffer
+	host := map[string]map[string]reflect.Value{
+		"example.com/host/host": {
+			"Go": reflect.ValueOf(func(f func()) error {
+				ch := make(chan error)
+				go func() { ch <- Protect(f) }()
+				return <-ch
+			}),
+		},
+	}
+	in := New(Options{Stdout: &out, Stderr: &out, Symbols: []map[string]map[string]reflect.Value{host}})
+	eval(t, in, `import "example.com/host"`)
+	r := eval(t, in, "err := host.Go(func() {\n\tvar m map[string]int\n\tm[\"x\"] = 1\n}); err")
+	e, ok := r.Value.Interface().(*Error)
+	if !ok || e.Kind != KindPanic || e.Pos.Line != 2 || !strings.Contains(e.Msg, "nil map") {
+		t.Fatalf("got %#v", r.Value.Interface())
+	}
+}
+
+// Trap f: input that panics yaegi's compiler returns an error.
+func TestTrapCompilePanic(t *testing.T) {
+	in, _ := newTest(t)
+	eval(t, in, "var f = func(yield func(int) bool) {}")
+	_, err := in.Eval(context.Background(), "for x := range f { _ = x }")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	eval(t, in, "ok := 1")
+}
+
+// Trap g: "constant definition loop".
+func TestTrapUndefined(t *testing.T) {
+	in, _ := newTest(t)
+	_, err := in.Eval(context.Background(), "x := undefinedVar + 1")
+	if err == nil || err.Error() != "1:6: undefined: undefinedVar" {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestConcurrentEval(t *testing.T) {
+	in, _ := newTest(t)
+	eval(t, in, "n := 0")
+	done := make(chan bool)
+	for i := 0; i < 4; i++ {
+		go func() {
+			for j := 0; j < 10; j++ {
+				in.Eval(context.Background(), "n++")
+			}
+			done <- true
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		<-done
+	}
+	if r := eval(t, in, "n"); r.Value.Interface() != 40 {
+		t.Fatal(r.Value)
+	}
+}
+
+// A closure in a loop that writes a loop-local variable must write the
+// loop's variable, not a copy (a trace body assigning a result).
+func TestLoopClosureWritesShared(t *testing.T) {
+	src := `package main
+
+import "fmt"
+
+func call(f func()) { f() }
+
+func main() {
+	for i := 0; i < 3; i++ {
+		var m int
+		n := 0
+		call(func() { m = i * 2; n++ })
+		fmt.Print(m, n, " ")
+	}
+}
+`
+	out, err := runSrc(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "0 1 2 1 4 1 " {
+		t.Fatalf("got %q, want %q", out, "0 1 2 1 4 1 ")
+	}
+}

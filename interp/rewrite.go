@@ -1,0 +1,606 @@
+package interp
+
+import (
+	"fmt"
+	"go/ast"
+	"go/constant"
+	"go/token"
+	"go/types"
+	"strconv"
+	"strings"
+)
+
+// Names of the helpers that rewritten sources refer to.
+const (
+	helperMin   = "_nns_min"
+	helperMax   = "_nns_max"
+	rtPkgName   = "_nnsrt"
+	rtPkgPath   = "nnscope/interp/rt"
+	helperClear = rtPkgName + ".Clear"
+)
+
+// helperSource declares the generic helpers used for the min and max
+// builtins, which yaegi lacks (#1674). They are always called with explicit
+// type arguments when the type is known (inferred calls fail, #1610).
+const helperSource = `
+type _nns_ordered interface {
+	~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr | ~float32 | ~float64 | ~string
+}
+
+func _nns_min[T _nns_ordered](x T, y ...T) T {
+	if x != x {
+		return x
+	}
+	for _, v := range y {
+		if v != v {
+			return v
+		}
+		if v < x {
+			x = v
+		}
+	}
+	return x
+}
+
+func _nns_max[T _nns_ordered](x T, y ...T) T {
+	if x != x {
+		return x
+	}
+	for _, v := range y {
+		if v != v {
+			return v
+		}
+		if v > x {
+			x = v
+		}
+	}
+	return x
+}
+`
+
+// rewriter computes source edits that work around yaegi's traps. All
+// offsets are offsets of the user's input text.
+type rewriter struct {
+	src      string // the user's input
+	fset     *token.FileSet
+	toInput  func(token.Pos) int // position in the parsed file -> input offset (-1: not in input)
+	info     *types.Info         // may be nil
+	imports  map[string]string   // package path -> local name usable in the input
+	edits    []edit
+	errs     []*Error
+	usesMin  bool
+	usesRT   bool
+	tmpCount int
+	cur      *lvFunc // function being walked by the loop-variable pass
+}
+
+func (r *rewriter) off(p token.Pos) int { return r.toInput(p) }
+
+func (r *rewriter) text(from, to token.Pos) string {
+	a, b := r.off(from), r.off(to)
+	if a < 0 || b < a || b > len(r.src) {
+		return ""
+	}
+	return r.src[a:b]
+}
+
+func (r *rewriter) add(from, to int, text string) {
+	if from < 0 || to < from {
+		return
+	}
+	r.edits = append(r.edits, edit{off: from, end: to, text: text})
+}
+
+func (r *rewriter) errorf(p token.Pos, format string, args ...any) {
+	o := r.off(p)
+	line, col := lineCol(r.src, o)
+	r.errs = append(r.errs, &Error{Pos: Position{Line: line, Column: col}, Msg: fmt.Sprintf(format, args...), Kind: KindCompile})
+}
+
+func (r *rewriter) typeOf(e ast.Expr) types.Type {
+	if r.info == nil {
+		return nil
+	}
+	tv, ok := r.info.Types[e]
+	if !ok || tv.Type == nil {
+		return nil
+	}
+	if b, ok := tv.Type.(*types.Basic); ok && b.Kind() == types.Invalid {
+		return nil
+	}
+	return tv.Type
+}
+
+// typeString prints t as it must be written in the input, or reports false.
+func (r *rewriter) typeString(t types.Type) (string, bool) {
+	ok := true
+	s := types.TypeString(t, func(p *types.Package) string {
+		if p.Path() == "main" {
+			return ""
+		}
+		if n, found := r.imports[p.Path()]; found {
+			return n
+		}
+		ok = false
+		return p.Name()
+	})
+	if strings.Contains(s, "invalid type") || strings.Contains(s, "untyped") {
+		return s, false
+	}
+	return s, ok
+}
+
+// run walks the file and collects edits.
+func (r *rewriter) run(f *ast.File) {
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if ok && fd.Body != nil {
+			r.fn(fd.Type, fd.Recv, fd.Body)
+			continue
+		}
+		r.expr(d)
+	}
+	// Expression-level rewrites, over the whole file.
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.RangeStmt:
+			r.rangeStmt(n)
+		case *ast.CallExpr:
+			r.call(n)
+		}
+		return true
+	})
+}
+
+// ---- range over int / func (#1701) ----
+
+func (r *rewriter) rangeStmt(n *ast.RangeStmt) {
+	t := r.typeOf(n.X)
+	if t == nil {
+		return
+	}
+	switch u := t.Underlying().(type) {
+	case *types.Signature:
+		r.errorf(n.X.Pos(), "range over function is not supported by the interpreter: call the iterator with an explicit yield function instead")
+	case *types.Basic:
+		if u.Info()&types.IsInteger == 0 {
+			return
+		}
+		ts := "int"
+		if u.Info()&types.IsUntyped == 0 {
+			var ok bool
+			if ts, ok = r.typeString(t); !ok {
+				r.errorf(n.X.Pos(), "range over integer of type %s is not supported by the interpreter: use a 3-clause for loop", t)
+				return
+			}
+		}
+		if n.Tok == token.ASSIGN {
+			r.errorf(n.For, "range over integer with '=' is not supported by the interpreter: use a 3-clause for loop")
+			return
+		}
+		r.tmpCount++
+		limit := fmt.Sprintf("_nns_n%d", r.tmpCount)
+		key := fmt.Sprintf("_nns_i%d", r.tmpCount)
+		if id, ok := n.Key.(*ast.Ident); ok && id.Name != "_" {
+			key = id.Name
+		}
+		// for KEY := range X {  ->  for KEY, LIMIT := T(0), T(X); KEY < LIMIT; KEY++ {
+		r.add(r.off(n.For), r.off(n.X.Pos()), fmt.Sprintf("for %s, %s := %s(0), %s(", key, limit, ts, ts))
+		r.add(r.off(n.X.End()), r.off(n.X.End()), fmt.Sprintf("); %s < %s; %s++", key, limit, key))
+	}
+}
+
+// ---- builtins min, max, clear (#1674) and inferred generic calls (#1610) ----
+
+func (r *rewriter) isBuiltin(id *ast.Ident) bool {
+	if r.info == nil {
+		return true
+	}
+	obj, ok := r.info.Uses[id]
+	if !ok {
+		return true // unresolved: assume the builtin
+	}
+	_, ok = obj.(*types.Builtin)
+	return ok
+}
+
+func (r *rewriter) call(n *ast.CallExpr) {
+	if id, ok := n.Fun.(*ast.Ident); ok && (id.Name == "min" || id.Name == "max" || id.Name == "clear") && r.isBuiltin(id) {
+		r.builtinCall(n, id)
+		return
+	}
+	if r.info == nil {
+		return
+	}
+	var id *ast.Ident
+	switch f := n.Fun.(type) {
+	case *ast.Ident:
+		id = f
+	case *ast.SelectorExpr:
+		id = f.Sel
+	default:
+		return
+	}
+	inst, ok := r.info.Instances[id]
+	if !ok || inst.TypeArgs.Len() == 0 {
+		return
+	}
+	var args []string
+	for i := 0; i < inst.TypeArgs.Len(); i++ {
+		s, ok := r.typeString(inst.TypeArgs.At(i))
+		if !ok {
+			return
+		}
+		args = append(args, s)
+	}
+	end := r.off(n.Fun.End())
+	r.add(end, end, "["+strings.Join(args, ", ")+"]")
+}
+
+func (r *rewriter) builtinCall(n *ast.CallExpr, id *ast.Ident) {
+	if id.Name == "clear" {
+		r.usesRT = true
+		r.add(r.off(id.Pos()), r.off(id.End()), helperClear)
+		return
+	}
+	r.usesMin = true
+	helper := helperMin
+	if id.Name == "max" {
+		helper = helperMax
+	}
+	if r.info != nil {
+		if tv, ok := r.info.Types[n]; ok && tv.Value != nil {
+			// Constant result: replace the call by the constant.
+			lit := constLiteral(tv.Value)
+			if lit != "" {
+				if b, ok := tv.Type.(*types.Basic); !ok || b.Info()&types.IsUntyped == 0 {
+					if ts, ok := r.typeString(tv.Type); ok {
+						lit = ts + "(" + lit + ")"
+					} else {
+						lit = ""
+					}
+				}
+			}
+			if lit != "" {
+				r.add(r.off(n.Pos()), r.off(n.End()), lit)
+				return
+			}
+		}
+	}
+	t := r.typeOf(n)
+	if t != nil {
+		if b, ok := t.(*types.Basic); ok && b.Info()&types.IsUntyped != 0 {
+			t = types.Default(t)
+		}
+		if ts, ok := r.typeString(t); ok {
+			r.add(r.off(id.Pos()), r.off(id.End()), helper+"["+ts+"]")
+			return
+		}
+	}
+	r.add(r.off(id.Pos()), r.off(id.End()), helper)
+}
+
+func constLiteral(v constant.Value) string {
+	switch v.Kind() {
+	case constant.Int:
+		return v.String()
+	case constant.Float:
+		f, _ := constant.Float64Val(v)
+		s := strconv.FormatFloat(f, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eEnN") {
+			s += ".0"
+		}
+		return s
+	case constant.String:
+		return strconv.Quote(constant.StringVal(v))
+	}
+	return ""
+}
+
+// ---- loop variables captured by closures (#1634, #1713) ----
+
+type lvScope map[string]bool // name -> declared inside a loop of the current function
+
+type lvFunc struct {
+	scopes    []lvScope
+	loopDepth int
+}
+
+func (lf *lvFunc) push() { lf.scopes = append(lf.scopes, lvScope{}) }
+func (lf *lvFunc) pop()  { lf.scopes = lf.scopes[:len(lf.scopes)-1] }
+func (lf *lvFunc) declare(name string) {
+	if name != "_" && name != "" {
+		lf.scopes[len(lf.scopes)-1][name] = lf.loopDepth > 0
+	}
+}
+func (lf *lvFunc) lookup(name string) (inLoop, found bool) {
+	for i := len(lf.scopes) - 1; i >= 0; i-- {
+		if v, ok := lf.scopes[i][name]; ok {
+			return v, true
+		}
+	}
+	return false, false
+}
+
+func (r *rewriter) fn(typ *ast.FuncType, recv *ast.FieldList, body *ast.BlockStmt) {
+	saved := r.cur
+	r.cur = &lvFunc{}
+	r.cur.push()
+	for _, fl := range []*ast.FieldList{recv, typ.Params, typ.Results} {
+		if fl == nil {
+			continue
+		}
+		for _, f := range fl.List {
+			for _, n := range f.Names {
+				r.cur.declare(n.Name)
+			}
+		}
+	}
+	r.block(body.List)
+	r.cur = saved
+}
+
+func (r *rewriter) block(list []ast.Stmt) {
+	r.cur.push()
+	for _, s := range list {
+		r.stmt(s)
+	}
+	r.cur.pop()
+}
+
+func (r *rewriter) stmt(s ast.Stmt) {
+	if s == nil {
+		return
+	}
+	lf := r.cur
+	switch s := s.(type) {
+	case *ast.BlockStmt:
+		r.block(s.List)
+	case *ast.AssignStmt:
+		for _, e := range s.Rhs {
+			r.expr(e)
+		}
+		if s.Tok == token.DEFINE {
+			for _, e := range s.Lhs {
+				if id, ok := e.(*ast.Ident); ok {
+					lf.declare(id.Name)
+				}
+			}
+		} else {
+			for _, e := range s.Lhs {
+				r.expr(e)
+			}
+		}
+	case *ast.DeclStmt:
+		if gd, ok := s.Decl.(*ast.GenDecl); ok {
+			for _, sp := range gd.Specs {
+				switch sp := sp.(type) {
+				case *ast.ValueSpec:
+					for _, v := range sp.Values {
+						r.expr(v)
+					}
+					for _, n := range sp.Names {
+						lf.declare(n.Name)
+					}
+				case *ast.TypeSpec:
+					lf.declare(sp.Name.Name)
+				}
+			}
+		}
+	case *ast.ForStmt:
+		lf.push()
+		lf.loopDepth++
+		r.stmt(s.Init)
+		r.expr(s.Cond)
+		r.stmt(s.Post)
+		r.block(s.Body.List)
+		lf.loopDepth--
+		lf.pop()
+	case *ast.RangeStmt:
+		r.expr(s.X)
+		lf.push()
+		lf.loopDepth++
+		if s.Tok == token.DEFINE {
+			for _, e := range []ast.Expr{s.Key, s.Value} {
+				if id, ok := e.(*ast.Ident); ok {
+					lf.declare(id.Name)
+				}
+			}
+		} else {
+			r.expr(s.Key)
+			r.expr(s.Value)
+		}
+		r.block(s.Body.List)
+		lf.loopDepth--
+		lf.pop()
+	case *ast.IfStmt:
+		lf.push()
+		r.stmt(s.Init)
+		r.expr(s.Cond)
+		r.block(s.Body.List)
+		r.stmt(s.Else)
+		lf.pop()
+	case *ast.SwitchStmt:
+		lf.push()
+		r.stmt(s.Init)
+		r.expr(s.Tag)
+		for _, c := range s.Body.List {
+			cc := c.(*ast.CaseClause)
+			for _, e := range cc.List {
+				r.expr(e)
+			}
+			r.block(cc.Body)
+		}
+		lf.pop()
+	case *ast.TypeSwitchStmt:
+		lf.push()
+		r.stmt(s.Init)
+		var sym string
+		switch a := s.Assign.(type) {
+		case *ast.AssignStmt:
+			if id, ok := a.Lhs[0].(*ast.Ident); ok {
+				sym = id.Name
+			}
+			for _, e := range a.Rhs {
+				r.expr(e)
+			}
+		case *ast.ExprStmt:
+			r.expr(a.X)
+		}
+		for _, c := range s.Body.List {
+			cc := c.(*ast.CaseClause)
+			lf.push()
+			lf.declare(sym)
+			r.block(cc.Body)
+			lf.pop()
+		}
+		lf.pop()
+	case *ast.SelectStmt:
+		for _, c := range s.Body.List {
+			cc := c.(*ast.CommClause)
+			lf.push()
+			r.stmt(cc.Comm)
+			r.block(cc.Body)
+			lf.pop()
+		}
+	case *ast.LabeledStmt:
+		r.stmt(s.Stmt)
+	default:
+		r.expr(s)
+	}
+}
+
+// expr looks for function literals in n (not descending into them: each is
+// handled as a new function).
+func (r *rewriter) expr(n ast.Node) {
+	if n == nil {
+		return
+	}
+	if e, ok := n.(ast.Expr); ok && e == nil {
+		return
+	}
+	ast.Inspect(n, func(x ast.Node) bool {
+		fl, ok := x.(*ast.FuncLit)
+		if !ok {
+			return true
+		}
+		r.funcLit(fl)
+		return false
+	})
+}
+
+func (r *rewriter) funcLit(fl *ast.FuncLit) {
+	if r.cur != nil {
+		own := map[string]bool{}
+		for _, f := range fl.Type.Params.List {
+			for _, n := range f.Names {
+				own[n.Name] = true
+			}
+		}
+		if fl.Type.Results != nil {
+			for _, f := range fl.Type.Results.List {
+				for _, n := range f.Names {
+					own[n.Name] = true
+				}
+			}
+		}
+		// A variable the literal writes to (x = ..., x++, &x) must stay
+		// shared with the loop body: copying it would make the write
+		// invisible outside (a trace body assigning a result the loop then
+		// prints). Only read-only captures are copied.
+		for _, n := range writtenNames(fl.Body) {
+			own[n] = true
+		}
+		var names []string
+		seen := map[string]bool{}
+		ast.Inspect(fl.Body, func(x ast.Node) bool {
+			switch x := x.(type) {
+			case *ast.SelectorExpr:
+				ast.Inspect(x.X, func(y ast.Node) bool {
+					if id, ok := y.(*ast.Ident); ok {
+						r.capture(id.Name, own, seen, &names)
+					}
+					return true
+				})
+				return false
+			case *ast.Ident:
+				r.capture(x.Name, own, seen, &names)
+			}
+			return true
+		})
+		if len(names) > 0 {
+			typ := r.text(fl.Type.Pos(), fl.Type.End())
+			var b strings.Builder
+			b.WriteString("func() " + typ + " { ")
+			for _, n := range names {
+				fmt.Fprintf(&b, "%s := %s; _ = %s; ", n, n, n)
+			}
+			b.WriteString("return ")
+			start, end := r.off(fl.Pos()), r.off(fl.End())
+			r.add(start, start, b.String())
+			r.add(end, end, " }()")
+		}
+	}
+	r.fn(fl.Type, nil, fl.Body)
+}
+
+func (r *rewriter) capture(name string, own, seen map[string]bool, names *[]string) {
+	if own[name] || seen[name] {
+		return
+	}
+	seen[name] = true
+	if inLoop, found := r.cur.lookup(name); found && inLoop {
+		*names = append(*names, name)
+	}
+}
+
+// writtenNames lists identifiers assigned, incremented or address-taken
+// anywhere in body (declarations with := are not writes to outer names).
+func writtenNames(body *ast.BlockStmt) []string {
+	var out []string
+	add := func(e ast.Expr) {
+		for {
+			switch x := e.(type) {
+			case *ast.Ident:
+				out = append(out, x.Name)
+				return
+			case *ast.IndexExpr:
+				e = x.X // a[i] = v writes into a's elements: a slice or map stays shared anyway
+				return
+			case *ast.StarExpr, *ast.SelectorExpr:
+				return
+			case *ast.ParenExpr:
+				e = x.X
+			default:
+				return
+			}
+		}
+	}
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.AssignStmt:
+			if x.Tok != token.DEFINE {
+				for _, l := range x.Lhs {
+					add(l)
+				}
+			}
+		case *ast.IncDecStmt:
+			add(x.X)
+		case *ast.UnaryExpr:
+			if x.Op == token.AND {
+				add(x.X)
+			}
+		case *ast.RangeStmt:
+			if x.Tok == token.ASSIGN {
+				if x.Key != nil {
+					add(x.Key)
+				}
+				if x.Value != nil {
+					add(x.Value)
+				}
+			}
+		}
+		return true
+	})
+	return out
+}
