@@ -159,10 +159,11 @@ func (m *mediator) run() {
 			case unwind:
 			case stopSignal:
 				r.stop = true
-			case *Error:
-				r.err = e
 			default:
-				r.err = PanicConverter(p)
+				// PanicConverter adds the script position where it can
+				// (an interpreter installs one); nnscope errors keep
+				// their message.
+				r.err = PanicConverter(e)
 			}
 		}
 		current = m.parent

@@ -34,6 +34,8 @@ type Model struct {
 	path   string
 	envoys map[*rt.Module]*Envoy
 	root   *Envoy
+
+	lastShapes map[string][]int // module output shapes seen by the last trace
 }
 
 // Option configures LanguageModel.
@@ -91,7 +93,36 @@ func LanguageModel(path string, opts ...Option) *Model {
 	if err != nil {
 		fail("load", "%v", err)
 	}
-	return newModel(g, tok, path)
+	m := newModel(g, tok, path)
+	modelsMu.Lock()
+	loaded = append(loaded, m)
+	modelsMu.Unlock()
+	return m
+}
+
+// loaded lists the models scripts created, newest last, for tools (the
+// REPL's :modules and completion).
+var loaded []*Model
+
+// LoadedModels returns the models created with LanguageModel in this
+// process.
+func LoadedModels() []*Model {
+	modelsMu.Lock()
+	defer modelsMu.Unlock()
+	return append([]*Model(nil), loaded...)
+}
+
+// Path returns the id or folder the model was loaded from.
+func (m *Model) Path() string { return m.path }
+
+// OutputShapes returns the output shape of every module the last trace or
+// generation ran, by path (empty before any trace).
+func (m *Model) OutputShapes() map[string][]int {
+	out := make(map[string][]int, len(m.lastShapes))
+	for k, v := range m.lastShapes {
+		out[k] = append([]int(nil), v...)
+	}
+	return out
 }
 
 // FromGPT2 wraps an already loaded model (for Go programs and tests).
@@ -104,7 +135,7 @@ func FromGPT2(g *gpt2.Model) *Model {
 }
 
 func newModel(g *gpt2.Model, tok *gpt2.Tokenizer, path string) *Model {
-	m := &Model{g: g, tok: tok, path: path, envoys: map[*rt.Module]*Envoy{}}
+	m := &Model{g: g, tok: tok, path: path, envoys: map[*rt.Module]*Envoy{}, lastShapes: map[string][]int{}}
 	g.Root.Walk(func(mod *rt.Module) { m.envoys[mod] = &Envoy{model: m, mod: mod} })
 	m.root = m.envoys[g.Root]
 	t := &TransformerEnvoy{Envoy: m.envoys[g.Transformer],

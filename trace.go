@@ -341,6 +341,12 @@ func (d *driver) Exit(mod *rt.Module, out *rt.Tensor) *rt.Tensor {
 			replaced = cur
 		})
 	}
+	if d.step == 0 && cur != nil {
+		shapes := d.tr.model.lastShapes
+		if s, ok := shapes[mod.Path]; !ok || !sameInts(s, cur.Shape()) {
+			shapes[mod.Path] = cur.Shape()
+		}
+	}
 	if c := d.tr.cache; c != nil {
 		p := mod.Path
 		if d.tr.gen != nil && d.step > 0 {

@@ -27,6 +27,9 @@ const usage = `nnscope: look inside GPT-2 and change what it computes.
 
 Usage:
   nnscope run FILE.go [script flags]            run an intervention script
+  nnscope [repl]                                interactive session (readline)
+  nnscope kernel install [--user|--prefix DIR]  install the Jupyter kernelspec
+  nnscope kernel -f CONNECTION_FILE             run as a Jupyter kernel
   nnscope demo [-model ID|DIR] [-prompt TEXT]   gradient at the last layer and greedy generation
   nnscope bench [-only NAMES] [-repeats N]      benchmark the engine on GPT-2 124M (random weights)
   nnscope version                               print the version
@@ -60,10 +63,13 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stdout, usage)
-		return nil
+		return replCmd(nil, stdout, stderr)
 	}
 	switch args[0] {
+	case "repl":
+		return replCmd(args[1:], stdout, stderr)
+	case "kernel":
+		return kernelCmd(args[1:], stdout, stderr)
 	case "run":
 		return runScript(args[1:], stdout, stderr)
 	case "demo":
