@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	yaegi "github.com/traefik/yaegi/interp"
 
@@ -66,9 +67,8 @@ func (p Position) String() string {
 // Error is the error returned for a script failure. Its message is of the
 // form "script.go:12:5: undefined: foo" ("12:5: ..." for REPL input).
 //
-// For panics, yaegi v0.16.1 only reports the start of the body of the
-// innermost interpreted function that panicked, so Pos is that statement,
-// not necessarily the panicking one.
+// For panics, Pos is the statement that was running (yaegi v0.16.1 itself
+// only reports the start of the function; see rewriter.markStmt).
 type Error struct {
 	Pos   Position
 	Msg   string
@@ -220,8 +220,7 @@ func Protect(fn func()) (err error) {
 	panicSites.Delete(id)
 	defer func() {
 		if r := recover(); r != nil {
-			pos, _ := takeSite(id)
-			err = panicError(r, pos)
+			err = panicError(r, sitePos(id))
 		}
 	}()
 	fn()
@@ -246,6 +245,49 @@ func translateMsg(msg string) string {
 // the deferred function of host code that ran script code) into an error
 // carrying the script position, like Protect does.
 func RecoveredError(v any) error {
-	pos, _ := takeSite(goid())
-	return panicError(v, pos)
+	return panicError(v, sitePos(goid()))
+}
+
+// Statement positions (see rewriter.markStmt). Scripts' bodies run one at a
+// time (a trace body and the model take turns), so one "last statement"
+// for the process names the statement that was running when a panic
+// started, whichever goroutine ran it.
+var stmts struct {
+	mu   sync.Mutex
+	pos  []Position
+	last atomic.Int64 // index+1 into pos; 0: none since the last reset
+}
+
+func registerStmt(p Position) int {
+	stmts.mu.Lock()
+	defer stmts.mu.Unlock()
+	stmts.pos = append(stmts.pos, p)
+	return len(stmts.pos) - 1
+}
+
+// stmtAt is _nnsrt.At: the script is about to run statement id.
+func stmtAt(id int) { stmts.last.Store(int64(id) + 1) }
+
+func resetStmt() { stmts.last.Store(0) }
+
+// lastStmt returns the position of the statement that ran last.
+func lastStmt() (Position, bool) {
+	i := stmts.last.Load()
+	if i == 0 {
+		return Position{}, false
+	}
+	stmts.mu.Lock()
+	defer stmts.mu.Unlock()
+	return stmts.pos[i-1], true
+}
+
+// sitePos picks the best position for a panic: the running statement, else
+// the start of the function yaegi reported.
+func sitePos(id int64) Position {
+	if p, ok := lastStmt(); ok {
+		takeSite(id)
+		return p
+	}
+	p, _ := takeSite(id)
+	return p
 }

@@ -112,6 +112,7 @@ func splitInput(src string) ([]segment, error) {
 func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	resetStmt()
 	if err := in.ensureSession(ctx); err != nil {
 		return Result{}, err
 	}
@@ -285,7 +286,11 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	for p, n := range fileImports(f) {
 		imports[p] = n
 	}
-	rw := &rewriter{src: src, fset: fset, toInput: toInput, info: info, imports: imports}
+	rw := &rewriter{src: src, fset: fset, toInput: toInput, info: info, imports: imports,
+		stmtPos: func(off int) int {
+			l, c := lineCol(src, off)
+			return registerStmt(Position{Line: l, Column: c})
+		}}
 	rw.run(f)
 	if len(rw.errs) > 0 {
 		return Result{}, rw.errs[0]

@@ -106,7 +106,7 @@ func New(opts Options) *Interpreter {
 	in.stderr.set(opts.Stderr)
 	in.tables = append([]map[string]map[string]reflect.Value{stdlib.Symbols}, opts.Symbols...)
 	in.tables = append(in.tables, map[string]map[string]reflect.Value{
-		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny)},
+		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny), "At": reflect.ValueOf(stmtAt)},
 	})
 	return in
 }
@@ -209,7 +209,7 @@ func (in *Interpreter) convertErr(err error, kind Kind) error {
 		return nil
 	}
 	if p, ok := err.(yaegi.Panic); ok {
-		pos, _ := takeSite(parseGoid(p.Stack))
+		pos := sitePos(parseGoid(p.Stack))
 		if kind == KindCompile {
 			return &Error{Msg: translateMsg(panicString(p.Value)), Kind: KindCompile}
 		}
@@ -321,6 +321,7 @@ func (in *Interpreter) RunFile(ctx context.Context, path string, args []string) 
 func (in *Interpreter) RunSource(ctx context.Context, path, src string, args []string) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	resetStmt()
 
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, path, src, parser.AllErrors)
@@ -342,6 +343,10 @@ func (in *Interpreter) RunSource(ctx context.Context, path, src string, args []s
 		toInput: func(p token.Pos) int { return tf.Offset(p) },
 		info:    info,
 		imports: fileImports(f),
+		stmtPos: func(off int) int {
+			l, c := lineCol(src, off)
+			return registerStmt(Position{Filename: path, Line: l, Column: c})
+		},
 	}
 	rw.run(f)
 	if len(rw.errs) > 0 {

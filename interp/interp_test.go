@@ -81,7 +81,7 @@ func TestCompileErrorPosition(t *testing.T) {
 func TestRuntimePanicPosition(t *testing.T) {
 	_, err := runSrc(t, "package main\n\nfunc main() {\n\tvar s []int\n\tpanic(\"index out of range \" + string(rune(len(s)+48)))\n}\n")
 	var e *Error
-	if !errors.As(err, &e) || e.Kind != KindPanic || e.Pos.Line != 4 || !strings.Contains(e.Msg, "index out of range") {
+	if !errors.As(err, &e) || e.Kind != KindPanic || e.Pos.Line != 5 || e.Pos.Column != 2 || !strings.Contains(e.Msg, "index out of range") {
 		t.Fatalf("err = %#v", err)
 	}
 }
@@ -304,7 +304,7 @@ func TestTrapHostGoroutinePanic(t *testing.T) {
 	eval(t, in, `import "example.com/host"`)
 	r := eval(t, in, "err := host.Go(func() {\n\tvar m map[string]int\n\tm[\"x\"] = 1\n}); err")
 	e, ok := r.Value.Interface().(*Error)
-	if !ok || e.Kind != KindPanic || e.Pos.Line != 2 || !strings.Contains(e.Msg, "nil map") {
+	if !ok || e.Kind != KindPanic || e.Pos.Line != 3 || !strings.Contains(e.Msg, "nil map") {
 		t.Fatalf("got %#v", r.Value.Interface())
 	}
 }

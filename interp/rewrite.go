@@ -72,6 +72,10 @@ type rewriter struct {
 	usesRT   bool
 	tmpCount int
 	cur      *lvFunc // function being walked by the loop-variable pass
+
+	// stmtPos registers the input offset of a statement and returns its
+	// id for _nnsrt.At (nil: no statement positions).
+	stmtPos func(off int) int
 }
 
 func (r *rewriter) off(p token.Pos) int { return r.toInput(p) }
@@ -343,9 +347,29 @@ func (r *rewriter) fn(typ *ast.FuncType, recv *ast.FieldList, body *ast.BlockStm
 func (r *rewriter) block(list []ast.Stmt) {
 	r.cur.push()
 	for _, s := range list {
+		r.markStmt(s)
 		r.stmt(s)
 	}
 	r.cur.pop()
+}
+
+// markStmt records where each statement starts: yaegi v0.16.1 reports a
+// panic at the start of the function it happened in, so every statement
+// first tells the host its position (a ~200 ns host call), and errors point
+// at the statement that was running.
+func (r *rewriter) markStmt(s ast.Stmt) {
+	if r.stmtPos == nil {
+		return
+	}
+	if _, ok := s.(*ast.EmptyStmt); ok {
+		return
+	}
+	off := r.off(s.Pos())
+	if off < 0 {
+		return
+	}
+	r.usesRT = true
+	r.add(off, off, fmt.Sprintf("%s.At(%d); ", rtPkgName, r.stmtPos(off)))
 }
 
 func (r *rewriter) stmt(s ast.Stmt) {
