@@ -71,6 +71,9 @@ func (m *Model) Generate(in Input, o GenerateOptions) [][]int {
 				done[b] = true
 			}
 		}
+		if h == nil {
+			rt.Release(logits)
+		}
 		for b := range out {
 			out[b] = append(out[b], next[b])
 		}

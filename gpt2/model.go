@@ -280,18 +280,24 @@ func (m *Model) Forward(h rt.Hooks, in Input, st *State) *rt.Tensor {
 			return embed(m.W["wpe.weight"], x[0])
 		}, posT)
 		hs := rt.Call(h, m.Drop, identity, tok.Add(pe))
+		m.free(h, tok, pe)
 		for i, blk := range m.Blocks {
-			hs = rt.Call(h, blk.Module, func(x []*rt.Tensor) *rt.Tensor {
+			next := rt.Call(h, blk.Module, func(x []*rt.Tensor) *rt.Tensor {
 				return m.block(h, i, blk, x[0], mask, st)
 			}, hs)
+			m.free(h, hs)
+			hs = next
 		}
-		return rt.Call(h, m.LnF, func(x []*rt.Tensor) *rt.Tensor {
+		out := rt.Call(h, m.LnF, func(x []*rt.Tensor) *rt.Tensor {
 			return rt.LayerNorm(x[0], m.W["ln_f.weight"], m.W["ln_f.bias"], m.Config.LayerNormEpsilon)
 		}, hs)
+		m.free(h, hs)
+		return out
 	}, idsT)
 	logits := rt.Call(h, m.LMHead, func(x []*rt.Tensor) *rt.Tensor {
 		return rt.Linear(x[0], m.lmHeadWeight().T(), nil)
 	}, hidden)
+	m.free(h, hidden)
 
 	if st != nil {
 		st.mask = mask
@@ -318,6 +324,15 @@ func (m *Model) Forward(h rt.Hooks, in Input, st *State) *rt.Tensor {
 
 func identity(x []*rt.Tensor) *rt.Tensor { return x[0] }
 
+// free gives intermediates back to the buffer pool when nothing else can
+// hold them: no hooks saw them (h == nil) and no autograd tape recorded them
+// (runtime.Release checks that). A traced forward keeps everything.
+func (m *Model) free(h rt.Hooks, ts ...*rt.Tensor) {
+	if h == nil {
+		rt.Release(ts...)
+	}
+}
+
 func ones(n int) []float32 {
 	o := make([]float32, n)
 	for i := range o {
@@ -339,24 +354,33 @@ func (m *Model) block(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask [][]fl
 	a := rt.Call(h, b.Ln1, func(in []*rt.Tensor) *rt.Tensor {
 		return rt.LayerNorm(in[0], w[p+"ln_1.weight"], w[p+"ln_1.bias"], eps)
 	}, x)
+	ln1 := a
 	a = rt.Call(h, b.Attn, func(in []*rt.Tensor) *rt.Tensor {
 		return m.attention(h, layer, b, in[0], mask, st)
 	}, a)
-	x = x.Add(a)
+	m.free(h, ln1)
+	x2 := x.Add(a)
+	m.free(h, a)
 	f := rt.Call(h, b.Ln2, func(in []*rt.Tensor) *rt.Tensor {
 		return rt.LayerNorm(in[0], w[p+"ln_2.weight"], w[p+"ln_2.bias"], eps)
-	}, x)
+	}, x2)
+	ln2 := f
 	f = rt.Call(h, b.MLP, func(in []*rt.Tensor) *rt.Tensor {
 		u := rt.Call(h, b.CFc, func(in []*rt.Tensor) *rt.Tensor {
 			return rt.Linear(in[0], w[p+"mlp.c_fc.weight"], w[p+"mlp.c_fc.bias"])
 		}, in[0])
-		u = rt.Call(h, b.Act, func(in []*rt.Tensor) *rt.Tensor { return m.activation(in[0]) }, u)
-		u = rt.Call(h, b.MLPCProj, func(in []*rt.Tensor) *rt.Tensor {
+		g := rt.Call(h, b.Act, func(in []*rt.Tensor) *rt.Tensor { return m.activation(in[0]) }, u)
+		m.free(h, u)
+		o := rt.Call(h, b.MLPCProj, func(in []*rt.Tensor) *rt.Tensor {
 			return rt.Linear(in[0], w[p+"mlp.c_proj.weight"], w[p+"mlp.c_proj.bias"])
-		}, u)
-		return rt.Call(h, b.MLPDrop, identity, u)
+		}, g)
+		m.free(h, g)
+		return rt.Call(h, b.MLPDrop, identity, o)
 	}, f)
-	return x.Add(f)
+	m.free(h, ln2)
+	out := x2.Add(f)
+	m.free(h, x2, f)
+	return out
 }
 
 func (m *Model) activation(x *rt.Tensor) *rt.Tensor {
@@ -400,10 +424,20 @@ func (m *Model) attention(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask []
 	}
 	scores := q.MatMul(k.T())
 	probs := rt.CausalSoftmax(scores, float32(1/math.Sqrt(float64(D))), mask)
+	m.free(h, scores)
 	probs = rt.Call(h, b.AttnDrop, identity, probs)
-	y := probs.MatMul(v).Permute(0, 2, 1, 3).Reshape(B, T, C)
-	y = rt.Call(h, b.AttnCProj, func(in []*rt.Tensor) *rt.Tensor {
+	ctx := probs.MatMul(v)
+	m.free(h, probs)
+	if st == nil {
+		m.free(h, qkv) // k and v are views of it unless the cache copied them
+	}
+	y := ctx.Permute(0, 2, 1, 3).Reshape(B, T, C)
+	if !rt.SharesMemory(y, ctx) { // with one query position the reshape is a view
+		m.free(h, ctx)
+	}
+	out := rt.Call(h, b.AttnCProj, func(in []*rt.Tensor) *rt.Tensor {
 		return rt.Linear(in[0], w[p+"attn.c_proj.weight"], w[p+"attn.c_proj.bias"])
 	}, y)
-	return rt.Call(h, b.ResidDrop, identity, y)
+	m.free(h, y)
+	return rt.Call(h, b.ResidDrop, identity, out)
 }

@@ -55,7 +55,7 @@ type viewOf struct {
 // New returns a zero tensor of the given shape.
 func New(shape ...int) *Tensor {
 	n := numel(shape)
-	return fromStorage(&storage{data: make([]float32, n)}, 0, cloneInts(shape), contiguousStrides(shape))
+	return fromStorage(&storage{data: newData(n)}, 0, cloneInts(shape), contiguousStrides(shape))
 }
 
 // FromSlice wraps data (not copied) as a contiguous tensor of the given shape.
