@@ -2,6 +2,7 @@ package nnscope
 
 import (
 	"fmt"
+	"slices"
 
 	rt "nnscope/runtime"
 )
@@ -134,7 +135,7 @@ func (x *Tensor) SetGrad(g *Tensor) {
 		fail("grad", "SetGrad() called outside a backward block: call it inside loss.Backward(func() { ... })")
 	}
 	v := g.use("SetGrad")
-	if !sameInts(v.Shape(), t.Shape()) {
+	if !slices.Equal(v.Shape(), t.Shape()) {
 		fail("grad", "SetGrad: gradient of shape %v for a tensor of shape %v", v.Shape(), t.Shape())
 	}
 	if x.base != nil {
@@ -160,16 +161,4 @@ func (x *Tensor) describe() string {
 		return x.label
 	}
 	return fmt.Sprintf("tensor of shape %v", x.t.Shape())
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

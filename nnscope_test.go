@@ -2,6 +2,7 @@ package nnscope
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func tiny(t testing.TB) (*Model, reference.Cases) {
 
 func check(t *testing.T, what string, got *Tensor, want reference.Tensor) {
 	t.Helper()
-	if !sameInts(got.Shape(), want.Shape) {
+	if !slices.Equal(got.Shape(), want.Shape) {
 		t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape)
 	}
 	if err := reference.Close(got.Data(), want.Data, 1); err != nil {
@@ -313,7 +314,7 @@ func TestGenerateWithSteering(t *testing.T) {
 	}
 	ref.Case("generate_greedy", &c)
 	g := m.Generate(prompt, MaxNewTokens(10))
-	if !sameInts(g.Tokens(), c.IDs) {
+	if !slices.Equal(g.Tokens(), c.IDs) {
 		t.Fatalf("greedy %v, want %v", g.Tokens(), c.IDs)
 	}
 	var streamed strings.Builder
@@ -333,7 +334,7 @@ func TestGenerateWithSteering(t *testing.T) {
 	if streamed.String() != g2.NewText() {
 		t.Errorf("streamed %q, generated %q", streamed.String(), g2.NewText())
 	}
-	if sameInts(g2.Tokens(), g.Tokens()[:15]) {
+	if slices.Equal(g2.Tokens(), g.Tokens()[:15]) {
 		t.Error("steering did not change generation")
 	}
 }

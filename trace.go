@@ -3,6 +3,7 @@ package nnscope
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -343,7 +344,7 @@ func (d *driver) Exit(mod *rt.Module, out *rt.Tensor) *rt.Tensor {
 	}
 	if d.step == 0 && cur != nil {
 		shapes := d.tr.model.lastShapes
-		if s, ok := shapes[mod.Path]; !ok || !sameInts(s, cur.Shape()) {
+		if s, ok := shapes[mod.Path]; !ok || !slices.Equal(s, cur.Shape()) {
 			shapes[mod.Path] = cur.Shape()
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -169,6 +170,11 @@ func Run(o Options) error {
 		}
 		ms, gflops := measure(w.run, o.Repeats)
 		fmt.Fprintf(o.Out, "BENCH %s cpu %.2f ms %.1f GFLOP/s %.0f MiB\n", w.name, ms, gflops, PeakRSSMiB())
+		var before, after goruntime.MemStats
+		goruntime.ReadMemStats(&before)
+		w.run()
+		goruntime.ReadMemStats(&after)
+		fmt.Fprintf(o.Out, "# %s: %d heap allocations, %.1f KiB allocated per run\n", w.name, after.Mallocs-before.Mallocs, float64(after.TotalAlloc-before.TotalAlloc)/1024)
 	}
 	return nil
 }

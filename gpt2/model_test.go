@@ -1,6 +1,7 @@
 package gpt2
 
 import (
+	"slices"
 	"testing"
 
 	"nnscope/internal/reference"
@@ -29,7 +30,7 @@ func loadTiny(t testing.TB) (*Model, *Tokenizer, reference.Cases) {
 
 func closeT(t *testing.T, what string, got *rt.Tensor, want reference.Tensor, slack float64) {
 	t.Helper()
-	if !equalInts(got.Shape(), want.Shape) {
+	if !slices.Equal(got.Shape(), want.Shape) {
 		t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape)
 	}
 	if err := reference.Close(got.Float64s(), want.Data, slack); err != nil {
@@ -48,7 +49,7 @@ func TestTokenize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !equalInts(got, want) {
+		if !slices.Equal(got, want) {
 			t.Errorf("Encode(%q) = %v, want %v", text, got, want)
 		}
 		back, err := tok.Decode(got)
@@ -83,7 +84,7 @@ func TestForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids, _ := tok.Encode(prompt)
-	if !equalInts(ids, c.InputIDs) {
+	if !slices.Equal(ids, c.InputIDs) {
 		t.Fatalf("ids %v, want %v", ids, c.InputIDs)
 	}
 	rec := &recorder{out: map[string]*rt.Tensor{}}
@@ -96,7 +97,7 @@ func TestForward(t *testing.T) {
 	sl := logits.Slice("0, :, ::997")
 	closeT(t, "logits slice", sl, c.Slice, 1)
 	vals, idx := logits.Slice("0, -1").TopK(10)
-	if !equalInts(idx.Ints(), c.TopIDs) {
+	if !slices.Equal(idx.Ints(), c.TopIDs) {
 		t.Errorf("top10 ids %v, want %v", idx.Ints(), c.TopIDs)
 	}
 	if err := reference.Close(vals.Float64s(), c.TopVals, 1); err != nil {
@@ -125,7 +126,7 @@ func TestBufferReuseAtFullWidth(t *testing.T) {
 	batch := m.Generate(Batch(rows, 0), GenerateOptions{MaxNewTokens: 6})
 	for i, row := range rows {
 		alone := m.Generate(Input{IDs: [][]int{row}}, GenerateOptions{MaxNewTokens: 6})
-		if !equalInts(batch[i], alone[0]) {
+		if !slices.Equal(batch[i], alone[0]) {
 			t.Errorf("row %d: batched %v, alone %v", i, batch[i], alone[0])
 		}
 	}

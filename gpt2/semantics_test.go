@@ -3,6 +3,7 @@ package gpt2
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"nnscope/internal/reference"
@@ -184,7 +185,7 @@ func TestForwardAblate(t *testing.T) {
 	}}, Input{IDs: [][]int{ids}}, nil)
 	closeT(t, "last logits slice", logits.Slice("0, -1, ::997"), c.Slice, 1)
 	_, top := logits.Slice("0, -1").TopK(10)
-	if !equalInts(top.Ints(), c.Top) {
+	if !slices.Equal(top.Ints(), c.Top) {
 		t.Errorf("top10 %v, want %v", top.Ints(), c.Top)
 	}
 	closeT(t, "last layer output", last, c.Hidden, 1)
@@ -307,17 +308,17 @@ func TestGenerateGreedy(t *testing.T) {
 	}
 	ids, _ := tok.Encode(prompt)
 	out := m.Generate(Input{IDs: [][]int{ids}}, GenerateOptions{MaxNewTokens: c.N})
-	if !equalInts(out[0], c.IDs) {
+	if !slices.Equal(out[0], c.IDs) {
 		t.Errorf("greedy ids %v, want %v", out[0], c.IDs)
 	}
 	// Batched generation with a shorter padded row must give the same row.
 	short, _ := tok.Encode("Hello")
 	bo := m.Generate(Batch([][]int{ids, short}, 50256), GenerateOptions{MaxNewTokens: c.N})
-	if !equalInts(bo[0], c.IDs) {
+	if !slices.Equal(bo[0], c.IDs) {
 		t.Errorf("batched greedy ids %v, want %v", bo[0], c.IDs)
 	}
 	alone := m.Generate(Input{IDs: [][]int{short}}, GenerateOptions{MaxNewTokens: c.N})
-	if !equalInts(bo[1], alone[0]) {
+	if !slices.Equal(bo[1], alone[0]) {
 		t.Errorf("padded row generated %v, alone %v", bo[1], alone[0])
 	}
 }

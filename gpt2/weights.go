@@ -3,6 +3,7 @@ package gpt2
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"nnscope/runtime"
@@ -65,23 +66,11 @@ func LoadWeights(path string, c Config) (Weights, *safetensors.File, error) {
 			f.Close()
 			return nil, nil, err
 		}
-		if !equalInts(got, shape) {
+		if !slices.Equal(got, shape) {
 			f.Close()
 			return nil, nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", name, key, got, shape)
 		}
 		w[bare] = runtime.FromReadOnly(data, shape...)
 	}
 	return w, f, nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -1,6 +1,9 @@
 package runtime
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // node is one recorded op on the autograd tape: the inputs it read and the
 // function that maps the gradient of its output to gradients of its inputs.
@@ -136,7 +139,7 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 	seed := o.Grad
 	if seed == nil {
 		seed = Ones(t.shape...)
-	} else if !sameShape(seed.shape, t.shape) {
+	} else if !slices.Equal(seed.shape, t.shape) {
 		return errorf("backward: gradient shape %v does not match tensor shape %v", seed.shape, t.shape)
 	}
 
@@ -208,7 +211,7 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 					continue
 				}
 				gi := gs[j]
-				if !sameShape(gi.shape, in.shape) {
+				if !slices.Equal(gi.shape, in.shape) {
 					panic(errorf("internal: %s backward gave gradient of shape %v for input of shape %v", n.op, gi.shape, in.shape))
 				}
 				if prev := grads[in]; prev != nil {
@@ -234,7 +237,7 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 }
 
 func checkGradShape(x, g *Tensor) *Tensor {
-	if !sameShape(g.shape, x.shape) {
+	if !slices.Equal(g.shape, x.shape) {
 		panic(errorf("gradient replacement has shape %v, want %v", g.shape, x.shape))
 	}
 	return g

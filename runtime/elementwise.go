@@ -1,6 +1,9 @@
 package runtime
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // operand turns the right-hand side of an arithmetic method (a tensor or a
 // Go number) into a tensor.
@@ -37,10 +40,10 @@ func binary(a, b *Tensor, name string, f func(x, y float32) float32, vf func(o, 
 		return out
 	}
 	switch {
-	case sameShape(a.shape, b.shape) && a.IsContiguous() && b.IsContiguous():
+	case slices.Equal(a.shape, b.shape) && a.IsContiguous() && b.IsContiguous():
 		vf(o, a.raw(), b.raw())
 		return out
-	case b.Size() == 1 && sameShape(a.shape, shape) && a.IsContiguous():
+	case b.Size() == 1 && slices.Equal(a.shape, shape) && a.IsContiguous():
 		y := b.st.data[b.off]
 		x := a.raw()
 		for i := range o {

@@ -1,5 +1,7 @@
 package runtime
 
+import "slices"
+
 // In-place writes. They change the tensor's memory, which every view of the
 // same storage sees, and keep autograd right: the written region's history
 // is replaced by the source's, as PyTorch's copy_ on a view does.
@@ -18,7 +20,7 @@ func (t *Tensor) Copy(src *Tensor) *Tensor {
 		panic(errorf("Copy: nil source"))
 	}
 	bs, ok := broadcastShapes(t.shape, src.shape)
-	if !ok || !sameShape(bs, t.shape) {
+	if !ok || !slices.Equal(bs, t.shape) {
 		panic(errorf("Copy: source of shape %v does not broadcast to %v", src.shape, t.shape))
 	}
 	if hasOverlap(t) {

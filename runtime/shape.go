@@ -1,5 +1,7 @@
 package runtime
 
+import "slices"
+
 // Concat joins tensors along axis; all other dimensions must match.
 func Concat(axis int, ts ...*Tensor) *Tensor {
 	if len(ts) == 0 {
@@ -52,7 +54,7 @@ func Stack(axis int, ts ...*Tensor) *Tensor {
 	}
 	us := make([]*Tensor, len(ts))
 	for i, t := range ts {
-		if !sameShape(t.shape, ts[0].shape) {
+		if !slices.Equal(t.shape, ts[0].shape) {
 			panic(errorf("Stack: shapes %v and %v differ", ts[0].shape, t.shape))
 		}
 		us[i] = t.Unsqueeze(axis)

@@ -1,5 +1,7 @@
 package runtime
 
+import "slices"
+
 // Strided iteration: ops that accept views walk them row by row, with the
 // innermost dimension as a tight loop, instead of paying an index
 // computation per element.
@@ -108,7 +110,7 @@ func broadcastStrides(t *Tensor, shape []int) []int {
 // sumTo reduces a gradient of shape g.shape down to shape (undoing a
 // broadcast).
 func sumTo(g *Tensor, shape []int) *Tensor {
-	if sameShape(g.shape, shape) {
+	if slices.Equal(g.shape, shape) {
 		return g
 	}
 	out := New(shape...)

@@ -9,6 +9,7 @@ package runtime
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // storage is the memory a tensor and all its views share. version counts
@@ -230,7 +231,7 @@ func (t *Tensor) Detach() *Tensor {
 // AllClose reports whether a and b have the same shape and every element
 // satisfies |a-b| <= atol + rtol*|b|.
 func AllClose(a, b *Tensor, rtol, atol float64) bool {
-	if !sameShape(a.shape, b.shape) {
+	if !slices.Equal(a.shape, b.shape) {
 		return false
 	}
 	x, y := a.Data(), b.Data()
@@ -273,18 +274,6 @@ func contiguousStrides(shape []int) []int {
 }
 
 func cloneInts(x []int) []int { return append([]int(nil), x...) }
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 func fill(d []float32, v float32) {
 	for i := range d {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -353,7 +354,7 @@ func (t *Tensor) Squeeze(dim int) *Tensor {
 // Expand broadcasts size-1 dimensions to shape without copying.
 func (t *Tensor) Expand(shape ...int) *Tensor {
 	bs, ok := broadcastShapes(t.shape, shape)
-	if !ok || !sameShape(bs, shape) {
+	if !ok || !slices.Equal(bs, shape) {
 		panic(errorf("Expand: cannot expand %v to %v", t.shape, shape))
 	}
 	v := fromStorage(t.st, t.off, cloneInts(shape), broadcastStrides(t, shape))
