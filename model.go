@@ -226,8 +226,22 @@ func (m *Model) Param(name string) *Tensor {
 // (off by default, so backward passes compute only what is asked for).
 func (m *Model) SetRequiresGrad(on bool) { m.g.SetRequiresGrad(on) }
 
-// inputRows converts a trace or generation input to token rows.
+// inputRows converts a trace or generation input to token rows; every row
+// must hold at least one token.
 func (m *Model) inputRows(input any) [][]int {
+	rows := m.rawRows(input)
+	if len(rows) == 0 {
+		fail("usage", "the input holds no prompts")
+	}
+	for i, r := range rows {
+		if len(r) == 0 {
+			fail("usage", "input %d is empty: it has no tokens (GPT-2 needs at least one)", i)
+		}
+	}
+	return rows
+}
+
+func (m *Model) rawRows(input any) [][]int {
 	switch v := input.(type) {
 	case string:
 		return [][]int{m.Encode(v)}

@@ -6,6 +6,7 @@ package gpt2
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 )
@@ -25,6 +26,23 @@ type Config struct {
 	EosTokenID         int     `json:"eos_token_id"`
 	ModelType          string  `json:"model_type"`
 	TieWordEmbeddings  *bool   `json:"tie_word_embeddings"`
+
+	// Attention scaling variants of GPT2Attention.
+	ScaleAttnWeights           *bool `json:"scale_attn_weights"`              // divide scores by sqrt(head dim); default true
+	ScaleAttnByInverseLayerIdx bool  `json:"scale_attn_by_inverse_layer_idx"` // also divide by layer index + 1
+	ReorderAndUpcastAttn       bool  `json:"reorder_and_upcast_attn"`         // numerically the same in float32
+}
+
+// attnScale returns the factor scores are multiplied by in layer i.
+func (c Config) attnScale(layer int) float64 {
+	s := 1.0
+	if c.ScaleAttnWeights == nil || *c.ScaleAttnWeights {
+		s /= math.Sqrt(float64(c.NEmbd / c.NHead))
+	}
+	if c.ScaleAttnByInverseLayerIdx {
+		s /= float64(layer + 1)
+	}
+	return s
 }
 
 // Inner returns the MLP width (n_inner, default 4*n_embd).
@@ -69,7 +87,7 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return Config{}, &ConfigError{File: name, Msg: "not valid JSON: " + err.Error()}
 	}
-	for _, k := range []string{"vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner", "layer_norm_epsilon", "activation_function", "bos_token_id", "eos_token_id", "model_type", "tie_word_embeddings"} {
+	for _, k := range []string{"vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner", "layer_norm_epsilon", "activation_function", "bos_token_id", "eos_token_id", "model_type", "tie_word_embeddings", "scale_attn_weights", "scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"} {
 		v, ok := raw[k]
 		if !ok || string(v) == "null" {
 			continue

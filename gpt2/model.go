@@ -3,7 +3,6 @@ package gpt2
 import (
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 
 	rt "nnscope/runtime"
@@ -221,6 +220,9 @@ func (m *Model) Forward(h rt.Hooks, in Input, st *State) *rt.Tensor {
 		panic(&rt.Error{Msg: "forward: empty batch"})
 	}
 	T := len(in.IDs[0])
+	if T == 0 {
+		panic(&rt.Error{Msg: "forward: empty input (no tokens)"})
+	}
 	for _, r := range in.IDs {
 		if len(r) != T {
 			panic(&rt.Error{Msg: "forward: rows of different lengths; use gpt2.Batch to pad them"})
@@ -423,7 +425,7 @@ func (m *Model) attention(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask []
 		st.keys[layer], st.values[layer] = k, v
 	}
 	scores := q.MatMul(k.T())
-	probs := rt.CausalSoftmax(scores, float32(1/math.Sqrt(float64(D))), mask)
+	probs := rt.CausalSoftmax(scores, float32(m.Config.attnScale(layer)), mask)
 	m.free(h, scores)
 	probs = rt.Call(h, b.AttnDrop, identity, probs)
 	ctx := probs.MatMul(v)
