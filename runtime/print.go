@@ -29,15 +29,21 @@ func (t *Tensor) format(b *strings.Builder, indent int) {
 	summarize := t.Size() > 1000
 	const edge = 3
 	if len(t.shape) == 0 {
-		b.WriteString(formatFloat(float32(t.Item())))
+		v := t.st.data[t.off]
+		b.WriteString(formatFloat(v, numberStyle([]float32{v})))
 		return
 	}
-	// Collect the printed values to find a common width.
-	var vals []string
-	walkPrinted(t, summarize, edge, func(v float32) { vals = append(vals, formatFloat(v)) })
+	// Like PyTorch: one format for the whole tensor (integers, fixed point
+	// with 4 decimals, or scientific when magnitudes span too much), right
+	// aligned to a common width.
+	var raw []float32
+	walkPrinted(t, summarize, edge, func(v float32) { raw = append(raw, v) })
+	style := numberStyle(raw)
+	vals := make([]string, len(raw))
 	w := 0
-	for _, v := range vals {
-		w = max(w, len(v))
+	for i, v := range raw {
+		vals[i] = formatFloat(v, style)
+		w = max(w, len(vals[i]))
 	}
 	i := 0
 	var rec func(d, off int)
@@ -96,7 +102,35 @@ func walkPrinted(t *Tensor, summarize bool, edge int, fn func(float32)) {
 	rec(0, t.off)
 }
 
-func formatFloat(v float32) string {
+// numberStyle picks how a tensor's values print: 'i' all integers, 'f'
+// fixed point, 'e' scientific.
+func numberStyle(vals []float32) byte {
+	allInt := true
+	lo, hi := math.Inf(1), 0.0
+	for _, v := range vals {
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			continue
+		}
+		if f != math.Trunc(f) {
+			allInt = false
+		}
+		a := math.Abs(f)
+		hi = math.Max(hi, a)
+		if a > 0 {
+			lo = math.Min(lo, a)
+		}
+	}
+	switch {
+	case allInt && hi < 1e8:
+		return 'i'
+	case hi >= 1e8 || (lo < 1e-4) || (hi/lo > 1e3 && lo < 1e-2):
+		return 'e'
+	}
+	return 'f'
+}
+
+func formatFloat(v float32, style byte) string {
 	f := float64(v)
 	switch {
 	case math.IsNaN(f):
@@ -105,9 +139,11 @@ func formatFloat(v float32) string {
 		return "inf"
 	case math.IsInf(f, -1):
 		return "-inf"
-	case f == math.Trunc(f) && math.Abs(f) < 1e7:
+	}
+	switch style {
+	case 'i':
 		return fmt.Sprintf("%.0f.", f)
-	case math.Abs(f) >= 1e5 || math.Abs(f) < 1e-4:
+	case 'e':
 		return fmt.Sprintf("%.4e", f)
 	}
 	return fmt.Sprintf("%.4f", f)
