@@ -5,11 +5,13 @@ import (
 )
 
 // Dense returns t as a gorgonia tensor, the interchange type for Go code.
-// A contiguous tensor shares memory (no copy); a view is copied first.
+// A contiguous tensor shares memory (no copy); a view is copied first, and
+// so are weights mapped read-only from a file (a write through the Dense
+// would otherwise crash the process).
 func (t *Tensor) Dense() *tensor.Dense {
 	c := t.Detach()
-	if !c.IsContiguous() {
-		c = c.Contiguous()
+	if !c.IsContiguous() || c.st.readOnly {
+		c = c.Clone()
 	}
 	shape := c.Shape()
 	if len(shape) == 0 {
