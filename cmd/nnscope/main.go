@@ -16,8 +16,8 @@ import (
 	"nnscope/gpt2"
 	"nnscope/hub"
 	"nnscope/interp"
-	"nnscope/session"
 	rt "nnscope/runtime"
+	"nnscope/session"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -82,6 +82,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return replCmd(args, stdout, stderr) // nnscope -history FILE
 	}
 	return fmt.Errorf("unknown command %q (see nnscope help)", args[0])
 }
@@ -160,7 +163,7 @@ func isLocal(p string) bool {
 type exitHook func(m *rt.Module, out *rt.Tensor)
 
 func (h exitHook) Enter(*rt.Module, []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) { return nil, nil }
-func (h exitHook) Exit(m *rt.Module, out *rt.Tensor) *rt.Tensor            { h(m, out); return nil }
+func (h exitHook) Exit(m *rt.Module, out *rt.Tensor) *rt.Tensor              { h(m, out); return nil }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", "bench [-only seed1,seed2,...] [-repeats N]", stderr)

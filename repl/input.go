@@ -1,0 +1,64 @@
+package repl
+
+import "strings"
+
+// inputBuffer accumulates the lines of one input. A line completes the
+// input when the text so far is complete (IsComplete says so) or when it is
+// blank and something is pending (a blank line submits whatever was typed,
+// so an unbalanced input can always be abandoned into an error message).
+type inputBuffer struct {
+	lines      []string
+	isComplete func(src string) (bool, string)
+}
+
+// add appends line. It returns the whole input and true when it is ready
+// to evaluate, or the indentation suggested for the next line and false.
+func (b *inputBuffer) add(line string) (src string, ready bool, indent string) {
+	if strings.TrimSpace(line) == "" {
+		if len(b.lines) == 0 {
+			return "", false, ""
+		}
+		return b.take(), true, ""
+	}
+	b.lines = append(b.lines, line)
+	text := strings.Join(b.lines, "\n")
+	complete, indent := b.isComplete(text)
+	if complete {
+		return b.take(), true, ""
+	}
+	return "", false, indent
+}
+
+// pending reports whether part of an input has been read.
+func (b *inputBuffer) pending() bool { return len(b.lines) > 0 }
+
+// take returns the accumulated input and empties the buffer.
+func (b *inputBuffer) take() string {
+	s := strings.Join(b.lines, "\n")
+	b.lines = nil
+	return s
+}
+
+// reset drops the accumulated input (Ctrl-C).
+func (b *inputBuffer) reset() { b.lines = nil }
+
+// command is a REPL command such as ":load file.go".
+type command struct {
+	name string // without the colon, lower case: "load"
+	arg  string // the rest of the line, trimmed
+}
+
+// parseCommand recognizes a REPL command: a line whose first non-blank
+// character is ':' followed by a letter. Go input never starts that way.
+func parseCommand(line string) (command, bool) {
+	s := strings.TrimSpace(line)
+	if len(s) < 2 || s[0] != ':' {
+		return command{}, false
+	}
+	c := s[1]
+	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+		return command{}, false
+	}
+	name, arg, _ := strings.Cut(s[1:], " ")
+	return command{name: strings.ToLower(name), arg: strings.TrimSpace(arg)}, true
+}
