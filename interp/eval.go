@@ -324,6 +324,15 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 		p := strings.Trim(is.Path.Value, "\"`")
 		name := fileImports(&ast.File{Imports: []*ast.ImportSpec{is}})[p]
 		if old, ok := in.sessImports[p]; ok && old == name {
+			// An unparenthesized `import "fmt"` loses its keyword too:
+			// a bare `import` left behind is a syntax error.
+			for _, d := range f.Decls {
+				if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.IMPORT && !gd.Lparen.IsValid() && len(gd.Specs) == 1 && gd.Specs[0] == is {
+					if ga := toInput(gd.Pos()); ga >= 0 {
+						a = ga
+					}
+				}
+			}
 			skipR = append(skipR, [2]int{a, b})
 			continue
 		}

@@ -375,3 +375,14 @@ func main() {
 		t.Fatalf("got %q, want %q", out, "0 1 2 1 4 1 ")
 	}
 }
+
+// Re-importing a package together with a declaration in one input.
+func TestReimportWithDeclaration(t *testing.T) {
+	in, out := newTest(t)
+	eval(t, in, `import "fmt"`)
+	eval(t, in, "import \"fmt\"\nvar x = 1\nfunc f() int { return x + 1 }")
+	eval(t, in, `fmt.Println(f())`)
+	if out.String() != "2\n" {
+		t.Fatalf("got %q", out.String())
+	}
+}
