@@ -1,0 +1,119 @@
+package cuda
+
+import (
+	"fmt"
+
+	"github.com/ebitengine/purego"
+)
+
+// cublasAPI holds cuBLAS's entry points.
+type cublasAPI struct {
+	lib                                     *library
+	create, destroy, setStream, setMathMode uintptr
+	sgemm, sgemmStridedBatched              uintptr
+}
+
+func loadCUBLAS(dirs []string) (*cublasAPI, error) {
+	lib, err := openLibrary("cuBLAS (libcublas.so.13 or .12)", cublasNames, dirs)
+	if err != nil {
+		return nil, err
+	}
+	b := &cublasAPI{lib: lib}
+	err = lib.bind(map[string]*uintptr{
+		"cublasCreate_v2": &b.create, "cublasDestroy_v2": &b.destroy,
+		"cublasSetStream_v2": &b.setStream, "cublasSetMathMode": &b.setMathMode,
+		"cublasSgemm_v2": &b.sgemm, "cublasSgemmStridedBatched": &b.sgemmStridedBatched,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+var cublasStatusNames = map[int]string{
+	1: "CUBLAS_STATUS_NOT_INITIALIZED", 3: "CUBLAS_STATUS_ALLOC_FAILED",
+	7: "CUBLAS_STATUS_INVALID_VALUE", 8: "CUBLAS_STATUS_ARCH_MISMATCH",
+	11: "CUBLAS_STATUS_MAPPING_ERROR", 13: "CUBLAS_STATUS_EXECUTION_FAILED",
+	14: "CUBLAS_STATUS_INTERNAL_ERROR", 15: "CUBLAS_STATUS_NOT_SUPPORTED",
+}
+
+func (b *cublasAPI) call(name string, fn uintptr, args ...uintptr) error {
+	r, _, _ := purego.SyscallN(fn, args...)
+	if code := int32(r); code != 0 {
+		return &Error{Lib: "cublas", Call: name, Code: int(code), Name: cublasStatusNames[int(code)]}
+	}
+	return nil
+}
+
+// cuBLAS constants.
+const (
+	cublasOpN      = 0
+	cublasOpT      = 1
+	cublasMathFP32 = 0 // CUBLAS_DEFAULT_MATH: strict FP32
+	cublasMathTF32 = 3 // CUBLAS_TF32_TENSOR_OP_MATH
+)
+
+// colMajorGemm is the column-major cuBLAS call that computes a row-major
+// product. A row-major matrix X [r, c] with leading dimension ld is the
+// column-major X^T [c, r] with the same ld, so row-major C = op(A) op(B)
+// is column-major C^T = op(B)^T op(A)^T: the call swaps the operands
+// (first = row-major B, second = row-major A) and m with n, and keeps the
+// transpose flags and leading dimensions.
+type colMajorGemm struct {
+	opFirst, opSecond int // cuBLAS ops for the call's A (row-major B) and B (row-major A)
+	m, n, k           int // the call's m, n, k
+	ldFirst, ldSecond int // leading dimensions of the call's A (= ldb) and B (= lda)
+	ldc               int
+}
+
+// rowMajorGemm checks a row-major GEMM's shape and returns the cuBLAS call.
+// op(A) is [m, k]: A is stored [m, k] (lda >= k) or, transposed, [k, m]
+// (lda >= m); likewise op(B) is [k, n]; C is [m, n] with ldc >= n.
+func rowMajorGemm(transA, transB bool, m, n, k, lda, ldb, ldc int) (colMajorGemm, error) {
+	if m < 0 || n < 0 || k < 0 {
+		return colMajorGemm{}, fmt.Errorf("cuda: Sgemm: negative size m=%d n=%d k=%d", m, n, k)
+	}
+	aCols, bCols := k, n
+	if transA {
+		aCols = m
+	}
+	if transB {
+		bCols = k
+	}
+	if lda < max(1, aCols) || ldb < max(1, bCols) || ldc < max(1, n) {
+		return colMajorGemm{}, fmt.Errorf("cuda: Sgemm: leading dimensions lda=%d ldb=%d ldc=%d too small for transA=%v transB=%v m=%d n=%d k=%d",
+			lda, ldb, ldc, transA, transB, m, n, k)
+	}
+	op := func(t bool) int {
+		if t {
+			return cublasOpT
+		}
+		return cublasOpN
+	}
+	return colMajorGemm{opFirst: op(transB), opSecond: op(transA), m: n, n: m, k: k,
+		ldFirst: ldb, ldSecond: lda, ldc: ldc}, nil
+}
+
+// matrixExtent returns how many elements a row-major stored matrix of
+// rows x cols with leading dimension ld spans (0 when empty).
+func matrixExtent(rows, cols, ld int) int {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return (rows-1)*ld + cols
+}
+
+// gemmExtents returns the elements A, B and C span.
+func gemmExtents(transA, transB bool, m, n, k, lda, ldb, ldc int) (ea, eb, ec int) {
+	if transA {
+		ea = matrixExtent(k, m, lda)
+	} else {
+		ea = matrixExtent(m, k, lda)
+	}
+	if transB {
+		eb = matrixExtent(n, k, ldb)
+	} else {
+		eb = matrixExtent(k, n, ldb)
+	}
+	return ea, eb, matrixExtent(m, n, ldc)
+}

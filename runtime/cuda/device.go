@@ -1,0 +1,345 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// Device is one GPU with its primary context, one stream, a cuBLAS handle,
+// a caching allocator and the compiled kernels. Its methods are safe for
+// concurrent use (they are serialized).
+type Device struct {
+	mu     sync.Mutex
+	closed bool
+
+	drv   *driverAPI
+	nvrtc *nvrtcAPI
+	blas  *cublasAPI
+
+	ordinal      int
+	dev          uintptr // CUdevice
+	ctx          uintptr // primary context
+	stream       uintptr
+	handle       uintptr // cuBLAS handle
+	info         Info
+	nvrtcVersion string
+
+	alloc *allocator
+	sc    *scratch // pinned for the device's lifetime
+	pin   pinner
+	tf32  bool
+
+	cache    kernelCache
+	module   uintptr
+	modErr   error
+	funcs    map[string]uintptr
+	compiled CompileInfo
+}
+
+// scratch is pinned Go memory handed to C: launch parameters, out
+// parameters and cuBLAS's alpha and beta.
+type scratch struct {
+	args        argArena
+	out         [4]uint64
+	alpha, beta float32
+}
+
+// Info describes the device.
+type Info struct {
+	Name          string // e.g. "NVIDIA H100 80GB HBM3"
+	Major, Minor  int    // compute capability
+	SMs           int    // multiprocessors
+	TotalMemory   uint64 // bytes
+	DriverVersion int    // e.g. 13000 for CUDA 13.0
+	NVRTC, CUBLAS string // paths of the libraries loaded
+}
+
+// CompileInfo says how the kernels were obtained.
+type CompileInfo struct {
+	Arch     string // e.g. "sm_90"
+	CacheHit bool   // the CUBIN came from the disk cache
+	CacheDir string // "" when the disk cache is off
+	Bytes    int    // CUBIN size
+}
+
+var errClosed = errors.New("cuda: device is closed")
+
+// Open loads the CUDA libraries and opens GPU 0 (NNSCOPE_CUDA_DEVICE picks
+// another ordinal). The error wraps ErrNoDriver or ErrNoDevice on machines
+// without an NVIDIA GPU, and names the missing library when NVRTC or cuBLAS
+// cannot be found (set LD_LIBRARY_PATH or NNSCOPE_CUDA_LIB to their folder).
+func Open() (*Device, error) {
+	ord := 0
+	if s := os.Getenv("NNSCOPE_CUDA_DEVICE"); s != "" {
+		if _, err := fmt.Sscan(s, &ord); err != nil {
+			return nil, fmt.Errorf("cuda: NNSCOPE_CUDA_DEVICE=%q is not a device ordinal", s)
+		}
+	}
+	return OpenDevice(ord)
+}
+
+// OpenDevice is Open for the GPU with the given ordinal.
+func OpenDevice(ordinal int) (*Device, error) {
+	dirs := searchDirs(os.Getenv, filepath.Glob)
+	drv, err := loadDriver(dirs)
+	if err != nil {
+		return nil, err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	d := &Device{drv: drv, ordinal: ordinal, sc: new(scratch), funcs: map[string]uintptr{}}
+	d.pin.pin(unsafe.Pointer(d.sc))
+	ok := false
+	defer func() {
+		if !ok {
+			d.teardown()
+		}
+	}()
+	if err := drv.call("cuInit", drv.cuInit, 0); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) && (ce.Code == cudaErrNoDevice || ce.Code == cudaErrNotInitalized) {
+			return nil, fmt.Errorf("%w: %v", ErrNoDevice, err)
+		}
+		return nil, err
+	}
+	out := d.outPtr(0)
+	if err := drv.call("cuDeviceGetCount", drv.cuDeviceGetCount, out); err != nil {
+		return nil, err
+	}
+	if n := int(int32(d.sc.out[0])); ordinal < 0 || ordinal >= n {
+		return nil, fmt.Errorf("%w: device %d requested, %d present", ErrNoDevice, ordinal, n)
+	}
+	d.sc.out[0] = 0
+	if err := drv.call("cuDeviceGet", drv.cuDeviceGet, out, uintptr(ordinal)); err != nil {
+		return nil, err
+	}
+	d.dev = uintptr(int32(d.sc.out[0]))
+	if err := d.queryInfo(); err != nil {
+		return nil, err
+	}
+	if d.nvrtc, err = loadNVRTC(dirs); err != nil {
+		return nil, err
+	}
+	if d.blas, err = loadCUBLAS(dirs); err != nil {
+		return nil, err
+	}
+	preloadSiblings(d.blas.lib, "libcublasLt.so*")
+	d.info.NVRTC, d.info.CUBLAS = d.nvrtc.lib.path, d.blas.lib.path
+	d.nvrtcVersion = d.nvrtc.versionString()
+
+	d.sc.out[0] = 0
+	if err := drv.call("cuDevicePrimaryCtxRetain", drv.cuDevicePrimaryCtxRetain, out, d.dev); err != nil {
+		return nil, err
+	}
+	d.ctx = uintptr(d.sc.out[0])
+	if err := drv.call("cuCtxSetCurrent", drv.cuCtxSetCurrent, d.ctx); err != nil {
+		return nil, err
+	}
+	d.sc.out[0] = 0
+	if err := drv.call("cuStreamCreate", drv.cuStreamCreate, out, 0); err != nil {
+		return nil, err
+	}
+	d.stream = uintptr(d.sc.out[0])
+	d.sc.out[0] = 0
+	if err := d.blas.call("cublasCreate_v2", d.blas.create, out); err != nil {
+		return nil, err
+	}
+	d.handle = uintptr(d.sc.out[0])
+	if err := d.blas.call("cublasSetStream_v2", d.blas.setStream, d.handle, d.stream); err != nil {
+		return nil, err
+	}
+	if err := d.blas.call("cublasSetMathMode", d.blas.setMathMode, d.handle, cublasMathFP32); err != nil {
+		return nil, err
+	}
+	d.alloc = newAllocator(driverMem{d.drv})
+	d.cache = kernelCache{dir: defaultCacheDir(os.Getenv), driver: d.info.DriverVersion, nvrtc: d.nvrtcVersion,
+		compile: func(src string, opts []string) ([]byte, error) {
+			return d.nvrtc.compileCUBIN(src, "nnscope_kernels.cu", opts)
+		}}
+	ok = true
+	return d, nil
+}
+
+// outPtr returns the address of the pinned out-parameter slot i.
+func (d *Device) outPtr(i int) uintptr { return uintptr(unsafe.Pointer(&d.sc.out[i])) }
+
+func (d *Device) queryInfo() error {
+	drv := d.drv
+	attr := func(a int) (int, error) {
+		d.sc.out[0] = 0
+		err := drv.call("cuDeviceGetAttribute", drv.cuDeviceGetAttribute, d.outPtr(0), uintptr(a), d.dev)
+		return int(int32(d.sc.out[0])), err
+	}
+	var err error
+	if d.info.Major, err = attr(75); err != nil { // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
+		return err
+	}
+	if d.info.Minor, err = attr(76); err != nil {
+		return err
+	}
+	if d.info.SMs, err = attr(16); err != nil { // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
+		return err
+	}
+	d.sc.out[0] = 0
+	if err := drv.call("cuDriverGetVersion", drv.cuDriverGetVersion, d.outPtr(0)); err != nil {
+		return err
+	}
+	d.info.DriverVersion = int(int32(d.sc.out[0]))
+	d.sc.out[0] = 0
+	if err := drv.call("cuDeviceTotalMem_v2", drv.cuDeviceTotalMem, d.outPtr(0), d.dev); err != nil {
+		return err
+	}
+	d.info.TotalMemory = d.sc.out[0]
+	name := make([]byte, 256)
+	var p pinner
+	defer p.unpin()
+	if err := drv.call("cuDeviceGetName", drv.cuDeviceGetName, p.bytes(name), uintptr(len(name)), d.dev); err != nil {
+		return err
+	}
+	d.info.Name = strings.TrimRight(string(name[:strings.IndexByte(string(name)+"\x00", 0)]), " ")
+	return nil
+}
+
+// teardown releases whatever Open acquired (the OS thread must be locked).
+func (d *Device) teardown() {
+	if d.ctx != 0 {
+		d.drv.call("cuCtxSetCurrent", d.drv.cuCtxSetCurrent, d.ctx)
+		if d.stream != 0 {
+			d.drv.call("cuStreamSynchronize", d.drv.cuStreamSynchronize, d.stream)
+		}
+		if d.alloc != nil {
+			d.alloc.releaseAll()
+		}
+		if d.module != 0 {
+			d.drv.call("cuModuleUnload", d.drv.cuModuleUnload, d.module)
+			d.module = 0
+		}
+		if d.handle != 0 {
+			d.blas.call("cublasDestroy_v2", d.blas.destroy, d.handle)
+			d.handle = 0
+		}
+		if d.stream != 0 {
+			d.drv.call("cuStreamDestroy_v2", d.drv.cuStreamDestroy, d.stream)
+			d.stream = 0
+		}
+		d.drv.call("cuDevicePrimaryCtxRelease_v2", d.drv.cuDevicePrimaryCtxRelease, d.dev)
+		d.ctx = 0
+	}
+	d.pin.unpin()
+}
+
+// Close waits for pending work, frees all device memory (buffers still
+// alive become invalid), destroys the stream and cuBLAS handle and releases
+// the primary context. Calls after Close return an error.
+func (d *Device) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	d.teardown()
+	return nil
+}
+
+// enter serializes a call and makes the context current on this OS thread;
+// exit undoes it. Every exported method brackets its CUDA calls with them.
+func (d *Device) enter() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return errClosed
+	}
+	runtime.LockOSThread()
+	if err := d.drv.call("cuCtxSetCurrent", d.drv.cuCtxSetCurrent, d.ctx); err != nil {
+		d.exit()
+		return err
+	}
+	return nil
+}
+
+func (d *Device) exit() {
+	runtime.UnlockOSThread()
+	d.mu.Unlock()
+}
+
+// Info returns the device's description.
+func (d *Device) Info() Info { return d.info }
+
+// String describes the device in one line.
+func (d *Device) String() string {
+	i := d.info
+	return fmt.Sprintf("%s (sm_%d%d, %d SMs, %.1f GiB, driver %d.%d, NVRTC %s)", i.Name, i.Major, i.Minor, i.SMs,
+		float64(i.TotalMemory)/(1<<30), i.DriverVersion/1000, i.DriverVersion%1000/10, d.nvrtcVersion)
+}
+
+// Sync waits until all work issued so far has finished and reports any
+// asynchronous error (a kernel that faulted).
+func (d *Device) Sync() error {
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	return d.drv.call("cuStreamSynchronize", d.drv.cuStreamSynchronize, d.stream)
+}
+
+// SetTF32 switches cuBLAS between strict FP32 (false, the default; math
+// mode 0) and TF32 tensor-core math (true; mode 3): about 8x faster on
+// Hopper with a 10-bit mantissa in the products.
+func (d *Device) SetTF32(on bool) error {
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	mode := uintptr(cublasMathFP32)
+	if on {
+		mode = cublasMathTF32
+	}
+	if err := d.blas.call("cublasSetMathMode", d.blas.setMathMode, d.handle, mode); err != nil {
+		return err
+	}
+	d.tf32 = on
+	return nil
+}
+
+// TF32 reports whether TF32 math is on.
+func (d *Device) TF32() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.tf32
+}
+
+// MemInfo returns the device's free and total memory in bytes (cuMemGetInfo).
+func (d *Device) MemInfo() (free, total uint64, err error) {
+	if err := d.enter(); err != nil {
+		return 0, 0, err
+	}
+	defer d.exit()
+	d.sc.out[0], d.sc.out[1] = 0, 0
+	err = d.drv.call("cuMemGetInfo_v2", d.drv.cuMemGetInfo, d.outPtr(0), d.outPtr(1))
+	return d.sc.out[0], d.sc.out[1], err
+}
+
+// driverMem is the allocator's backend on a real device (context current).
+type driverMem struct{ drv *driverAPI }
+
+func (m driverMem) memAlloc(bytes uint64) (uint64, error) {
+	var p uint64
+	var pin pinner
+	pin.pin(unsafe.Pointer(&p))
+	defer pin.unpin()
+	err := m.drv.call("cuMemAlloc_v2", m.drv.cuMemAlloc, uintptr(unsafe.Pointer(&p)), uintptr(bytes))
+	return p, err
+}
+
+func (m driverMem) memFree(ptr uint64) error {
+	return m.drv.call("cuMemFree_v2", m.drv.cuMemFree, uintptr(ptr))
+}

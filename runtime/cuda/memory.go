@@ -1,0 +1,211 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+)
+
+// elemSize is the size of every element: float32, or int32 for ids.
+const elemSize = 4
+
+// Buffer is a window onto device memory: an allocation's base address, an
+// element offset into it and a length in elements (4 bytes each). Slicing
+// a Buffer makes a view without a copy; all views share the allocation.
+// The zero Buffer is "no buffer" (a NULL pointer for kernels that take an
+// optional operand).
+type Buffer struct {
+	base uint64 // device address of the allocation
+	off  int    // first element of the view
+	n    int    // elements in the view
+}
+
+// Addr returns the device address of the view's first element.
+func (b Buffer) Addr() uint64 {
+	if b.base == 0 {
+		return 0
+	}
+	return b.base + uint64(b.off)*elemSize
+}
+
+// Len returns the number of elements in the view.
+func (b Buffer) Len() int { return b.n }
+
+// Offset returns the view's element offset from the start of its allocation.
+func (b Buffer) Offset() int { return b.off }
+
+// IsNil reports whether b is the zero Buffer.
+func (b Buffer) IsNil() bool { return b.base == 0 }
+
+// Slice returns the view of n elements starting at element off of b. It
+// panics when the range is outside b (a programming error).
+func (b Buffer) Slice(off, n int) Buffer {
+	if off < 0 || n < 0 || off+n > b.n {
+		panic(fmt.Sprintf("cuda: Buffer.Slice(%d, %d) out of range for a buffer of %d elements", off, n, b.n))
+	}
+	return Buffer{base: b.base, off: b.off + off, n: n}
+}
+
+func (b Buffer) String() string {
+	return fmt.Sprintf("Buffer{%#x+%d, %d elems}", b.base, b.off, b.n)
+}
+
+// Alloc returns a buffer of n float32 (or int32) elements from the caching
+// allocator; its contents are undefined. In steady state it does not call
+// cuMemAlloc. On out-of-memory the cache is emptied and the allocation
+// retried once; the error names the bytes requested.
+func (d *Device) Alloc(n int) (Buffer, error) {
+	if n < 0 {
+		return Buffer{}, fmt.Errorf("cuda: Alloc of %d elements", n)
+	}
+	if err := d.enter(); err != nil {
+		return Buffer{}, err
+	}
+	defer d.exit()
+	return d.allocLocked(n)
+}
+
+func (d *Device) allocLocked(n int) (Buffer, error) {
+	bytes := uint64(max(n, 1)) * elemSize
+	if n > math.MaxInt/elemSize {
+		return Buffer{}, fmt.Errorf("cuda: out of memory allocating %d elements", n)
+	}
+	p, _, err := d.alloc.alloc(bytes)
+	if err != nil {
+		return Buffer{}, err
+	}
+	return Buffer{base: p, n: n}, nil
+}
+
+// Free returns b's allocation (whichever view of it b is) to the cache.
+// Work already issued that uses it is unaffected: later work on the stream
+// runs after it.
+func (d *Device) Free(b Buffer) error {
+	if b.base == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	return d.alloc.put(b.base)
+}
+
+// Stats returns the caching allocator's counters.
+func (d *Device) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.alloc == nil {
+		return Stats{}
+	}
+	return d.alloc.stats
+}
+
+// EmptyCache returns every cached (free) block to the driver.
+func (d *Device) EmptyCache() error {
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	return d.alloc.release()
+}
+
+// Upload copies src into the first len(src) elements of dst. It waits for
+// earlier work and returns once src may be reused.
+func (d *Device) Upload(dst Buffer, src []float32) error {
+	if len(src) == 0 {
+		return nil
+	}
+	return d.htod("Upload", dst, unsafe.Pointer(&src[0]), len(src))
+}
+
+// UploadInt32 copies int32 values (token ids, targets) into dst.
+func (d *Device) UploadInt32(dst Buffer, src []int32) error {
+	if len(src) == 0 {
+		return nil
+	}
+	return d.htod("UploadInt32", dst, unsafe.Pointer(&src[0]), len(src))
+}
+
+func (d *Device) htod(what string, dst Buffer, src unsafe.Pointer, n int) error {
+	if n > dst.n {
+		return fmt.Errorf("cuda: %s of %d elements into a buffer of %d", what, n, dst.n)
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	var p pinner
+	p.pin(src)
+	defer p.unpin()
+	return d.drv.call("cuMemcpyHtoD_v2", d.drv.cuMemcpyHtoD, uintptr(dst.Addr()), uintptr(src), uintptr(n*elemSize))
+}
+
+// Download copies the first len(dst) elements of src to the host, after
+// all earlier work has finished (a host synchronization point).
+func (d *Device) Download(dst []float32, src Buffer) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	return d.dtoh("Download", unsafe.Pointer(&dst[0]), len(dst), src)
+}
+
+// DownloadInt32 is Download for int32 data.
+func (d *Device) DownloadInt32(dst []int32, src Buffer) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	return d.dtoh("DownloadInt32", unsafe.Pointer(&dst[0]), len(dst), src)
+}
+
+func (d *Device) dtoh(what string, dst unsafe.Pointer, n int, src Buffer) error {
+	if n > src.n {
+		return fmt.Errorf("cuda: %s of %d elements from a buffer of %d", what, n, src.n)
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	var p pinner
+	p.pin(dst)
+	defer p.unpin()
+	return d.drv.call("cuMemcpyDtoH_v2", d.drv.cuMemcpyDtoH, uintptr(dst), uintptr(src.Addr()), uintptr(n*elemSize))
+}
+
+// CopyDtoD copies n elements from src to dst on the stream (no host wait).
+func (d *Device) CopyDtoD(dst, src Buffer, n int) error {
+	if n > dst.n || n > src.n || n < 0 {
+		return fmt.Errorf("cuda: CopyDtoD of %d elements between buffers of %d and %d", n, dst.n, src.n)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	return d.drv.call("cuMemcpyDtoDAsync_v2", d.drv.cuMemcpyDtoDAsync, uintptr(dst.Addr()), uintptr(src.Addr()),
+		uintptr(n*elemSize), d.stream)
+}
+
+// Memset sets every element of dst to v (contiguous; see Fill for views).
+func (d *Device) Memset(dst Buffer, v float32) error {
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	return d.memsetLocked(dst, v)
+}
+
+func (d *Device) memsetLocked(dst Buffer, v float32) error {
+	if dst.n == 0 {
+		return nil
+	}
+	return d.drv.call("cuMemsetD32Async", d.drv.cuMemsetD32Async, uintptr(dst.Addr()),
+		uintptr(math.Float32bits(v)), uintptr(dst.n), d.stream)
+}
+
+// MemsetInt32 sets every element of dst to the int32 v.
+func (d *Device) MemsetInt32(dst Buffer, v int32) error {
+	return d.Memset(dst, math.Float32frombits(uint32(v)))
+}
