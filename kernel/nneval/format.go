@@ -1,0 +1,302 @@
+package nneval
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"nnscope"
+	"nnscope/kernel"
+)
+
+// Format turns a cell's value into its execute_result: text/plain for every
+// value, plus a text/html table for a *nnscope.Tensor and image/png for a
+// *nnscope.Figure not already displayed (nil: nothing to show).
+func Format(v reflect.Value) *kernel.Bundle {
+	for v.IsValid() && v.Kind() == reflect.Interface && !v.IsNil() {
+		v = v.Elem()
+	}
+	if !v.IsValid() {
+		return &kernel.Bundle{"text/plain": "<nil>"}
+	}
+	var x any
+	if v.CanInterface() {
+		x = v.Interface()
+	}
+	switch t := x.(type) {
+	case *nnscope.Figure:
+		if t == nil {
+			break
+		}
+		if t.Shown() {
+			return nil
+		}
+		return &kernel.Bundle{"text/plain": t.String(), "image/png": t.PNG()}
+	case *nnscope.Tensor:
+		b := kernel.Bundle{"text/plain": safeString(t)}
+		if h := TensorHTML(t); h != "" {
+			b["text/html"] = h
+		}
+		return &b
+	}
+	return &kernel.Bundle{"text/plain": plainText(v, x)}
+}
+
+func safeString(s fmt.Stringer) (out string) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = fmt.Sprint(r)
+		}
+	}()
+	return s.String()
+}
+
+func plainText(v reflect.Value, x any) (out string) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = fmt.Sprintf("<%s: %v>", v.Type(), r)
+		}
+	}()
+	switch t := x.(type) {
+	case string:
+		return strconv.Quote(t)
+	case error:
+		return t.Error()
+	case fmt.Stringer:
+		return t.String()
+	case nil:
+		if !v.CanInterface() {
+			return fmt.Sprintf("<%s>", v.Type())
+		}
+	}
+	return fmt.Sprintf("%v", x)
+}
+
+// edge is how many leading and trailing indices a summarized dimension
+// shows, and threshold the element count above which tensors are
+// summarized (numpy's defaults).
+const (
+	edge      = 3
+	threshold = 1000
+)
+
+// TensorHTML renders t as HTML tables like numpy prints arrays: beyond 1000
+// elements every dimension longer than 6 shows its first and last 3
+// indices around an ellipsis; tensors of more than 2 dimensions are a
+// sequence of 2-d tables labelled with their leading indices. It returns ""
+// for a tensor that cannot be read (e.g. not saved).
+func TensorHTML(t *nnscope.Tensor) (out string) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = ""
+		}
+	}()
+	if t == nil {
+		return ""
+	}
+	shape := t.Shape()
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
+	summarize := size > threshold
+	idx := func(n int) []int { // -1 marks the ellipsis
+		if !summarize || n <= 2*edge {
+			out := make([]int, n)
+			for i := range out {
+				out[i] = i
+			}
+			return out
+		}
+		out := []int{}
+		for i := 0; i < edge; i++ {
+			out = append(out, i)
+		}
+		out = append(out, -1)
+		for i := n - edge; i < n; i++ {
+			out = append(out, i)
+		}
+		return out
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<div class="nnscope-tensor"><div style="color:#666;font-size:90%%">Tensor shape %s</div>`, html.EscapeString(fmt.Sprint(shape)))
+	cell := func(pos []int) string {
+		return html.EscapeString(strconv.FormatFloat(t.At(pos...), 'g', 5, 64))
+	}
+	table := func(lead []int) {
+		b.WriteString(`<table style="font-family:monospace;font-size:90%">`)
+		switch len(shape) - len(lead) {
+		case 0:
+			fmt.Fprintf(&b, "<tr><td>%s</td></tr>", cell(lead))
+		case 1:
+			b.WriteString("<tr>")
+			for _, j := range idx(shape[len(lead)]) {
+				if j < 0 {
+					b.WriteString("<td>…</td>")
+					continue
+				}
+				fmt.Fprintf(&b, "<td>%s</td>", cell(append(append([]int{}, lead...), j)))
+			}
+			b.WriteString("</tr>")
+		default:
+			rows, cols := idx(shape[len(lead)]), idx(shape[len(lead)+1])
+			b.WriteString("<tr><th></th>")
+			for _, j := range cols {
+				if j < 0 {
+					b.WriteString("<th>…</th>")
+				} else {
+					fmt.Fprintf(&b, "<th>%d</th>", j)
+				}
+			}
+			b.WriteString("</tr>")
+			for _, i := range rows {
+				if i < 0 {
+					fmt.Fprintf(&b, "<tr><th>⋮</th>%s</tr>", strings.Repeat("<td>⋮</td>", len(cols)))
+					continue
+				}
+				fmt.Fprintf(&b, "<tr><th>%d</th>", i)
+				for _, j := range cols {
+					if j < 0 {
+						b.WriteString("<td>…</td>")
+						continue
+					}
+					fmt.Fprintf(&b, "<td>%s</td>", cell(append(append([]int{}, lead...), i, j)))
+				}
+				b.WriteString("</tr>")
+			}
+		}
+		b.WriteString("</table>")
+	}
+	if len(shape) <= 2 {
+		table(nil)
+	} else {
+		var walk func(lead []int)
+		walk = func(lead []int) {
+			if len(lead) == len(shape)-2 {
+				label := make([]string, 0, len(shape))
+				for _, i := range lead {
+					label = append(label, strconv.Itoa(i))
+				}
+				label = append(label, ":", ":")
+				fmt.Fprintf(&b, `<div style="margin-top:4px">[%s]</div>`, strings.Join(label, ", "))
+				table(lead)
+				return
+			}
+			for _, i := range idx(shape[len(lead)]) {
+				if i < 0 {
+					fmt.Fprintf(&b, `<div>⋮ (%d more along dimension %d)</div>`, shape[len(lead)]-2*edge, len(lead))
+					continue
+				}
+				walk(append(append([]int{}, lead...), i))
+			}
+		}
+		walk(nil)
+	}
+	b.WriteString("</div>")
+	return b.String()
+}
+
+// Inspect implements kernel.Evaluator: the declaration and doc comment of
+// an nnscope function, type or method, or the type (and doc) of a value in
+// scope, for the dotted name at cursor.
+func (e *Evaluator) Inspect(code string, cursor int, detail int) (kernel.Bundle, bool) {
+	if cursor < 0 || cursor > len(code) {
+		cursor = len(code)
+	}
+	start := cursor
+	for start > 0 && (isIdent(code[start-1]) || code[start-1] == '.') {
+		start--
+	}
+	end := cursor
+	for end < len(code) && isIdent(code[end]) {
+		end++
+	}
+	name := strings.Trim(code[start:end], ".")
+	if name == "" {
+		return nil, false
+	}
+	chain := strings.Split(name, ".")
+	for _, c := range chain {
+		if c == "" || c[0] >= '0' && c[0] <= '9' {
+			return nil, false
+		}
+	}
+	var text string
+	if chain[0] == "nnscope" && len(chain) > 1 {
+		text = apiDocs[strings.Join(chain[1:], ".")]
+	}
+	if text == "" {
+		text = e.inspectValue(chain)
+	}
+	if text == "" {
+		text = apiDocs[name]
+	}
+	if text == "" {
+		return nil, false
+	}
+	return kernel.Bundle{"text/plain": text}, true
+}
+
+// inspectValue describes the value of chain (a variable, a field or a
+// method of one) by evaluating the dotted name, which runs no user code.
+func (e *Evaluator) inspectValue(chain []string) string {
+	val, ok := e.peek(strings.Join(chain, "."))
+	var parts []string
+	if ok {
+		s := fmt.Sprintf("%s: %s", strings.Join(chain, "."), typeName(val))
+		if val.Kind() != reflect.Func {
+			if v := Format(val); v != nil {
+				if p, _ := (*v)["text/plain"].(string); p != "" {
+					if len(p) > 600 {
+						p = p[:600] + "…"
+					}
+					s += "\n" + p
+				}
+			}
+		}
+		parts = append(parts, s)
+		if d := apiDocs[nnscopeName(val.Type())]; d != "" && val.Kind() != reflect.Func {
+			parts = append(parts, d)
+		}
+	}
+	if len(chain) > 1 {
+		if recv, ok := e.peek(strings.Join(chain[:len(chain)-1], ".")); ok {
+			if d := apiDocs[nnscopeName(recv.Type())+"."+chain[len(chain)-1]]; d != "" {
+				parts = append(parts, d)
+			}
+		}
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+// peek evaluates a dotted name in the session, output discarded.
+func (e *Evaluator) peek(expr string) (reflect.Value, bool) {
+	e.s.SetOutput(io.Discard, io.Discard)
+	res, err := e.s.Eval(context.Background(), expr)
+	if err != nil || !res.HasValue || !res.Value.IsValid() {
+		return reflect.Value{}, false
+	}
+	v := res.Value
+	for v.Kind() == reflect.Interface && !v.IsNil() {
+		v = v.Elem()
+	}
+	return v, v.IsValid()
+}
+
+func typeName(v reflect.Value) string { return v.Type().String() }
+
+// nnscopeName returns the name of t (or of what it points to) if it is a
+// type of package nnscope, else "".
+func nnscopeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.PkgPath() != "nnscope" {
+		return ""
+	}
+	return t.Name()
+}

@@ -1,0 +1,141 @@
+package nneval
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"nnscope"
+	"nnscope/display"
+	"nnscope/kernel"
+	"nnscope/stdlib"
+)
+
+func run(t *testing.T, e *Evaluator, code string) (*kernel.Bundle, []kernel.Bundle, string, error) {
+	t.Helper()
+	var out strings.Builder
+	var shown []kernel.Bundle
+	res, err := e.Execute(context.Background(), code, &out, &out, func(b kernel.Bundle) { shown = append(shown, b) })
+	return res, shown, out.String(), err
+}
+
+func TestEvaluator(t *testing.T) {
+	e := New()
+	defer display.SetHook(nil)
+	root, _ := filepath.Abs("../../testdata/gpt2-tiny")
+	if _, _, out, err := run(t, e, "import (\n\t\"fmt\"\n\t\"nnscope\"\n)\nmodel := nnscope.LanguageModel(\""+root+"\")\nfmt.Println(\"loaded\")"); err != nil || out != "loaded\n" {
+		t.Fatalf("load: %q %v", out, err)
+	}
+	res, _, _, err := run(t, e, "x := nnscope.Arange(24).Reshape(2, 3, 4)\nx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := (*res)["text/html"].(string)
+	if !strings.Contains(h, "[1, :, :]") || !strings.Contains(h, "<td>23</td>") {
+		t.Errorf("tensor html: %s", h)
+	}
+
+	// An error points at the cell line; state survives.
+	_, _, _, err = run(t, e, "y := 1\nz := nope + y")
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Name() != "CompileError" || !strings.HasPrefix(err.Error(), "2:") {
+		t.Fatalf("error: %#v", err)
+	}
+	if tb := ce.Traceback(); len(tb) < 2 || !strings.Contains(tb[1], "-->   2") {
+		t.Errorf("traceback: %q", tb)
+	}
+	if res, _, _, err := run(t, e, "x.Shape()"); err != nil || (*res)["text/plain"] != "[2 3 4]" {
+		t.Fatalf("after error: %v %v", res, err)
+	}
+
+	// A figure shown through the display hook is not repeated as the result.
+	res, shown, _, err := run(t, e, "nnscope.Heatmap(x.Select(0, 0), nil, nil)")
+	if err != nil || res != nil || len(shown) != 1 || shown[0]["image/png"] == nil {
+		t.Fatalf("heatmap: res %v, shown %d, err %v", res, len(shown), err)
+	}
+
+	// Completion of module paths and members; inspection.
+	m, start, end := e.Complete(`h := model.Module("transformer.h.1.at`, 37)
+	if start != 19 || end != 37 || !contains(m, "transformer.h.1.attn.c_attn") {
+		t.Errorf("module completion: %v [%d,%d)", m, start, end)
+	}
+	if m, _, _ := e.Complete("x.Resh", 6); !contains(m, "Reshape") {
+		t.Errorf("member completion: %v", m)
+	}
+	if b, ok := e.Inspect("x.Reshape(1)", 5, 0); !ok || !strings.Contains(b["text/plain"].(string), "func (x *Tensor) Reshape") {
+		t.Errorf("inspect method: %v %v", b, ok)
+	}
+	if b, ok := e.Inspect("nnscope.Heatmap", 10, 0); !ok || !strings.Contains(b["text/plain"].(string), "func Heatmap(") {
+		t.Errorf("inspect function: %v %v", b, ok)
+	}
+	if st, ind := e.IsComplete("for i := 0; i < 3; i++ {"); st != "incomplete" || ind == "" {
+		t.Errorf("is_complete: %q %q", st, ind)
+	}
+
+	// Interrupt: a cancelled context stops a trace loop, the session lives on.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = e.Execute(ctx, "for i := 0; i < 100000; i++ {\n\tmodel.Trace(\"a b c\", func(tr *nnscope.Tracer) { model.LMHead.Output() })\n}", io.Discard, io.Discard, func(kernel.Bundle) {})
+	if !errors.As(err, &ce) || ce.Name() != "Interrupted" {
+		t.Fatalf("interrupt: %v", err)
+	}
+	if _, _, _, err := run(t, e, "x.Sum().Item()"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTensorHTMLSummarizes(t *testing.T) {
+	h := TensorHTML(nnscope.Arange(5000).Reshape(50, 100))
+	if !strings.Contains(h, "…") || !strings.Contains(h, "⋮") || strings.Contains(h, "<th>50</th>") || !strings.Contains(h, "<th>99</th>") || !strings.Contains(h, "<td>4999</td>") {
+		t.Errorf("summarized table: %s", h)
+	}
+	if n := strings.Count(h, "<td>"); n > 7*7+7 {
+		t.Errorf("%d cells shown", n)
+	}
+	if got := Format(reflect.ValueOf("hi")); (*got)["text/plain"] != `"hi"` {
+		t.Errorf("string: %v", got)
+	}
+}
+
+// Outside a notebook a figure is written to a file named after its title.
+func TestFigureFile(t *testing.T) {
+	old := display.SetHook(nil)
+	defer display.SetHook(old)
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	f := nnscope.Line([]string{"0", "1", "2"}, nnscope.Series{Name: "a", Values: []float64{1, 2, 3}}, nnscope.Title("Logit lens"))
+	if f.File() != "logit_lens.png" {
+		t.Fatalf("file %q", f.File())
+	}
+	if st, err := os.Stat(filepath.Join(dir, "logit_lens.png")); err != nil || st.Size() < 1000 {
+		t.Fatalf("file: %v %v", st, err)
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// The doc table covers the API scripts see (regenerate it with
+// `go generate ./kernel/nneval` after changing package nnscope).
+func TestDocsUpToDate(t *testing.T) {
+	for name := range stdlib.Symbols["nnscope/nnscope"] {
+		if _, ok := apiDocs[name]; !ok {
+			t.Errorf("no doc for nnscope.%s: run go generate ./kernel/nneval", name)
+		}
+	}
+}
