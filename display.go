@@ -238,20 +238,5 @@ func (p *ProgressBar) counts(now time.Time) string {
 }
 
 // ShowProgress is a GenerateOption that shows a progress bar of the
-// generated tokens (in a notebook, an updating display). Give it after
-// nnscope.Stream, whose output it keeps.
-func ShowProgress() GenerateOption {
-	return func(o *genOptions) {
-		prev := o.stream
-		var bar *ProgressBar
-		o.stream = func(text string) {
-			if bar == nil {
-				bar = Progress(o.maxNew, "generating")
-			}
-			bar.Add(1)
-			if prev != nil {
-				prev(text)
-			}
-		}
-	}
-}
+// generated tokens (in a notebook, an updating display).
+func ShowProgress() GenerateOption { return func(o *genOptions) { o.progress = true } }

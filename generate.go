@@ -2,6 +2,7 @@ package nnscope
 
 import (
 	"fmt"
+	"strings"
 
 	"nnscope/gpt2"
 	rt "nnscope/runtime"
@@ -11,10 +12,11 @@ import (
 type GenerateOption func(*genOptions)
 
 type genOptions struct {
-	maxNew int
-	samp   gpt2.Sampling
-	noEOS  bool
-	stream func(text string)
+	maxNew   int
+	samp     gpt2.Sampling
+	noEOS    bool
+	stream   []func(text string) // called with each new piece of text
+	progress bool                // show a bar of generated tokens
 }
 
 // MaxNewTokens sets how many tokens to generate (default 20).
@@ -44,7 +46,9 @@ func IgnoreEOS() GenerateOption { return func(o *genOptions) { o.noEOS = true } 
 
 // Stream calls fn with the text of each new token of the first row as it
 // is generated.
-func Stream(fn func(text string)) GenerateOption { return func(o *genOptions) { o.stream = fn } }
+func Stream(fn func(text string)) GenerateOption {
+	return func(o *genOptions) { o.stream = append(o.stream, fn) }
+}
 
 // Generation is the result of Generate.
 type Generation struct {
@@ -125,6 +129,11 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 	}
 	var streamed []int
 	printed := ""
+	var bar *ProgressBar
+	if g.opts.progress {
+		bar = Progress(g.opts.maxNew, "generating")
+		defer bar.Done()
+	}
 	g.result.ids = m.g.Generate(in, gpt2.GenerateOptions{
 		MaxNewTokens: g.opts.maxNew,
 		Sampling:     g.opts.samp,
@@ -141,11 +150,18 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 			return d
 		},
 		OnToken: func(step int, toks []int) bool {
-			if g.opts.stream != nil {
+			if bar != nil {
+				bar.Add(1)
+			}
+			if len(g.opts.stream) > 0 {
 				streamed = append(streamed, toks[0])
 				text, err := m.tok.Decode(streamed)
-				if err == nil && len(text) > len(printed) && text[:len(printed)] == printed {
-					g.opts.stream(text[len(printed):])
+				// A token that ends inside a multi-byte character decodes
+				// to a replacement rune: wait for the rest.
+				if err == nil && len(text) > len(printed) && text[:len(printed)] == printed && !strings.HasSuffix(text, "\uFFFD") {
+					for _, fn := range g.opts.stream {
+						fn(text[len(printed):])
+					}
 					printed = text
 				}
 			}
