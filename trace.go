@@ -210,6 +210,7 @@ func (tr *Tracer) run() {
 // goes through, serving the bodies' requests.
 type driver struct {
 	tr      *Tracer
+	kept    map[*rt.Tensor]bool // tensors handed to bodies or cached: never released
 	seen    map[event]bool
 	T, B    int
 	step    int
@@ -301,6 +302,31 @@ func (d *driver) rowsView(md *mediator, mod *rt.Module, t *rt.Tensor) *rt.Tensor
 	return v
 }
 
+func (d *driver) keep(t *rt.Tensor) {
+	if t == nil {
+		return
+	}
+	if d.kept == nil {
+		d.kept = map[*rt.Tensor]bool{}
+	}
+	d.kept[t] = true
+}
+
+// Keeps tells the model which intermediates a body may still read (all
+// memory shared with a tensor handed out), so the rest of a traced forward
+// pass reuses buffers like an untraced one.
+func (d *driver) Keeps(t *rt.Tensor) bool {
+	if d.kept[t] {
+		return true
+	}
+	for k := range d.kept {
+		if rt.SharesMemory(k, t) {
+			return true
+		}
+	}
+	return false
+}
+
 // Enter serves requests for a module's input and skips.
 func (d *driver) Enter(mod *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) {
 	d.interrupted()
@@ -321,9 +347,11 @@ func (d *driver) Enter(mod *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tenso
 			}
 			if r.skip != nil {
 				skip = d.place(md, mod, nil, r.skip, "Skip")
+				d.keep(skip)
 				return
 			}
 			rep := d.place(md, mod, cur[0], r.set, "SetInput")
+			d.keep(rep)
 			newIn = append([]*rt.Tensor{rep}, cur[1:]...)
 		})
 	}
@@ -354,6 +382,7 @@ func (d *driver) Exit(mod *rt.Module, out *rt.Tensor) *rt.Tensor {
 			p = fmt.Sprintf("%s@%d", p, d.step)
 		}
 		c.put(p, wrap(cur, d.tr.scope))
+		d.keep(cur)
 	}
 	d.after(ev)
 	return replaced
@@ -388,6 +417,7 @@ func (d *driver) hand(md *mediator, mod *rt.Module, t *rt.Tensor, what string) *
 	if t.Dim() > 0 && d.tr.gen == nil {
 		t.RequiresGrad()
 	}
+	d.keep(t)
 	v := &Tensor{t: d.rowsView(md, mod, t), scope: md.scope, label: mod.Path + "." + what}
 	if v.t != t {
 		v.base = t

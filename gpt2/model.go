@@ -327,11 +327,22 @@ func (m *Model) Forward(h rt.Hooks, in Input, st *State) *rt.Tensor {
 func identity(x []*rt.Tensor) *rt.Tensor { return x[0] }
 
 // free gives intermediates back to the buffer pool when nothing else can
-// hold them: no hooks saw them (h == nil) and no autograd tape recorded them
-// (runtime.Release checks that). A traced forward keeps everything.
+// hold them: no autograd tape recorded them (runtime.Release checks that)
+// and no hook kept them (hooks that hand values out say which, through
+// runtime.Keeper; other hooks keep everything).
 func (m *Model) free(h rt.Hooks, ts ...*rt.Tensor) {
 	if h == nil {
 		rt.Release(ts...)
+		return
+	}
+	k, ok := h.(rt.Keeper)
+	if !ok {
+		return
+	}
+	for _, t := range ts {
+		if !k.Keeps(t) {
+			rt.Release(t)
+		}
 	}
 }
 

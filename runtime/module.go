@@ -110,3 +110,10 @@ func Call(h Hooks, m *Module, fn func(in []*Tensor) *Tensor, in ...*Tensor) *Ten
 	}
 	return out
 }
+
+// Keeper is implemented by Hooks that hand tensors out (an intervention
+// layer): Keeps reports whether t (or memory it shares) may still be read
+// by someone else, so the model must not release it to the buffer pool.
+type Keeper interface {
+	Keeps(t *Tensor) bool
+}
