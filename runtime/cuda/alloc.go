@@ -24,8 +24,8 @@ type Stats struct {
 	PeakInUse   uint64 // high-water mark of BytesInUse
 }
 
-// minBlock is the smallest size class in bytes (and the alignment of every
-// block, since cuMemAlloc returns 256-byte aligned memory or better).
+// minBlock is the smallest size class in bytes. Every block is its own
+// cuMemAlloc, so it is aligned to at least 256 bytes.
 const minBlock = 512
 
 // sizeClass rounds a request up to its class: 512 bytes, then four classes

@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/ebitengine/purego"
 )
@@ -116,4 +117,87 @@ func gemmExtents(transA, transB bool, m, n, k, lda, ldb, ldc int) (ea, eb, ec in
 		eb = matrixExtent(k, n, ldb)
 	}
 	return ea, eb, matrixExtent(m, n, ldc)
+}
+
+// Sgemm computes the row-major product C = alpha * op(A) * op(B) + beta * C
+// with cuBLAS, where op(A) is [m, k], op(B) is [k, n] and C is [m, n]. A
+// is stored row-major as [m, k] with leading dimension lda (elements
+// between rows; lda >= k), or, when transA, as [k, m] (lda >= m); B
+// likewise with ldb; ldc >= n. Buffers may be views (their offsets are
+// applied). Strict FP32 unless SetTF32(true).
+func (d *Device) Sgemm(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda int, b Buffer, ldb int,
+	beta float32, c Buffer, ldc int) error {
+	cm, err := rowMajorGemm(transA, transB, m, n, k, lda, ldb, ldc)
+	if err != nil {
+		return err
+	}
+	ea, eb, ec := gemmExtents(transA, transB, m, n, k, lda, ldb, ldc)
+	if err := gemmBounds(a, b, c, ea, eb, ec, 0, 0, 0, 1); err != nil {
+		return err
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	d.sc.alpha, d.sc.beta = alpha, beta
+	return d.blas.call("cublasSgemm_v2", d.blas.sgemm, d.handle, uintptr(cm.opFirst), uintptr(cm.opSecond),
+		uintptr(cm.m), uintptr(cm.n), uintptr(cm.k), uintptr(unsafe.Pointer(&d.sc.alpha)),
+		uintptr(b.Addr()), uintptr(cm.ldFirst), uintptr(a.Addr()), uintptr(cm.ldSecond),
+		uintptr(unsafe.Pointer(&d.sc.beta)), uintptr(c.Addr()), uintptr(cm.ldc))
+}
+
+// SgemmStridedBatched computes batch row-major products C_i = alpha *
+// op(A_i) * op(B_i) + beta * C_i, where X_i starts strideX elements after
+// X_{i-1} (a stride of 0 reuses one matrix for every batch: broadcasting).
+// Shapes and leading dimensions are as in Sgemm. Attention's Q·K^T and
+// P·V over [B*H] heads are one call each.
+func (d *Device) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda, strideA int,
+	b Buffer, ldb, strideB int, beta float32, c Buffer, ldc, strideC int, batch int) error {
+	cm, err := rowMajorGemm(transA, transB, m, n, k, lda, ldb, ldc)
+	if err != nil {
+		return err
+	}
+	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		return fmt.Errorf("cuda: SgemmStridedBatched: negative batch %d or stride", batch)
+	}
+	ea, eb, ec := gemmExtents(transA, transB, m, n, k, lda, ldb, ldc)
+	if err := gemmBounds(a, b, c, ea, eb, ec, strideA, strideB, strideC, batch); err != nil {
+		return err
+	}
+	if m == 0 || n == 0 || batch == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	d.sc.alpha, d.sc.beta = alpha, beta
+	return d.blas.call("cublasSgemmStridedBatched", d.blas.sgemmStridedBatched, d.handle,
+		uintptr(cm.opFirst), uintptr(cm.opSecond), uintptr(cm.m), uintptr(cm.n), uintptr(cm.k),
+		uintptr(unsafe.Pointer(&d.sc.alpha)),
+		uintptr(b.Addr()), uintptr(cm.ldFirst), uintptr(strideB),
+		uintptr(a.Addr()), uintptr(cm.ldSecond), uintptr(strideA),
+		uintptr(unsafe.Pointer(&d.sc.beta)),
+		uintptr(c.Addr()), uintptr(cm.ldc), uintptr(strideC), uintptr(batch))
+}
+
+// gemmBounds checks that each operand's last batch fits its buffer.
+func gemmBounds(a, b, c Buffer, ea, eb, ec, sa, sb, sc, batch int) error {
+	for _, x := range []struct {
+		name           string
+		buf            Buffer
+		extent, stride int
+	}{{"A", a, ea, sa}, {"B", b, eb, sb}, {"C", c, ec, sc}} {
+		if x.extent == 0 || batch == 0 {
+			continue
+		}
+		needN := (batch-1)*x.stride + x.extent
+		if err := need("Sgemm "+x.name, x.buf, needN); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,318 @@
+package cuda
+
+import "fmt"
+
+// BinaryOp selects an elementwise binary operation.
+type BinaryOp int
+
+// Binary operations (codes match kernels/elementwise.cu).
+const (
+	OpAdd BinaryOp = iota
+	OpSub
+	OpMul
+	OpDiv
+)
+
+// UnaryOp selects an elementwise unary operation; p is its parameter where
+// it has one (Pow's exponent, the scalar of the scalar ops).
+type UnaryOp int
+
+// Unary operations (codes match kernels/elementwise.cu).
+const (
+	OpNeg        UnaryOp = iota // -x
+	OpAbs                       // |x|
+	OpExp                       // e^x
+	OpLog                       // ln x
+	OpTanh                      // tanh x
+	OpSqrt                      // sqrt x
+	OpRelu                      // max(x, 0)
+	OpGeluNew                   // GPT-2's tanh GELU
+	OpGelu                      // exact (erf) GELU
+	OpPow                       // x^p
+	OpScale                     // p*x
+	OpAddScalar                 // x+p
+	OpRSubScalar                // p-x
+	OpRDivScalar                // p/x
+)
+
+// need checks that b holds at least n elements.
+func need(what string, b Buffer, n int) error {
+	if n > 0 && b.IsNil() {
+		return fmt.Errorf("cuda: %s: no buffer", what)
+	}
+	if b.n < n {
+		return fmt.Errorf("cuda: %s: buffer of %d elements, need %d", what, b.n, n)
+	}
+	return nil
+}
+
+// optional checks an optional buffer (nil allowed).
+func optional(what string, b Buffer, n int) error {
+	if b.IsNil() {
+		return nil
+	}
+	return need(what, b, n)
+}
+
+const blk = 256 // threads per block of the 1-d kernels
+
+// Binary computes out = a op b elementwise with numpy broadcasting: out's
+// shape must be the broadcast of a's and b's. Any operand may be a strided
+// view (out too: an in-place write through a view); out may alias a or b
+// element for element.
+func (d *Device) Binary(op BinaryOp, out, a, b Strided) error {
+	shape, ok := broadcastShapes(a.Shape, b.Shape)
+	if !ok {
+		return fmt.Errorf("cuda: Binary: shapes %v and %v do not broadcast", a.Shape, b.Shape)
+	}
+	if !sameShape(shape, out.Shape) {
+		return fmt.Errorf("cuda: Binary: out shape %v, want %v", out.Shape, shape)
+	}
+	for _, c := range []struct {
+		n string
+		v Strided
+	}{{"Binary out", out}, {"Binary a", a}, {"Binary b", b}} {
+		if err := c.v.check(c.n); err != nil {
+			return err
+		}
+	}
+	n := numel(shape)
+	if n == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	grid, block := dim3{x: gridFor(n, blk)}, dim3{x: blk}
+	if out.IsContiguous() {
+		full := func(v Strided) bool { return v.IsContiguous() && numel(v.Shape) == n }
+		switch {
+		case full(a) && full(b):
+			return d.launch("binary_contig", grid, block, 0, out.Buf, a.Buf, b.Buf, n, 1, 1, int(op))
+		case full(a) && numel(b.Shape) == 1:
+			return d.launch("binary_contig", grid, block, 0, out.Buf, a.Buf, b.Buf, n, 1, 0, int(op))
+		case numel(a.Shape) == 1 && full(b):
+			return d.launch("binary_contig", grid, block, 0, out.Buf, a.Buf, b.Buf, n, 0, 1, int(op))
+		}
+	}
+	sa, _ := broadcastTo(a, shape)
+	sb, _ := broadcastTo(b, shape)
+	sh, st := coalesce(shape, out.Strides, sa, sb)
+	var dd [4]dims
+	for i, x := range [][]int{sh, st[0], st[1], st[2]} {
+		var err error
+		if dd[i], err = toDims(x); err != nil {
+			return fmt.Errorf("cuda: Binary: %w", err)
+		}
+	}
+	return d.launch("binary_strided", grid, block, 0, out.Buf, a.Buf, b.Buf, n, len(sh), dd[0], dd[1], dd[2], dd[3], int(op))
+}
+
+// Unary computes out[i] = f(x[i]) for n contiguous elements (out may be x).
+func (d *Device) Unary(op UnaryOp, out, x Buffer, n int, p float32) error {
+	if err := need("Unary out", out, n); err != nil {
+		return err
+	}
+	if err := need("Unary x", x, n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	return d.launch("unary_fwd", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out, x, n, int(op), p)
+}
+
+// UnaryBackward computes gi[i] = g[i] * f'(x[i]) for n contiguous
+// elements. x is the forward input and y the forward output: OpExp,
+// OpTanh and OpSqrt read y (x may be nil), the others read x (y may be
+// nil); OpNeg, OpScale, OpAddScalar and OpRSubScalar read neither.
+func (d *Device) UnaryBackward(op UnaryOp, gi, g, x, y Buffer, n int, p float32) error {
+	if err := need("UnaryBackward gi", gi, n); err != nil {
+		return err
+	}
+	if err := need("UnaryBackward g", g, n); err != nil {
+		return err
+	}
+	switch op {
+	case OpExp, OpTanh, OpSqrt:
+		if err := need("UnaryBackward y", y, n); err != nil {
+			return err
+		}
+	case OpNeg, OpScale, OpAddScalar, OpRSubScalar:
+	default:
+		if err := need("UnaryBackward x", x, n); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	return d.launch("unary_bwd", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, gi, g, x, y, n, int(op), p)
+}
+
+// Scale computes out = alpha * x for n contiguous elements.
+func (d *Device) Scale(out, x Buffer, n int, alpha float32) error {
+	return d.Unary(OpScale, out, x, n, alpha)
+}
+
+// Fill sets every element of the view out to v (a write through a view
+// when out is strided).
+func (d *Device) Fill(out Strided, v float32) error {
+	if err := out.check("Fill"); err != nil {
+		return err
+	}
+	n := out.Numel()
+	if n == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	if out.IsContiguous() {
+		return d.memsetLocked(out.Buf.Slice(0, n), v)
+	}
+	sh, st := coalesce(out.Shape, out.Strides)
+	ds, err := toDims(sh)
+	if err != nil {
+		return fmt.Errorf("cuda: Fill: %w", err)
+	}
+	dst, err := toDims(st[0])
+	if err != nil {
+		return fmt.Errorf("cuda: Fill: %w", err)
+	}
+	return d.launch("fill_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf, n, len(sh), ds, dst, v)
+}
+
+// Copy copies src into dst; src must broadcast to dst's shape (so Copy also
+// materializes an expanded view). Either may be strided: this makes a view
+// contiguous (dst contiguous) or writes in place through a view (dst
+// strided). The views must not overlap.
+func (d *Device) Copy(dst, src Strided) error {
+	if err := dst.check("Copy dst"); err != nil {
+		return err
+	}
+	if err := src.check("Copy src"); err != nil {
+		return err
+	}
+	ss, ok := broadcastTo(src, dst.Shape)
+	if !ok {
+		return fmt.Errorf("cuda: Copy: shape %v does not broadcast to %v", src.Shape, dst.Shape)
+	}
+	n := dst.Numel()
+	if n == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	if dst.IsContiguous() && src.IsContiguous() && src.Numel() == n {
+		return d.drv.call("cuMemcpyDtoDAsync_v2", d.drv.cuMemcpyDtoDAsync, uintptr(dst.Buf.Addr()),
+			uintptr(src.Buf.Addr()), uintptr(n*elemSize), d.stream)
+	}
+	sh, st := coalesce(dst.Shape, dst.Strides, ss)
+	var dd [3]dims
+	for i, x := range [][]int{sh, st[0], st[1]} {
+		var err error
+		if dd[i], err = toDims(x); err != nil {
+			return fmt.Errorf("cuda: Copy: %w", err)
+		}
+	}
+	return d.launch("copy_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, dst.Buf, src.Buf, n, len(sh), dd[0], dd[1], dd[2])
+}
+
+// SumTo computes out = alpha * sumTo(g, shape) + beta * out, where out is
+// contiguous with the given shape and shape broadcasts to g's (leading
+// dimensions of g and dimensions where shape has 1 are summed: the
+// backward of a broadcast, a sum over leading or trailing axes, or, with
+// an empty shape, the sum of all elements). beta = 0 ignores out's
+// contents.
+func (d *Device) SumTo(out Buffer, g Strided, shape []int, alpha, beta float32) error {
+	if err := g.check("SumTo g"); err != nil {
+		return err
+	}
+	p, err := planSumTo(g, shape)
+	if err != nil {
+		return err
+	}
+	if err := need("SumTo out", out, p.nout); err != nil {
+		return err
+	}
+	if p.nout == 0 {
+		return nil
+	}
+	var kd [2]dims
+	var rd [2]dims
+	for i, x := range [][]int{p.kshape, p.kg} {
+		if kd[i], err = toDims(x); err != nil {
+			return fmt.Errorf("cuda: SumTo: %w", err)
+		}
+	}
+	for i, x := range [][]int{p.rshape, p.rg} {
+		if rd[i], err = toDims(x); err != nil {
+			return fmt.Errorf("cuda: SumTo: %w", err)
+		}
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	if p.nred == 0 {
+		if beta == 0 {
+			return d.memsetLocked(out.Slice(0, p.nout), 0)
+		}
+		return d.launch("unary_fwd", dim3{x: gridFor(p.nout, blk)}, dim3{x: blk}, 0, out, out, p.nout, int(OpScale), beta)
+	}
+	target := 4 * max(d.info.SMs, 1) // blocks wanted in flight
+	var gx, bx, splits int
+	if p.colwise {
+		bx = blk
+		gx = gridFor(p.nout, bx)
+		splits = min(ceilDiv(target, gx), ceilDiv(p.nred, 32))
+	} else {
+		bx = min(blk, roundUp(p.nred, 32))
+		gx = min(p.nout, 1<<20)
+		splits = min(ceilDiv(target, gx), ceilDiv(p.nred, 8*bx))
+	}
+	splits = max(1, min(splits, 65535))
+	chunk := ceilDiv(p.nred, splits)
+	splits = ceilDiv(p.nred, chunk)
+	atomic := 0
+	if splits > 1 {
+		atomic = 1
+		if beta == 0 {
+			err = d.memsetLocked(out.Slice(0, p.nout), 0)
+		} else {
+			err = d.launch("unary_fwd", dim3{x: gridFor(p.nout, blk)}, dim3{x: blk}, 0, out, out, p.nout, int(OpScale), beta)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	grid, block := dim3{x: gx, y: splits}, dim3{x: bx}
+	if p.colwise {
+		return d.launch("sum_cols", grid, block, 0, out, g.Buf, p.nout, p.nred, chunk,
+			len(p.kshape), kd[0], kd[1], len(p.rshape), rd[0], rd[1], alpha, beta, atomic)
+	}
+	return d.launch("sum_rows", grid, block, 0, out, g.Buf, p.nout, p.nred, chunk,
+		len(p.kshape), kd[0], kd[1], len(p.rshape), rd[0], rd[1], alpha, beta, atomic)
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+func roundUp(a, m int) int { return ceilDiv(a, m) * m }
+
+// rowBlock is the block size of the one-block-per-row kernels.
+func rowBlock(n int) int { return max(32, min(1024, roundUp(n, 32))) }
+
+// rowGrid is the grid of the row kernels (they loop beyond it).
+func rowGrid(rows int) int { return max(1, min(rows, 1<<20)) }
