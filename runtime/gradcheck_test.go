@@ -131,4 +131,3 @@ func TestGradients(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { gradCheck(t, c.name, c.f, c.in...) })
 	}
 }
-
