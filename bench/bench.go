@@ -104,8 +104,8 @@ func Run(o Options) error {
 		}
 		return in
 	}
-	seed := func(layers ...int) func() {
-		in := ids(1, 10)
+	seed := func(B, T int, layers ...int) func() {
+		in := ids(B, T)
 		return func() {
 			outs := make([]*rt.Tensor, len(layers))
 			want := map[string]int{}
@@ -144,8 +144,9 @@ func Run(o Options) error {
 		Bm[i] = float32(i%5) * 0.1
 	}
 	all := []workload{
-		{"seed1", seed(c.NLayer - 1)},
-		{"seed2", seed(0, c.NLayer-1)},
+		{"seed1", seed(1, 10, c.NLayer-1)},
+		{"seed2", seed(1, 10, 0, c.NLayer-1)},
+		{"seed1-4x64", seed(4, 64, c.NLayer-1)},
 		{"fwd-1x10", fwd(1, 10)},
 		{"fwd-4x64", fwd(4, 64)},
 		{"trace", nil},
