@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		out, _, err := runCLI(t, args...)
+		if err != nil || !strings.Contains(out, "nnscope run FILE.go") {
+			t.Errorf("%v: %v %q", args, err, out)
+		}
+	}
+	out, _, err := runCLI(t, "version")
+	if err != nil || !strings.HasPrefix(out, "nnscope ") {
+		t.Errorf("version: %v %q", err, out)
+	}
+	out, _, err = runCLI(t, "run", "--help")
+	if err != nil || !strings.Contains(out, "Usage: nnscope run FILE.go") {
+		t.Errorf("run --help: %v %q", err, out)
+	}
+	_, errOut, err := runCLI(t, "bench", "-h")
+	if !strings.Contains(errOut, "Usage: nnscope bench") {
+		t.Errorf("bench -h: %v %q", err, errOut)
+	}
+	if _, _, err := runCLI(t, "frobnicate"); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("unknown command: %v", err)
+	}
+}
+
+func TestRunScript(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := filepath.Abs("../../testdata/gpt2-tiny")
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ok := write("ok.go", `package main
+
+import (
+	"flag"
+	"fmt"
+
+	"nnscope"
+)
+
+func main() {
+	path := flag.String("model", "", "")
+	flag.Parse()
+	m := nnscope.LanguageModel(*path)
+	var n int
+	m.Trace("Hello", func(tr *nnscope.Tracer) { n = m.LMHead.Output().Shape()[2] })
+	fmt.Println("vocab", n)
+}
+`)
+	out, _, err := runCLI(t, "run", ok, "-model", model)
+	if err != nil || out != "vocab 50257\n" {
+		t.Fatalf("run ok.go: %v %q", err, out)
+	}
+	bad := write("bad.go", `package main
+
+import "nnscope"
+
+func main() {
+	m := nnscope.LanguageModel("`+model+`")
+	m.Trace("Hello", func(tr *nnscope.Tracer) {
+		m.Transformer.H.At(2).Output()
+		m.Transformer.H.At(0).Output()
+	})
+}
+`)
+	_, _, err = runCLI(t, "run", bad)
+	if err == nil || !strings.Contains(err.Error(), "bad.go:9:3") || !strings.Contains(err.Error(), "out of order") {
+		t.Fatalf("run bad.go: %v", err)
+	}
+	exit := write("exit.go", "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(3) }\n")
+	_, _, err = runCLI(t, "run", exit)
+	var code exitCode
+	if !errors.As(err, &code) || code != 3 {
+		t.Fatalf("os.Exit(3): %v", err)
+	}
+	if _, _, err := runCLI(t, "run", filepath.Join(dir, "missing.go")); err == nil || !strings.Contains(err.Error(), "missing.go") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
