@@ -85,3 +85,13 @@ func (in *Interpreter) newFlagSet(args []string, out io.Writer) {
 	}
 	in.flagSet = fs
 }
+
+// SetArgs gives REPL and notebook input a new command line: os.Args and a
+// fresh flag set, so a loaded script can define its flags again and parse
+// these arguments.
+func (in *Interpreter) SetArgs(args []string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.opts.Args = append([]string(nil), args...)
+	in.newFlagSet(in.opts.Args, &in.stderr)
+}

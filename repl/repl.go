@@ -307,7 +307,7 @@ over several lines while brackets are open; a blank line submits it.
 
 Commands:
   :help             this text
-  :load FILE        evaluate FILE in the session: its imports and
+  :load FILE [ARGS] evaluate FILE in the session (ARGS are its flags): its imports and
                     declarations, and statements of a snippet; a file with
                     func main (an nnscope run script) then has main run
                     (it is renamed main_, call main_() to run it again)
@@ -335,7 +335,8 @@ func (r *REPL) command(c command) bool {
 			r.fail(errors.New(":load needs a file name"))
 			break
 		}
-		r.load(c.arg)
+		fields := strings.Fields(c.arg)
+		r.load(fields[0], fields[1:])
 	case "modules", "m":
 		r.modules(c.arg)
 	case "reset":
@@ -356,8 +357,9 @@ func (r *REPL) fail(err error) {
 	fmt.Fprintf(r.errw, "error: %v\n", err)
 }
 
-// load evaluates a file in the session (see planLoad).
-func (r *REPL) load(path string) {
+// load evaluates a file in the session (see planLoad) with args as its
+// command line (a script's flag.Parse sees them).
+func (r *REPL) load(path string, args []string) {
 	if strings.HasPrefix(path, "~/") {
 		if home, err := os.UserHomeDir(); err == nil {
 			path = filepath.Join(home, path[2:])
@@ -373,6 +375,7 @@ func (r *REPL) load(path string) {
 		r.fail(fmt.Errorf("%s:%v", path, err))
 		return
 	}
+	r.sess.SetArgs(append([]string{path}, args...))
 	for _, imp := range plan.imports {
 		if _, err := r.eval(imp); err != nil {
 			r.report(interp.Result{}, withFile(err, path))

@@ -379,3 +379,15 @@ func TestInterruptKeepsSession(t *testing.T) {
 		t.Errorf("stdout %q, want 42", out.String())
 	}
 }
+
+// A script loaded with arguments sees them in flag.Parse, and loading it
+// again (its flags defined again) works.
+func TestLoadScriptWithArgs(t *testing.T) {
+	model, _ := filepath.Abs("../testdata/gpt2-tiny")
+	script, _ := filepath.Abs("../scripts/gradients.go")
+	in := ":load " + script + " -model " + model + "\n:load " + script + " -model " + model + "\n"
+	out, errOut, _, err := runPiped(t, in)
+	if err != nil || strings.Count(out, "Gradient mean: 13.4503") != 2 {
+		t.Fatalf("err %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+}

@@ -96,3 +96,7 @@ func tidy(err error) error {
 	}
 	return err
 }
+
+// SetArgs sets the command line later input sees (os.Args, flag.Parse) and
+// gives it a fresh flag set.
+func (s *Session) SetArgs(args []string) { s.in.SetArgs(args) }
