@@ -274,25 +274,32 @@ func (t *Tensor) GeluNew() *Tensor {
 const geluScale = 0.7978845608028654 // sqrt(2/pi)
 
 func geluForward(o, x []float32) {
-	parallelRange(len(o), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			o[i] = float32(0.5 * v * (1 + math.Tanh(geluScale*(v+0.044715*v*v*v))))
-		}
-	})
+	parallelRange(len(o), 4096, func(lo, hi int) { geluBlock(o[lo:hi], x[lo:hi]) })
+}
+
+// geluScalar is the portable GELU (and the reference the vector code is
+// tested against).
+func geluScalar(o, x []float32) {
+	for i := range o {
+		v := float64(x[i])
+		o[i] = float32(0.5 * v * (1 + math.Tanh(geluScale*(v+0.044715*v*v*v))))
+	}
 }
 
 func geluBackward(gi, g, x []float32) {
-	parallelRange(len(gi), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			u := geluScale * (v + 0.044715*v*v*v)
-			th := math.Tanh(u)
-			sech2 := 1 - th*th
-			d := 0.5*(1+th) + 0.5*v*sech2*geluScale*(1+3*0.044715*v*v)
-			gi[i] = g[i] * float32(d)
-		}
-	})
+	parallelRange(len(gi), 4096, func(lo, hi int) { geluGradBlock(gi[lo:hi], g[lo:hi], x[lo:hi]) })
+}
+
+// geluGradScalar is the portable GELU derivative times g.
+func geluGradScalar(gi, g, x []float32) {
+	for i := range gi {
+		v := float64(x[i])
+		u := geluScale * (v + 0.044715*v*v*v)
+		th := math.Tanh(u)
+		sech2 := 1 - th*th
+		d := 0.5*(1+th) + 0.5*v*sech2*geluScale*(1+3*0.044715*v*v)
+		gi[i] = g[i] * float32(d)
+	}
 }
 
 // Gelu is the exact GELU, 0.5 x (1 + erf(x / sqrt 2)).

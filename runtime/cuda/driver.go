@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -63,7 +64,7 @@ type driverAPI struct {
 func loadDriver(dirs []string) (*driverAPI, error) {
 	lib, err := openLibrary("the NVIDIA driver (libcuda.so.1)", driverNames, dirs)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoDriver, err)
+		return nil, fmt.Errorf("%w: %s", ErrNoDriver, strings.TrimPrefix(err.Error(), "cuda: "))
 	}
 	d := &driverAPI{lib: lib}
 	err = lib.bind(map[string]*uintptr{

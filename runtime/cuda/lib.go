@@ -14,7 +14,7 @@ import (
 // ErrNoDriver is wrapped by the error Open returns when the NVIDIA driver
 // library (libcuda.so.1) cannot be loaded: the machine has no NVIDIA GPU
 // driver. Test with errors.Is.
-var ErrNoDriver = errors.New("cuda: NVIDIA driver library libcuda.so.1 not found")
+var ErrNoDriver = errors.New("cuda: no NVIDIA driver")
 
 // ErrNoDevice is wrapped by the error Open returns when the driver loads but
 // reports no usable GPU.

@@ -41,7 +41,7 @@ extern "C" __global__ void sum_cols(float* out, const float* g, int nout, int nr
 // argmax_rows: idx[r] = the index of the largest value of row r of x [rows, n]
 // (first index on ties; a NaN counts as largest, as runtime.Argmax does).
 __device__ __forceinline__ bool argBetter(float a, int ia, float b, int ib) {
-    bool na = isnan(a), nb = isnan(b);
+    bool na = a != a, nb = b != b; // NaN tests without isnan
     if (na || nb) return (nb && !na) || (na && nb && ib < ia);
     return b > a || (b == a && ib < ia);
 }
