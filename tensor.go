@@ -79,6 +79,15 @@ func (x *Tensor) Save() *Tensor {
 	return x
 }
 
+// Device returns where the tensor lives: "cpu" or "cuda".
+func (x *Tensor) Device() string { return x.use("Device").Device() }
+
+// To returns the tensor on device ("cpu" or "cuda"), copying it if it is
+// elsewhere; gradients flow through the copy.
+func (x *Tensor) To(device string) *Tensor {
+	return x.unary("To", func(t *rt.Tensor) *rt.Tensor { return t.To(device) })
+}
+
 // Engine returns the underlying engine tensor (for Go programs using the
 // runtime package directly).
 func (x *Tensor) Engine() *rt.Tensor { return x.use("Engine") }

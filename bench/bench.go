@@ -77,6 +77,8 @@ type Options struct {
 	Only    []string // workload names; empty = all
 	Repeats int      // timed runs per workload (median reported)
 	Out     io.Writer
+	Device  string // "cpu" (default) or "cuda"
+	TF32    bool   // allow TF32 GEMMs on the GPU
 }
 
 type workload struct {
@@ -89,10 +91,28 @@ func Run(o Options) error {
 	if o.Repeats <= 0 {
 		o.Repeats = 10
 	}
-	fmt.Fprintf(o.Out, "# gemm kernel %s, FP32 FMA peak: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (all %d threads)\n",
-		gemm.Kernel(), gemm.PeakGFLOPS(1), gemm.PeakGFLOPS(threads()), threads())
+	dev, err := rt.DeviceName(o.Device)
+	if err != nil {
+		return err
+	}
 	c := gpt2.GPT2Small()
 	m := gpt2.New(c, RandomWeights(c, 1))
+	if dev == "cuda" {
+		d, err := rt.GPU()
+		if err != nil {
+			return fmt.Errorf("bench: %v", err)
+		}
+		if err := rt.SetTF32(o.TF32); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "# device %v, TF32 %v\n", d, o.TF32)
+		if m, err = m.To("cuda"); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(o.Out, "# gemm kernel %s, FP32 FMA peak: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (all %d threads)\n",
+			gemm.Kernel(), gemm.PeakGFLOPS(1), gemm.PeakGFLOPS(threads()), threads())
+	}
 	ids := func(B, T int) gpt2.Input {
 		r := rand.New(rand.NewSource(2))
 		in := gpt2.Input{IDs: make([][]int, B)}
@@ -147,16 +167,18 @@ func Run(o Options) error {
 		{"seed1", seed(1, 10, c.NLayer-1)},
 		{"seed2", seed(1, 10, 0, c.NLayer-1)},
 		{"seed1-4x64", seed(4, 64, c.NLayer-1)},
+		{"seed1-32x128", seed(32, 128, c.NLayer-1)},
 		{"fwd-1x10", fwd(1, 10)},
 		{"fwd-4x64", fwd(4, 64)},
 		{"trace", nil},
 		{"load", nil},
-		{"gemm-128x768x3072", func() {
-			rtGemm(128, 3072, 768, A, Bm, C)
-		}},
+		{"gemm-128x768x3072", gemmWorkload(dev, A, Bm, C)},
 	}
 	for _, w := range all {
-		if !selected(o.Only, w.name) {
+		if !selected(o.Only, w.name) || (dev == "cpu" && w.name == "seed1-32x128" && len(o.Only) == 0) {
+			continue // 32x128 is the GPU workload; ask for it by name on the CPU
+		}
+		if dev == "cuda" && (w.name == "load" || w.name == "trace") {
 			continue
 		}
 		if w.name == "trace" {
@@ -170,7 +192,7 @@ func Run(o Options) error {
 			continue
 		}
 		ms, gflops := measure(w.run, o.Repeats)
-		fmt.Fprintf(o.Out, "BENCH %s cpu %.2f ms %.1f GFLOP/s %.0f MiB\n", w.name, ms, gflops, PeakRSSMiB())
+		fmt.Fprintf(o.Out, "BENCH %s "+dev+" %.2f ms %.1f GFLOP/s %.0f MiB\n", w.name, ms, gflops, PeakRSSMiB())
 		var before, after goruntime.MemStats
 		goruntime.ReadMemStats(&before)
 		w.run()
@@ -195,14 +217,20 @@ func selected(only []string, name string) bool {
 // measure runs fn twice to warm up, then repeats times, and returns the
 // median time and the GEMM GFLOP/s of the median run.
 func measure(fn func(), repeats int) (ms, gflops float64) {
-	fn()
-	fn()
+	run := func() {
+		fn()
+		if err := rt.Sync(); err != nil { // GPU kernels run asynchronously
+			panic(err)
+		}
+	}
+	run()
+	run()
 	times := make([]float64, repeats)
 	var flops int64
 	for i := range times {
 		f0 := rt.GemmFlops()
 		t0 := time.Now()
-		fn()
+		run()
 		times[i] = float64(time.Since(t0).Nanoseconds()) / 1e6
 		flops = rt.GemmFlops() - f0
 	}

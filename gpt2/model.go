@@ -110,6 +110,41 @@ func (m *Model) lmHeadWeight() *rt.Tensor {
 	return m.W["wte.weight"] // tied
 }
 
+// To moves the weights to device ("cpu" or "cuda") and returns a model
+// that uses them; the original keeps its weights (the file mapping stays
+// valid for the CPU copy).
+func (m *Model) To(device string) (*Model, error) {
+	dev, err := rt.DeviceName(device)
+	if err != nil {
+		return nil, err
+	}
+	w := Weights{}
+	err = func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				e, ok := r.(*rt.Error)
+				if !ok {
+					panic(r)
+				}
+				err = e
+			}
+		}()
+		for name, t := range m.W {
+			w[name] = t.To(dev).Detach()
+		}
+		return nil
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("moving GPT-2 to %s: %w", dev, err)
+	}
+	out := New(m.Config, w)
+	out.closer = m.closer
+	return out, nil
+}
+
+// Device returns where the weights are.
+func (m *Model) Device() string { return m.W["wte.weight"].Device() }
+
 // Parameters lists every parameter once, by Hugging Face name.
 func (m *Model) Parameters() []rt.NamedTensor {
 	var out []rt.NamedTensor

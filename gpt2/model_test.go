@@ -10,6 +10,10 @@ import (
 
 var prompt = "The Eiffel Tower is in the city of"
 
+// testDevice is where loadTiny puts the model: TestReferenceOnGPU runs
+// the reference tests again with "cuda".
+var testDevice = "cpu"
+
 func loadTiny(t testing.TB) (*Model, *Tokenizer, reference.Cases) {
 	t.Helper()
 	m, err := Load(reference.Dir())
@@ -17,6 +21,11 @@ func loadTiny(t testing.TB) (*Model, *Tokenizer, reference.Cases) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	if testDevice != "cpu" {
+		if m, err = m.To(testDevice); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tok, err := NewTokenizer()
 	if err != nil {
 		t.Fatal(err)

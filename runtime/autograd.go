@@ -138,7 +138,8 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 	}
 	seed := o.Grad
 	if seed == nil {
-		seed = Ones(t.shape...)
+		seed = newLike(t, t.shape...)
+		seed.Fill(1)
 	} else if !slices.Equal(seed.shape, t.shape) {
 		return errorf("backward: gradient shape %v does not match tensor shape %v", seed.shape, t.shape)
 	}
@@ -273,6 +274,11 @@ func topoOrder(t *Tensor) []*Tensor {
 
 // addNoGrad returns a+b for gradient accumulation (same shapes).
 func (t *Tensor) addNoGrad(b *Tensor) *Tensor {
+	if sameDevice("gradient accumulation", t, b) {
+		var out *Tensor
+		NoGrad(func() { out = gpuBinary(t, b, "Add") })
+		return out
+	}
 	out := New(t.shape...)
 	a, bb := t.Data(), b.Data()
 	o := out.raw()

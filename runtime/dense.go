@@ -10,6 +10,9 @@ import (
 // would otherwise crash the process).
 func (t *Tensor) Dense() *tensor.Dense {
 	c := t.Detach()
+	if c.onGPU() {
+		c = c.To("cpu")
+	}
 	if !c.IsContiguous() || c.st.readOnly {
 		c = c.Clone()
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"math"
+	"nnscope/runtime/cuda"
 	"slices"
 )
 
@@ -15,21 +16,32 @@ func operand(x any) *Tensor {
 		}
 		return v
 	case float64:
-		return Scalar(float32(v))
+		return constant(float32(v))
 	case float32:
-		return Scalar(v)
+		return constant(v)
 	case int:
-		return Scalar(float32(v))
+		return constant(float32(v))
 	case int64:
-		return Scalar(float32(v))
+		return constant(float32(v))
 	case int32:
-		return Scalar(float32(v))
+		return constant(float32(v))
 	}
 	panic(errorf("arithmetic operand must be a tensor or a number, got %T", x))
 }
 
+// constant is a Go number as a scalar tensor usable with tensors on any
+// device.
+func constant(v float32) *Tensor {
+	t := Scalar(v)
+	t.constant = true
+	return t
+}
+
 // binary applies f elementwise with numpy broadcasting.
 func binary(a, b *Tensor, name string, f func(x, y float32) float32, vf func(o, x, y []float32)) *Tensor {
+	if sameDevice(name, a, b) {
+		return gpuBinary(a, b, name)
+	}
 	shape, ok := broadcastShapes(a.shape, b.shape)
 	if !ok {
 		panic(errorf("%s: shapes %v and %v do not broadcast", name, a.shape, b.shape))
@@ -172,6 +184,9 @@ func unary(t *Tensor, f func(float32) float32) *Tensor {
 
 // Neg returns -t.
 func (t *Tensor) Neg() *Tensor {
+	if t.onGPU() {
+		return gpuUnary(t, cuda.OpNeg, 0, "neg")
+	}
 	out := unary(t, func(x float32) float32 { return -x })
 	record(out, "neg", []*Tensor{t}, func(g *Tensor) []*Tensor { return []*Tensor{g.Neg()} })
 	return out
@@ -179,6 +194,9 @@ func (t *Tensor) Neg() *Tensor {
 
 // Abs returns |t|.
 func (t *Tensor) Abs() *Tensor {
+	if t.onGPU() {
+		return gpuUnary(t, cuda.OpAbs, 0, "abs")
+	}
 	out := unary(t, func(x float32) float32 { return float32(math.Abs(float64(x))) })
 	recordNeeds(out, "abs", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
 		return []*Tensor{g.Mul(unary(t, sign))}
@@ -198,6 +216,9 @@ func sign(x float32) float32 {
 
 // Exp returns e^t.
 func (t *Tensor) Exp() *Tensor {
+	if t.onGPU() {
+		return gpuUnary(t, cuda.OpExp, 0, "exp")
+	}
 	out := unary(t, func(x float32) float32 { return float32(math.Exp(float64(x))) })
 	recordNeeds(out, "exp", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
 		return []*Tensor{g.Mul(out.Detach())}
@@ -207,6 +228,9 @@ func (t *Tensor) Exp() *Tensor {
 
 // Log returns the natural logarithm of t.
 func (t *Tensor) Log() *Tensor {
+	if t.onGPU() {
+		return gpuUnary(t, cuda.OpLog, 0, "log")
+	}
 	out := unary(t, func(x float32) float32 { return float32(math.Log(float64(x))) })
 	recordNeeds(out, "log", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
 		return []*Tensor{g.Div(t.Detach())}
@@ -216,6 +240,9 @@ func (t *Tensor) Log() *Tensor {
 
 // Tanh returns tanh(t).
 func (t *Tensor) Tanh() *Tensor {
+	if t.onGPU() {
+		return gpuUnary(t, cuda.OpTanh, 0, "tanh")
+	}
 	out := unary(t, func(x float32) float32 { return float32(math.Tanh(float64(x))) })
 	recordNeeds(out, "tanh", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
 		y := out.Detach()
@@ -226,6 +253,9 @@ func (t *Tensor) Tanh() *Tensor {
 
 // Sqrt returns the square root of t.
 func (t *Tensor) Sqrt() *Tensor {
+	if t.onGPU() {
+		return gpuUnary(t, cuda.OpSqrt, 0, "sqrt")
+	}
 	out := unary(t, func(x float32) float32 { return float32(math.Sqrt(float64(x))) })
 	recordNeeds(out, "sqrt", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
 		return []*Tensor{g.Div(out.Detach().Mul(2))}
@@ -235,6 +265,9 @@ func (t *Tensor) Sqrt() *Tensor {
 
 // Pow returns t^p for a constant exponent.
 func (t *Tensor) Pow(p float64) *Tensor {
+	if t.onGPU() {
+		return gpuUnary(t, cuda.OpPow, float32(p), "pow")
+	}
 	out := unary(t, func(x float32) float32 { return float32(math.Pow(float64(x), p)) })
 	recordNeeds(out, "pow", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
 		d := unary(t, func(x float32) float32 { return float32(p * math.Pow(float64(x), p-1)) })
@@ -245,6 +278,9 @@ func (t *Tensor) Pow(p float64) *Tensor {
 
 // Relu returns max(t, 0).
 func (t *Tensor) Relu() *Tensor {
+	if t.onGPU() {
+		return gpuUnary(t, cuda.OpRelu, 0, "relu")
+	}
 	out := unary(t, func(x float32) float32 { return max(x, 0) })
 	recordNeeds(out, "relu", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
 		return []*Tensor{g.Mul(unary(t, func(x float32) float32 {
@@ -260,6 +296,9 @@ func (t *Tensor) Relu() *Tensor {
 // GeluNew is GPT-2's GELU, the tanh approximation:
 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 func (t *Tensor) GeluNew() *Tensor {
+	if t.onGPU() {
+		return gpuUnary(t, cuda.OpGeluNew, 0, "gelu_new")
+	}
 	src := t.Contiguous()
 	out := New(t.shape...)
 	geluForward(out.raw(), src.raw())
@@ -304,6 +343,9 @@ func geluGradScalar(gi, g, x []float32) {
 
 // Gelu is the exact GELU, 0.5 x (1 + erf(x / sqrt 2)).
 func (t *Tensor) Gelu() *Tensor {
+	if t.onGPU() {
+		return gpuUnary(t, cuda.OpGelu, 0, "gelu")
+	}
 	out := unary(t, func(x float32) float32 {
 		v := float64(x)
 		return float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))

@@ -62,7 +62,15 @@ func gradCheck(t *testing.T, name string, f func(in []*Tensor) *Tensor, inputs .
 	}
 }
 
-func TestGradients(t *testing.T) {
+type opCase struct {
+	name string
+	f    func(in []*Tensor) *Tensor
+	in   []*Tensor
+}
+
+// opCases is the op-level suite: every backend runs it (gradients against
+// finite differences on the CPU, and the GPU against the CPU).
+func opCases() []opCase {
 	r := rand.New(rand.NewSource(42))
 	rt := func(s ...int) *Tensor { return randTensor(r, s...) }
 	pos := func(s ...int) *Tensor {
@@ -72,11 +80,7 @@ func TestGradients(t *testing.T) {
 		}
 		return x
 	}
-	cases := []struct {
-		name string
-		f    func(in []*Tensor) *Tensor
-		in   []*Tensor
-	}{
+	return []opCase{
 		{"add broadcast", func(in []*Tensor) *Tensor { return in[0].Add(in[1]) }, []*Tensor{rt(3, 4), rt(4)}},
 		{"sub broadcast", func(in []*Tensor) *Tensor { return in[0].Sub(in[1]) }, []*Tensor{rt(2, 3, 4), rt(3, 1)}},
 		{"mul broadcast", func(in []*Tensor) *Tensor { return in[0].Mul(in[1]) }, []*Tensor{rt(3, 4), rt(1, 4)}},
@@ -113,7 +117,7 @@ func TestGradients(t *testing.T) {
 		{"concat", func(in []*Tensor) *Tensor { return Concat(1, in[0], in[1]) }, []*Tensor{rt(2, 3), rt(2, 2)}},
 		{"stack", func(in []*Tensor) *Tensor { return Stack(0, in[0], in[1]) }, []*Tensor{rt(2, 3), rt(2, 3)}},
 		{"where", func(in []*Tensor) *Tensor {
-			return Where(FromSlice([]float32{1, 0, 1}, 3), in[0], in[1])
+			return Where(FromSlice([]float32{1, 0, 1}, 3).To(in[0].Device()), in[0], in[1])
 		}, []*Tensor{rt(2, 3), rt(3)}},
 		{"topk values", func(in []*Tensor) *Tensor { v, _ := in[0].TopK(2); return v }, []*Tensor{rt(3, 5)}},
 		{"copy into view", func(in []*Tensor) *Tensor {
@@ -127,7 +131,10 @@ func TestGradients(t *testing.T) {
 			return x.Exp()
 		}, []*Tensor{rt(2, 3)}},
 	}
-	for _, c := range cases {
+}
+
+func TestGradients(t *testing.T) {
+	for _, c := range opCases() {
 		t.Run(c.name, func(t *testing.T) { gradCheck(t, c.name, c.f, c.in...) })
 	}
 }

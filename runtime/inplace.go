@@ -8,7 +8,7 @@ import "slices"
 
 // Fill sets every element of t (a tensor or a view) to v, in place.
 func (t *Tensor) Fill(v float64) *Tensor {
-	return t.Copy(Scalar(float32(v)))
+	return t.Copy(constant(float32(v)))
 }
 
 // Zero sets every element to 0 in place.
@@ -25,6 +25,9 @@ func (t *Tensor) Copy(src *Tensor) *Tensor {
 	}
 	if hasOverlap(t) {
 		panic(errorf("Copy: cannot write through a broadcast (expanded) view of shape %v", t.shape))
+	}
+	if !src.constant {
+		sameDevice("Copy", t, src)
 	}
 	s := src
 	if s.st == t.st {
@@ -64,7 +67,7 @@ func (t *Tensor) rebaseAfterWrite(src *Tensor) {
 			_ = tShape
 		}
 		if needs[0] {
-			copyStrided(region(gc).Detach(), New(tShape...))
+			copyStrided(region(gc).Detach(), constant(0).Expand(tShape...))
 			gs[0] = gc
 		}
 		return gs
@@ -74,7 +77,7 @@ func (t *Tensor) rebaseAfterWrite(src *Tensor) {
 		t.node = nil
 		t.requiresGrad = false
 		record(t, "view_after_write", []*Tensor{base}, func(g *Tensor) []*Tensor {
-			z := New(base.shape...)
+			z := newLike(g, base.shape...)
 			copyStrided(region(z), g)
 			return []*Tensor{z}
 		})

@@ -36,8 +36,14 @@ func (t *Tensor) MatMul(b *Tensor) *Tensor {
 		panic(errorf("MatMul: batch dimensions of %v and %v do not broadcast", a.shape, b.shape))
 	}
 	outShape := append(cloneInts(batch), m, n)
-	out := New(outShape...)
-	matmulInto(out, a, b, batch, m, n, k)
+	var out *Tensor
+	if sameDevice("MatMul", a, b) {
+		out = gpuEmpty(outShape...)
+		gpuMatmulInto(out, a, b, batch, m, n, k)
+	} else {
+		out = New(outShape...)
+		matmulInto(out, a, b, batch, m, n, k)
+	}
 	recordNeeds(out, "matmul", []*Tensor{a, b}, func(g *Tensor, needs []bool) []*Tensor {
 		gs := make([]*Tensor, 2)
 		if needs[0] {
@@ -88,6 +94,9 @@ func Linear(x, w, bias *Tensor) *Tensor {
 	in, outF := w.shape[0], w.shape[1]
 	if x.shape[len(x.shape)-1] != in {
 		panic(errorf("Linear: input %v does not match weight %v", x.shape, w.shape))
+	}
+	if sameDevice("Linear", x, w, bias) {
+		return gpuLinear(x, w, bias)
 	}
 	xc := x.Contiguous()
 	rows := xc.Size() / in

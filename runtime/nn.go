@@ -10,6 +10,9 @@ func rowsOf(t *Tensor) (data []float32, rows, n int) {
 
 // Softmax over the last axis.
 func (t *Tensor) Softmax() *Tensor {
+	if t.onGPU() {
+		return gpuSoftmax(t, false)
+	}
 	src := t.Contiguous()
 	out := New(t.shape...)
 	x, rows, n := rowsOf(src)
@@ -57,6 +60,9 @@ func softmaxRow(o, x []float32) {
 
 // LogSoftmax over the last axis.
 func (t *Tensor) LogSoftmax() *Tensor {
+	if t.onGPU() {
+		return gpuSoftmax(t, true)
+	}
 	src := t.Contiguous()
 	out := New(t.shape...)
 	x, rows, n := rowsOf(src)
@@ -100,6 +106,9 @@ func (t *Tensor) LogSoftmax() *Tensor {
 // LayerNorm normalizes over the last axis and applies gain w and bias b
 // (either may be nil).
 func LayerNorm(x, w, b *Tensor, eps float64) *Tensor {
+	if sameDevice("LayerNorm", x, w, b) {
+		return gpuLayerNorm(x, w, b, eps)
+	}
 	src := x.Contiguous()
 	xd, rows, n := rowsOf(src)
 	out := New(x.shape...)
@@ -204,6 +213,9 @@ func Embedding(weight *Tensor, ids []int, idsShape ...int) *Tensor {
 	if numel(idsShape) != len(ids) {
 		panic(errorf("Embedding: shape %v does not hold %d ids", idsShape, len(ids)))
 	}
+	if weight.onGPU() {
+		return gpuEmbedding(weight, ids, idsShape)
+	}
 	V, C := weight.shape[0], weight.shape[1]
 	w := weight.Contiguous()
 	wd := w.raw()
@@ -234,6 +246,9 @@ func Embedding(weight *Tensor, ids []int, idsShape ...int) *Tensor {
 func CausalSoftmax(scores *Tensor, scale float32, keyMask [][]float32) *Tensor {
 	if len(scores.shape) != 4 {
 		panic(errorf("CausalSoftmax: want [B,H,Tq,Tk] scores, got %v", scores.shape))
+	}
+	if scores.onGPU() {
+		return gpuCausalSoftmax(scores, scale, keyMask)
 	}
 	src := scores.Contiguous()
 	B, H, Tq, Tk := src.shape[0], src.shape[1], src.shape[2], src.shape[3]
@@ -300,6 +315,9 @@ func CausalSoftmax(scores *Tensor, scale float32, keyMask [][]float32) *Tensor {
 func CrossEntropy(logits *Tensor, targets []int) *Tensor {
 	if len(logits.shape) != 2 || logits.shape[0] != len(targets) {
 		panic(errorf("CrossEntropy: want logits [N, V] and N targets, got %v and %d", logits.shape, len(targets)))
+	}
+	if logits.onGPU() {
+		return gpuCrossEntropy(logits, targets)
 	}
 	src := logits.Contiguous()
 	x, N, V := rowsOf(src)

@@ -42,6 +42,10 @@ func Release(ts ...*Tensor) {
 		if t == nil || t.st == nil || t.view != nil || t.node != nil || t.requiresGrad || t.st.readOnly || t.off != 0 {
 			continue
 		}
+		if t.st.gpu != nil {
+			t.st.gpu.free() // back to the CUDA caching allocator now, not at the next GC
+			continue
+		}
 		d := t.st.data
 		if cap(d) < poolMin || cap(d)&(cap(d)-1) != 0 {
 			continue

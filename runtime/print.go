@@ -13,6 +13,10 @@ func (t *Tensor) String() string {
 	if t == nil {
 		return "<nil tensor>"
 	}
+	if t.onGPU() {
+		s := t.Detach().To("cpu").String()
+		return s[:len(s)-1] + ", device=cuda)"
+	}
 	var b strings.Builder
 	b.WriteString("tensor(")
 	t.format(&b, 7)

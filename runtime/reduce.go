@@ -10,7 +10,9 @@ import (
 func (t *Tensor) Sum(axes ...int) *Tensor {
 	keep, shape := reducedShapes(t.shape, axes)
 	var out *Tensor
-	if len(axes) == 0 {
+	if len(axes) == 0 && t.onGPU() {
+		out = gpuSumTo(t, nil)
+	} else if len(axes) == 0 {
 		out = Scalar(float32(sumAll(t)))
 	} else {
 		s := sumTo(t, keep)
@@ -113,6 +115,10 @@ func (t *Tensor) TopK(k int) (values, indices *Tensor) {
 	n := t.shape[len(t.shape)-1]
 	if k < 1 || k > n {
 		panic(errorf("TopK: k=%d out of range for last dimension %d", k, n))
+	}
+	if t.onGPU() {
+		v, i := viaCPU(t)[0].TopK(k)
+		return v.To("cuda"), i.To("cuda")
 	}
 	src := t.Contiguous()
 	rows := t.Size() / max(n, 1)

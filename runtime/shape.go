@@ -22,7 +22,8 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 		}
 		shape[axis] += t.shape[axis]
 	}
-	out := New(shape...)
+	sameDevice("Concat", ts...)
+	out := newLike(ts[0], shape...)
 	start := 0
 	for _, t := range ts {
 		copyStrided(out.Detach().Narrow(axis, start, t.shape[axis]).Detach(), t)
@@ -71,6 +72,10 @@ func Where(cond, a, b *Tensor) *Tensor {
 	if !ok {
 		panic(errorf("Where: shapes %v, %v, %v do not broadcast", cond.shape, a.shape, b.shape))
 	}
+	if sameDevice("Where", cond, a, b) {
+		in := viaCPU(cond, a, b)
+		return Where(in[0], in[1], in[2]).To("cuda")
+	}
 	c := cond.Expand(shape...).Detach().Contiguous()
 	mask := unary(c, func(x float32) float32 {
 		if x != 0 {
@@ -112,5 +117,5 @@ func Where(cond, a, b *Tensor) *Tensor {
 
 // MaskedFill returns a copy of t with value where mask != 0.
 func (t *Tensor) MaskedFill(mask *Tensor, value float64) *Tensor {
-	return Where(mask, Scalar(float32(value)), t)
+	return Where(mask, constant(float32(value)), t)
 }

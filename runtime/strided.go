@@ -42,6 +42,10 @@ func rowIter(shape []int, strides [][]int, offs []int, fn func(offs []int)) {
 
 // copyStrided copies src into dst (same shape, any strides).
 func copyStrided(dst, src *Tensor) {
+	if dst.onGPU() || src.onGPU() {
+		gpuCopy(dst, src)
+		return
+	}
 	if numel(dst.shape) == 0 {
 		return
 	}
@@ -112,6 +116,9 @@ func broadcastStrides(t *Tensor, shape []int) []int {
 func sumTo(g *Tensor, shape []int) *Tensor {
 	if slices.Equal(g.shape, shape) {
 		return g
+	}
+	if g.onGPU() {
+		return gpuSumTo(g, shape)
 	}
 	out := New(shape...)
 	st := broadcastStrides(out, g.shape)

@@ -9,6 +9,7 @@ package runtime
 import (
 	"fmt"
 	"math"
+	"nnscope/runtime/cuda"
 	"slices"
 )
 
@@ -18,7 +19,8 @@ import (
 type storage struct {
 	data     []float32
 	version  int
-	readOnly bool // data is a read-only file mapping: copy before the first write
+	readOnly bool    // data is a read-only file mapping: copy before the first write
+	gpu      *gpuMem // device memory instead of data (see device.go)
 }
 
 // writable makes the storage safe to write, copying a read-only mapping
@@ -44,6 +46,7 @@ type Tensor struct {
 	grad         *Tensor // accumulated gradient of a leaf that requires grad
 	hooks        []GradHook
 	view         *viewOf // set when this tensor is a view of another one
+	constant     bool    // a Go number made into a scalar: usable on any device
 }
 
 // viewOf records how a view maps onto its base, so an in-place write through
@@ -150,6 +153,9 @@ func (t *Tensor) raw() []float32 {
 // Data returns the elements in row-major order. For a contiguous tensor the
 // slice aliases the tensor's memory; otherwise it is a copy.
 func (t *Tensor) Data() []float32 {
+	if t.onGPU() {
+		return t.hostCopy()
+	}
 	if t.IsContiguous() {
 		return t.raw()
 	}
@@ -171,18 +177,31 @@ func (t *Tensor) Item() float64 {
 	if t.Size() != 1 {
 		panic(errorf("Item: tensor of shape %v has %d elements, want 1", t.shape, t.Size()))
 	}
+	if t.onGPU() {
+		return float64(t.hostCopy()[0])
+	}
 	return float64(t.st.data[t.off])
 }
 
 // At returns the element at the given index (negative indices count from the end).
 func (t *Tensor) At(idx ...int) float64 {
-	return float64(t.st.data[t.offsetOf(idx)])
+	o := t.offsetOf(idx)
+	if t.onGPU() {
+		v := make([]float32, 1)
+		check("download", gpuDev.Download(v, t.st.gpu.buf.Slice(o, 1)))
+		return float64(v[0])
+	}
+	return float64(t.st.data[o])
 }
 
 // SetAt writes one element in place.
 func (t *Tensor) SetAt(v float64, idx ...int) {
 	o := t.offsetOf(idx)
-	t.st.writable()[o] = float32(v)
+	if t.onGPU() {
+		check("SetAt", gpuDev.Fill(cuda.Contig(t.st.gpu.buf.Slice(o, 1), 1), float32(v)))
+	} else {
+		t.st.writable()[o] = float32(v)
+	}
 	t.st.version++
 }
 
@@ -209,7 +228,7 @@ func (t *Tensor) Contiguous() *Tensor {
 	if t.IsContiguous() {
 		return t
 	}
-	out := New(t.shape...)
+	out := newLike(t, t.shape...)
 	copyStrided(out, t)
 	record(out, "contiguous", []*Tensor{t}, func(g *Tensor) []*Tensor { return []*Tensor{g} })
 	return out
@@ -217,7 +236,7 @@ func (t *Tensor) Contiguous() *Tensor {
 
 // Clone returns a copy with its own memory (differentiable).
 func (t *Tensor) Clone() *Tensor {
-	out := New(t.shape...)
+	out := newLike(t, t.shape...)
 	copyStrided(out, t)
 	record(out, "clone", []*Tensor{t}, func(g *Tensor) []*Tensor { return []*Tensor{g} })
 	return out

@@ -20,7 +20,7 @@ func makeView(t *Tensor, op string, off int, shape, stride []int, apply func(*Te
 	}
 	v.view = &viewOf{base: base, apply: full}
 	record(v, op, []*Tensor{t}, func(g *Tensor) []*Tensor {
-		z := New(t.shape...)
+		z := newLike(g, t.shape...)
 		copyStrided(apply(z), g)
 		return []*Tensor{z}
 	})

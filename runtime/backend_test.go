@@ -1,0 +1,95 @@
+package runtime
+
+import (
+	"math/rand"
+	"os"
+	"testing"
+)
+
+// requireGPU skips a test on machines without CUDA (CI), saying why;
+// NNSCOPE_REQUIRE_GPU=1 (the GPU check) turns the skip into a failure.
+func requireGPU(t *testing.T) {
+	t.Helper()
+	if _, err := GPU(); err != nil {
+		if os.Getenv("NNSCOPE_REQUIRE_GPU") != "" {
+			t.Fatalf("NNSCOPE_REQUIRE_GPU is set but the GPU is not usable: %v", err)
+		}
+		t.Skipf("no GPU here, CUDA tests skipped: %v", err)
+	}
+}
+
+// TestBackendsAgree runs the op-level suite on the GPU and compares each
+// op's output and input gradients with the CPU's.
+func TestBackendsAgree(t *testing.T) {
+	requireGPU(t)
+	for _, c := range opCases() {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewSource(7))
+			var cpuIn, gpuIn []*Tensor
+			for _, in := range c.in {
+				a := in.Detach().Clone().RequiresGrad()
+				cpuIn = append(cpuIn, a)
+				gpuIn = append(gpuIn, in.Detach().To("cuda").Detach().RequiresGrad())
+			}
+			outC := c.f(cpuIn)
+			w := randTensor(r, outC.shape...)
+			if err := outC.Mul(w).Sum().Backward(); err != nil {
+				t.Fatal(err)
+			}
+			outG := c.f(gpuIn)
+			if outG.Device() != "cuda" {
+				t.Fatalf("output on %s", outG.Device())
+			}
+			if err := outG.Mul(w.To("cuda")).Sum().Backward(); err != nil {
+				t.Fatal(err)
+			}
+			if !AllClose(outG.To("cpu"), outC, 1e-4, 1e-5) {
+				t.Errorf("forward differs:\ngpu %v\ncpu %v", outG.To("cpu"), outC)
+			}
+			for i := range cpuIn {
+				gc, gg := cpuIn[i].Grad(), gpuIn[i].Grad()
+				if (gc == nil) != (gg == nil) {
+					t.Fatalf("input %d: cpu grad %v, gpu grad %v", i, gc, gg)
+				}
+				if gc != nil && !AllClose(gg.To("cpu"), gc, 1e-3, 1e-4) {
+					t.Errorf("input %d gradient differs:\ngpu %v\ncpu %v", i, gg.To("cpu"), gc)
+				}
+			}
+		})
+	}
+}
+
+func TestGPUDeviceErrors(t *testing.T) {
+	if _, err := GPU(); err == nil {
+		a := Ones(2).To("cuda")
+		b := Ones(2)
+		defer func() {
+			if r := recover(); r == nil {
+				t.Error("adding a cuda and a cpu tensor did not fail")
+			}
+		}()
+		a.Add(b)
+		return
+	}
+	// Without a GPU, moving a tensor there is a clear error.
+	defer func() {
+		r := recover()
+		if r == nil {
+			t.Fatal("To(\"cuda\") succeeded without a GPU")
+		}
+		if e, ok := r.(*Error); !ok || len(e.Msg) == 0 {
+			t.Fatalf("got %v", r)
+		}
+	}()
+	Ones(2).To("cuda")
+}
+
+func TestNumbersWorkOnAnyDevice(t *testing.T) {
+	x := Arange(4)
+	if got := x.Add(1).Mul(2).Sub(1).Div(2).Data(); got[3] != 3.5 {
+		t.Errorf("got %v", got)
+	}
+	if x.Device() != "cpu" {
+		t.Error(x.Device())
+	}
+}

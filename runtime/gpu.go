@@ -1,0 +1,318 @@
+package runtime
+
+import "nnscope/runtime/cuda"
+
+// GPU versions of the ops: each op in the CPU files first asks
+// sameDevice and comes here for GPU tensors. Forward and backward sit side
+// by side as in the CPU code; the arithmetic is in runtime/cuda's kernels.
+
+var binaryOps = map[string]cuda.BinaryOp{"Add": cuda.OpAdd, "Sub": cuda.OpSub, "Mul": cuda.OpMul, "Div": cuda.OpDiv}
+
+// gpuBinary is binary() on the GPU. A number operand (a constant scalar)
+// becomes a scalar kernel parameter instead of an upload.
+func gpuBinary(a, b *Tensor, name string) *Tensor {
+	if b.constant && !b.onGPU() {
+		return gpuScalarOp(a, name, float32(b.st.data[b.off]), false)
+	}
+	if a.constant && !a.onGPU() {
+		return gpuScalarOp(b, name, float32(a.st.data[a.off]), true)
+	}
+	shape, ok := broadcastShapes(a.shape, b.shape)
+	if !ok {
+		panic(errorf("%s: shapes %v and %v do not broadcast", name, a.shape, b.shape))
+	}
+	out := gpuEmpty(shape...)
+	check(name, gpuDev.Binary(binaryOps[name], cuda.Contig(out.gbuf(), shape...), a.gs(), b.gs()))
+	return out
+}
+
+// gpuScalarOp computes x op p (or p op x when swapped) elementwise.
+func gpuScalarOp(x *Tensor, name string, p float32, swapped bool) *Tensor {
+	xc := gpuContig(x)
+	out := gpuEmpty(x.shape...)
+	n := x.Size()
+	var err error
+	switch {
+	case name == "Add":
+		err = gpuDev.Unary(cuda.OpAddScalar, out.gbuf(), xc.gbuf(), n, p)
+	case name == "Mul":
+		err = gpuDev.Unary(cuda.OpScale, out.gbuf(), xc.gbuf(), n, p)
+	case name == "Sub" && !swapped:
+		err = gpuDev.Unary(cuda.OpAddScalar, out.gbuf(), xc.gbuf(), n, -p)
+	case name == "Sub":
+		err = gpuDev.Unary(cuda.OpRSubScalar, out.gbuf(), xc.gbuf(), n, p)
+	case name == "Div" && !swapped:
+		err = gpuDev.Unary(cuda.OpScale, out.gbuf(), xc.gbuf(), n, 1/p)
+	default:
+		err = gpuDev.Unary(cuda.OpRDivScalar, out.gbuf(), xc.gbuf(), n, p)
+	}
+	check(name, err)
+	return out
+}
+
+// gpuUnary applies a unary kernel and records its backward kernel.
+func gpuUnary(t *Tensor, op cuda.UnaryOp, p float32, name string) *Tensor {
+	x := gpuContig(t)
+	out := gpuEmpty(t.shape...)
+	check(name, gpuDev.Unary(op, out.gbuf(), x.gbuf(), t.Size(), p))
+	recordNeeds(out, name, []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
+		gi := gpuEmpty(t.shape...)
+		check(name+" backward", gpuDev.UnaryBackward(op, gi.gbuf(), gpuContig(g).gbuf(), x.gbuf(), out.gbuf(), t.Size(), p))
+		return []*Tensor{gi}
+	}, x, out)
+	return out
+}
+
+// gpuCopy is copyStrided on the GPU; a constant source is a fill.
+func gpuCopy(dst, src *Tensor) {
+	if !src.onGPU() {
+		if len(src.st.data) == 1 { // a number, possibly expanded
+			check("fill", gpuDev.Fill(dst.gs(), src.st.data[src.off]))
+			return
+		}
+		panic(errorf("copy: tensors on different devices (cuda and cpu): move one with .To(\"cuda\")"))
+	}
+	if !dst.onGPU() {
+		panic(errorf("copy: tensors on different devices (cpu and cuda): move one with .To(\"cpu\")"))
+	}
+	check("copy", gpuDev.Copy(dst.gs(), src.gs()))
+}
+
+// gpuSumTo is sumTo on the GPU.
+func gpuSumTo(g *Tensor, shape []int) *Tensor {
+	out := gpuEmpty(shape...)
+	check("sum", gpuDev.SumTo(out.gbuf(), g.gs(), shape, 1, 0))
+	return out
+}
+
+func gpuRows(t *Tensor) (rows, n int) {
+	n = t.shape[len(t.shape)-1]
+	return t.Size() / max(n, 1), n
+}
+
+func gpuSoftmax(t *Tensor, log bool) *Tensor {
+	x := gpuContig(t)
+	rows, n := gpuRows(t)
+	out := gpuEmpty(t.shape...)
+	name := "softmax"
+	if log {
+		name = "log_softmax"
+		check(name, gpuDev.LogSoftmax(out.gbuf(), x.gbuf(), rows, n))
+	} else {
+		check(name, gpuDev.Softmax(out.gbuf(), x.gbuf(), rows, n))
+	}
+	recordNeeds(out, name, []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
+		gi := gpuEmpty(t.shape...)
+		if log {
+			check(name, gpuDev.LogSoftmaxBackward(gi.gbuf(), gpuContig(g).gbuf(), out.gbuf(), rows, n))
+		} else {
+			check(name, gpuDev.SoftmaxBackward(gi.gbuf(), gpuContig(g).gbuf(), out.gbuf(), rows, n))
+		}
+		return []*Tensor{gi}
+	}, out)
+	return out
+}
+
+func optBuf(t *Tensor) cuda.Buffer {
+	if t == nil {
+		return cuda.Buffer{}
+	}
+	return gpuContig(t).gbuf()
+}
+
+func gpuLayerNorm(x, w, b *Tensor, eps float64) *Tensor {
+	xc := gpuContig(x)
+	rows, n := gpuRows(x)
+	out := gpuEmpty(x.shape...)
+	mean, rstd := gpuEmpty(rows), gpuEmpty(rows)
+	check("layer_norm", gpuDev.LayerNorm(out.gbuf(), mean.gbuf(), rstd.gbuf(), xc.gbuf(), optBuf(w), optBuf(b), rows, n, float32(eps)))
+	recordNeeds(out, "layer_norm", []*Tensor{x, w, b}, func(g *Tensor, needs []bool) []*Tensor {
+		gs := make([]*Tensor, 3)
+		var dx, dw, db cuda.Buffer
+		if needs[0] {
+			gs[0] = gpuEmpty(x.shape...)
+			dx = gs[0].gbuf()
+		}
+		if w != nil && needs[1] {
+			gs[1] = gpuEmpty(n)
+			dw = gs[1].gbuf()
+		}
+		if b != nil && needs[2] {
+			gs[2] = gpuEmpty(n)
+			db = gs[2].gbuf()
+		}
+		check("layer_norm backward", gpuDev.LayerNormBackward(dx, dw, db, gpuContig(g).gbuf(), xc.gbuf(), optBuf(w), mean.gbuf(), rstd.gbuf(), rows, n))
+		return gs
+	}, x, w, b)
+	return out
+}
+
+func uploadInts(ids []int) *Tensor {
+	d := make([]int32, len(ids))
+	for i, v := range ids {
+		d[i] = int32(v)
+	}
+	t := gpuEmpty(len(ids))
+	check("upload", gpuDev.UploadInt32(t.gbuf(), d))
+	return t
+}
+
+func gpuEmbedding(weight *Tensor, ids []int, idsShape []int) *Tensor {
+	V, C := weight.shape[0], weight.shape[1]
+	for _, id := range ids {
+		if id < 0 || id >= V {
+			panic(errorf("Embedding: token id %d out of range [0, %d)", id, V))
+		}
+	}
+	w := gpuContig(weight)
+	idb := uploadInts(ids)
+	out := gpuEmpty(append(cloneInts(idsShape), C)...)
+	check("embedding", gpuDev.Embedding(out.gbuf(), w.gbuf(), idb.gbuf(), len(ids), C, V))
+	record(out, "embedding", []*Tensor{weight}, func(g *Tensor) []*Tensor {
+		gw := gpuNew(V, C)
+		check("embedding backward", gpuDev.EmbeddingBackward(gw.gbuf(), gpuContig(g).gbuf(), idb.gbuf(), len(ids), C, V, true))
+		return []*Tensor{gw}
+	})
+	return out
+}
+
+func gpuCausalSoftmax(scores *Tensor, scale float32, keyMask [][]float32) *Tensor {
+	x := gpuContig(scores)
+	B, H, Tq, Tk := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+	var mask cuda.Buffer
+	if keyMask != nil {
+		flat := make([]float32, 0, B*Tk)
+		for b := 0; b < B; b++ {
+			flat = append(flat, keyMask[b][:Tk]...)
+		}
+		m := gpuEmpty(B * Tk)
+		check("upload", gpuDev.Upload(m.gbuf(), flat))
+		mask = m.gbuf()
+	}
+	out := gpuEmpty(x.shape...)
+	check("causal_softmax", gpuDev.CausalSoftmax(out.gbuf(), x.gbuf(), mask, B, H, Tq, Tk, scale))
+	recordNeeds(out, "causal_softmax", []*Tensor{scores}, func(g *Tensor, _ []bool) []*Tensor {
+		gi := gpuEmpty(x.shape...)
+		check("causal_softmax backward", gpuDev.CausalSoftmaxBackward(gi.gbuf(), gpuContig(g).gbuf(), out.gbuf(), B*H*Tq, Tk, scale))
+		return []*Tensor{gi}
+	}, out)
+	return out
+}
+
+func gpuCrossEntropy(logits *Tensor, targets []int) *Tensor {
+	x := gpuContig(logits)
+	N, V := x.shape[0], x.shape[1]
+	for _, tg := range targets {
+		if tg != -100 && (tg < 0 || tg >= V) {
+			panic(errorf("CrossEntropy: target %d out of range [0, %d)", tg, V))
+		}
+	}
+	tb := uploadInts(targets)
+	loss2, lse := gpuEmpty(2), gpuEmpty(N)
+	check("cross_entropy", gpuDev.CrossEntropy(loss2.gbuf(), lse.gbuf(), x.gbuf(), tb.gbuf(), N, V))
+	out := loss2.Narrow(0, 0, 1).Reshape().Detach()
+	record(out, "cross_entropy", []*Tensor{logits}, func(g *Tensor) []*Tensor {
+		gi := gpuEmpty(N, V)
+		check("cross_entropy backward", gpuDev.CrossEntropyBackward(gi.gbuf(), x.gbuf(), lse.gbuf(), tb.gbuf(), loss2.gbuf(), gpuContig(g).gbuf(), N, V))
+		return []*Tensor{gi}
+	})
+	return out
+}
+
+// gpuGemmOperand is matOperand for a GPU tensor: its buffer from the
+// element at offset and whether the last two dims are transposed.
+func gpuGemmOperand(t *Tensor) (x *Tensor, trans bool, ld int) {
+	return matOperand(t)
+}
+
+// gpuMatmulInto is matmulInto on the GPU: cuBLAS reads transposed views
+// in place, and the last batch dimension goes to one strided-batched GEMM
+// (attention's heads), so a pass launches a GEMM per leading batch index,
+// not per matrix.
+func gpuMatmulInto(out, a, b *Tensor, batch []int, m, n, k int) {
+	ab := a.Expand(append(cloneInts(batch), m, k)...).Detach()
+	bb := b.Expand(append(cloneInts(batch), k, n)...).Detach()
+	ax, aT, lda := gpuGemmOperand(ab)
+	bx, bT, ldb := gpuGemmOperand(bb)
+	gemmFlops.Add(2 * int64(numel(batch)) * int64(m) * int64(n) * int64(k))
+	nd := len(batch)
+	inner, sa, sb := 1, 0, 0
+	if nd > 0 {
+		inner, sa, sb = batch[nd-1], ax.stride[nd-1], bx.stride[nd-1]
+		nd--
+	}
+	outer := numel(batch[:nd])
+	idx := make([]int, nd)
+	ob := out.gbuf()
+	abuf, bbuf := ax.st.gpu.buf, bx.st.gpu.buf
+	for i := 0; i < outer; i++ {
+		ao, bo := ax.off, bx.off
+		for d := 0; d < nd; d++ {
+			ao += idx[d] * ax.stride[d]
+			bo += idx[d] * bx.stride[d]
+		}
+		cb := ob.Slice(i*inner*m*n, inner*m*n)
+		av, bv := abuf.Slice(ao, abuf.Len()-ao), bbuf.Slice(bo, bbuf.Len()-bo)
+		if inner == 1 {
+			check("matmul", gpuDev.Sgemm(aT, bT, m, n, k, 1, av, lda, bv, ldb, 0, cb, n))
+		} else {
+			check("matmul", gpuDev.SgemmStridedBatched(aT, bT, m, n, k, 1, av, lda, sa, bv, ldb, sb, 0, cb, n, m*n, inner))
+		}
+		for d := nd - 1; d >= 0; d-- {
+			idx[d]++
+			if idx[d] < batch[d] {
+				break
+			}
+			idx[d] = 0
+		}
+	}
+}
+
+// gpuLinear is Linear on the GPU: out = x @ w (+ bias), dx = g @ w^T,
+// dw = x^T @ g, db = column sums of g.
+func gpuLinear(x, w, bias *Tensor) *Tensor {
+	in, outF := w.shape[0], w.shape[1]
+	xc := gpuContig(x)
+	rows := xc.Size() / in
+	outShape := append(cloneInts(x.shape[:len(x.shape)-1]), outF)
+	out := gpuEmpty(outShape...)
+	wx, wT, ldw := gpuGemmOperand(w)
+	wbuf := wx.st.gpu.buf.Slice(wx.off, wx.st.gpu.buf.Len()-wx.off)
+	gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
+	check("linear", gpuDev.Sgemm(false, wT, rows, outF, in, 1, xc.gbuf(), in, wbuf, ldw, 0, out.gbuf(), outF))
+	if bias != nil {
+		o := cuda.Contig(out.gbuf(), rows, outF)
+		check("linear bias", gpuDev.Binary(cuda.OpAdd, o, o, gpuContig(bias).gs()))
+	}
+	recordNeeds(out, "linear", []*Tensor{x, w, bias}, func(g *Tensor, needs []bool) []*Tensor {
+		gc := gpuContig(g)
+		gs := make([]*Tensor, 3)
+		if needs[0] {
+			gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
+			gx := gpuEmpty(x.shape...)
+			check("linear backward", gpuDev.Sgemm(false, !wT, rows, in, outF, 1, gc.gbuf(), outF, wbuf, ldw, 0, gx.gbuf(), in))
+			gs[0] = gx
+		}
+		if needs[1] {
+			gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
+			gw := gpuEmpty(in, outF)
+			check("linear backward", gpuDev.Sgemm(true, false, in, outF, rows, 1, xc.gbuf(), in, gc.gbuf(), outF, 0, gw.gbuf(), outF))
+			gs[1] = gw
+		}
+		if bias != nil && needs[2] {
+			gs[2] = gpuSumTo(gc.Reshape(rows, outF).Detach(), []int{outF})
+		}
+		return gs
+	}, x, w)
+	return out
+}
+
+// viaCPU runs an op that has no GPU kernel (TopK, Where) on host copies:
+// To is differentiable, so gradients still reach the GPU inputs.
+func viaCPU(ts ...*Tensor) []*Tensor {
+	out := make([]*Tensor, len(ts))
+	for i, t := range ts {
+		out[i] = t.To("cpu")
+	}
+	return out
+}
