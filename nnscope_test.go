@@ -238,6 +238,23 @@ func TestErrors(t *testing.T) {
 			})
 		}, []string{"index out of range"}},
 		{"output outside trace", func() { m.Transformer.H.At(0).Output() }, []string{"outside a trace"}},
+		{"gradients out of backprop order", func() {
+			m.Trace(prompt, func(tr *Tracer) {
+				h0 := m.Transformer.H.At(0).Output()
+				h2 := m.Transformer.H.At(2).Output()
+				m.LMHead.Output().Sum().Backward(func() {
+					h0.Grad()
+					h2.Grad() // already passed: layer 2's gradient comes before layer 0's
+				})
+			})
+		}, []string{"gradient of transformer.h.2.output", "out of order"}},
+		{"gradient that never comes", func() {
+			m.Trace(prompt, func(tr *Tracer) {
+				h1 := m.Transformer.H.At(1).Output()
+				h2 := m.Transformer.H.At(2).Output()
+				h1.Sum().Backward(func() { h2.Grad() }) // h2 is downstream of h1.Sum's input
+			})
+		}, []string{"gradient of transformer.h.2.output", "no gradient reached it"}},
 		{"bad slice", func() {
 			m.Trace(prompt, func(tr *Tracer) { m.Transformer.H.At(0).Output().Slice(":, 99, :") })
 		}, []string{"Slice", "out of range"}},

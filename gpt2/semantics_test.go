@@ -410,3 +410,54 @@ func splitLines(s string) []string {
 	}
 	return append(out, s[start:])
 }
+
+func TestSampling(t *testing.T) {
+	m, tok, _ := loadTiny(t)
+	ids, _ := tok.Encode(prompt)
+	in := Input{IDs: [][]int{ids}}
+	gen := func(s Sampling) []int {
+		return m.Generate(in, GenerateOptions{MaxNewTokens: 8, Sampling: s})[0][len(ids):]
+	}
+	greedy := gen(Sampling{})
+	// top-k 1 is greedy whatever the temperature and seed.
+	if got := gen(Sampling{Sample: true, TopK: 1, Temperature: 3, Seed: 9}); !slices.Equal(got, greedy) {
+		t.Errorf("top-k 1 %v, greedy %v", got, greedy)
+	}
+	// A seed makes sampling reproducible; different seeds differ.
+	a := gen(Sampling{Sample: true, Temperature: 1.5, Seed: 1})
+	b := gen(Sampling{Sample: true, Temperature: 1.5, Seed: 1})
+	c := gen(Sampling{Sample: true, Temperature: 1.5, Seed: 2})
+	if !slices.Equal(a, b) {
+		t.Errorf("same seed gave %v and %v", a, b)
+	}
+	if slices.Equal(a, c) {
+		t.Errorf("seeds 1 and 2 gave the same tokens %v", a)
+	}
+	// top-p keeps the smallest set of tokens reaching p: every sampled
+	// token must be in the top-p set of its step.
+	p := 0.3
+	seq := append([]int(nil), ids...)
+	out := gen(Sampling{Sample: true, TopP: p, Seed: 4})
+	for _, tokID := range out {
+		logits := m.Forward(nil, Input{IDs: [][]int{seq}}, nil).Slice("0, -1")
+		probs := logits.Softmax().Data()
+		vals, idx := logits.Softmax().TopK(len(probs))
+		cum, allowed := 0.0, map[int]bool{}
+		for i, v := range vals.Data() {
+			allowed[idx.Ints()[i]] = true
+			cum += float64(v)
+			if cum >= p {
+				break
+			}
+		}
+		if !allowed[tokID] {
+			t.Fatalf("token %d (p=%.4f) is outside the top-p=%.1f set", tokID, probs[tokID], p)
+		}
+		seq = append(seq, tokID)
+	}
+	// Stopping at EOS: every row ends at EOS or runs to the limit.
+	eos := m.Generate(in, GenerateOptions{MaxNewTokens: 8, StopAtEOS: true, EOS: greedy[2]})
+	if got := eos[0][len(ids):]; len(got) != 3 || got[2] != greedy[2] {
+		t.Errorf("stop at EOS %d: generated %v", greedy[2], got)
+	}
+}
