@@ -25,6 +25,9 @@ func loadTiny(t testing.TB) (*Model, *Tokenizer, reference.Cases) {
 		if m, err = m.To(testDevice); err != nil {
 			t.Fatal(err)
 		}
+		if m.Device() != testDevice {
+			t.Fatalf("model on %s, want %s", m.Device(), testDevice)
+		}
 	}
 	tok, err := NewTokenizer()
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"math/rand"
 	"os"
 	"testing"
+
+	"nnscope/runtime/cuda/emu"
 )
 
 // requireGPU skips a test on machines without CUDA (CI), saying why;
@@ -18,10 +20,31 @@ func requireGPU(t *testing.T) {
 	}
 }
 
+// onGPUs runs fn on the real GPU when there is one, and always on the
+// emulated one (package cuda/emu), which runs the engine's GPU code paths
+// (dispatch, views, GEMM parameters, autograd on the device) here too.
+func onGPUs(t *testing.T, fn func(t *testing.T)) {
+	if _, err := GPU(); err == nil {
+		t.Run("cuda", fn)
+	} else if os.Getenv("NNSCOPE_REQUIRE_GPU") != "" {
+		t.Fatalf("NNSCOPE_REQUIRE_GPU is set but the GPU is not usable: %v", err)
+	} else {
+		t.Logf("no GPU here (%v): running on the emulator only", err)
+	}
+	saved, savedErr := gpuDev, gpuErr
+	SetGPUBackend(emu.New())
+	defer func() {
+		SetGPUBackend(saved)
+		gpuErr = savedErr
+	}()
+	t.Run("emulated", fn)
+}
+
 // TestBackendsAgree runs the op-level suite on the GPU and compares each
 // op's output and input gradients with the CPU's.
-func TestBackendsAgree(t *testing.T) {
-	requireGPU(t)
+func TestBackendsAgree(t *testing.T) { onGPUs(t, backendsAgree) }
+
+func backendsAgree(t *testing.T) {
 	for _, c := range opCases() {
 		t.Run(c.name, func(t *testing.T) {
 			r := rand.New(rand.NewSource(7))

@@ -34,16 +34,71 @@ func (m *gpuMem) free() {
 	m.buf = cuda.Buffer{} // a use after free fails loudly ("no buffer")
 }
 
+// GPUBackend is what the engine needs from a GPU: runtime/cuda's Device,
+// or an emulator of it (package runtime/cuda/emu) that lets the GPU code
+// paths run in tests on machines without one.
+type GPUBackend interface {
+	Alloc(n int) (cuda.Buffer, error)
+	Free(b cuda.Buffer) error
+	Upload(dst cuda.Buffer, src []float32) error
+	UploadInt32(dst cuda.Buffer, src []int32) error
+	Download(dst []float32, src cuda.Buffer) error
+	Memset(dst cuda.Buffer, v float32) error
+	Sync() error
+	SetTF32(on bool) error
+	Fill(out cuda.Strided, v float32) error
+	Copy(dst, src cuda.Strided) error
+	SumTo(out cuda.Buffer, g cuda.Strided, shape []int, alpha, beta float32) error
+	Binary(op cuda.BinaryOp, out, a, b cuda.Strided) error
+	Unary(op cuda.UnaryOp, out, x cuda.Buffer, n int, p float32) error
+	UnaryBackward(op cuda.UnaryOp, gi, g, x, y cuda.Buffer, n int, p float32) error
+	Softmax(out, x cuda.Buffer, rows, n int) error
+	SoftmaxBackward(gi, g, y cuda.Buffer, rows, n int) error
+	LogSoftmax(out, x cuda.Buffer, rows, n int) error
+	LogSoftmaxBackward(gi, g, y cuda.Buffer, rows, n int) error
+	LayerNorm(out, mean, rstd, x, w, b cuda.Buffer, rows, n int, eps float32) error
+	LayerNormBackward(dx, dw, db, g, x, w, mean, rstd cuda.Buffer, rows, n int) error
+	Embedding(out, w, ids cuda.Buffer, n, C, V int) error
+	EmbeddingBackward(gw, g, ids cuda.Buffer, n, C, V int, accumulate bool) error
+	CausalSoftmax(out, x, mask cuda.Buffer, B, H, Tq, Tk int, scale float32) error
+	CausalSoftmaxBackward(gi, g, y cuda.Buffer, rows, Tk int, scale float32) error
+	CrossEntropy(loss, lse, logits, targets cuda.Buffer, N, V int) error
+	CrossEntropyBackward(dlogits, logits, lse, targets, loss, dloss cuda.Buffer, N, V int) error
+	Sgemm(transA, transB bool, m, n, k int, alpha float32, a cuda.Buffer, lda int, b cuda.Buffer, ldb int, beta float32, c cuda.Buffer, ldc int) error
+	SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a cuda.Buffer, lda, strideA int, b cuda.Buffer, ldb, strideB int, beta float32, c cuda.Buffer, ldc, strideC int, batch int) error
+}
+
 var (
 	gpuOnce sync.Once
-	gpuDev  *cuda.Device
+	gpuDev  GPUBackend
 	gpuErr  error
 )
 
-// GPU returns the CUDA device, opening it on first use.
-func GPU() (*cuda.Device, error) {
-	gpuOnce.Do(func() { gpuDev, gpuErr = cuda.Open() })
+// GPU returns the GPU backend, opening the CUDA device on first use.
+func GPU() (GPUBackend, error) {
+	gpuOnce.Do(func() {
+		if gpuDev != nil {
+			return // an emulator installed by SetGPUBackend
+		}
+		d, err := cuda.Open()
+		if err != nil {
+			gpuErr = err
+			return
+		}
+		gpuDev = d
+	})
 	return gpuDev, gpuErr
+}
+
+// SetGPUBackend installs b (an emulator, in tests) as the GPU; nil goes
+// back to "not opened yet". Tensors made on one backend must not be used
+// after switching.
+func SetGPUBackend(b GPUBackend) {
+	gpuOnce = sync.Once{}
+	gpuDev, gpuErr = b, nil
+	if b != nil {
+		gpuOnce.Do(func() {})
+	}
 }
 
 // DeviceName normalizes a device name: "cpu" or "cuda".

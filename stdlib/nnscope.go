@@ -37,6 +37,7 @@ func init() {
 		"Size":          reflect.ValueOf(nnscope.Size),
 		"Stack":         reflect.ValueOf(nnscope.Stack),
 		"Stream":        reflect.ValueOf(nnscope.Stream),
+		"TF32":          reflect.ValueOf(nnscope.TF32),
 		"Temperature":   reflect.ValueOf(nnscope.Temperature),
 		"Title":         reflect.ValueOf(nnscope.Title),
 		"TopK":          reflect.ValueOf(nnscope.TopK),

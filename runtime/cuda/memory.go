@@ -209,3 +209,7 @@ func (d *Device) memsetLocked(dst Buffer, v float32) error {
 func (d *Device) MemsetInt32(dst Buffer, v int32) error {
 	return d.Memset(dst, math.Float32frombits(uint32(v)))
 }
+
+// HostBuffer makes a Buffer for a device emulator (package cuda/emu): base
+// names an allocation of n elements in the emulator's own memory.
+func HostBuffer(base uint64, n int) Buffer { return Buffer{base: base, n: n} }
