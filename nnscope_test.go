@@ -224,8 +224,6 @@ func TestErrors(t *testing.T) {
 		{"grad without requires grad", func() {
 			m.Trace(prompt, func(tr *Tracer) {
 				hs := m.Transformer.H.At(2).Output()
-				h0 := m.Transformer.H.At(0)
-				_ = h0
 				hs.RequiresGrad()
 				loss := m.LMHead.Output().Sum()
 				loss.Backward(func() { m.Transformer.H.At(0) })

@@ -64,7 +64,6 @@ func (t *Tensor) rebaseAfterWrite(src *Tensor) {
 		if needs[1] {
 			r := region(gc).Detach()
 			gs[1] = sumTo(r.Contiguous().Detach().Clone(), srcShape)
-			_ = tShape
 		}
 		if needs[0] {
 			copyStrided(region(gc).Detach(), constant(0).Expand(tShape...))

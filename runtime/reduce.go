@@ -101,8 +101,7 @@ func (t *Tensor) Norm() float64 {
 // Argmax returns the indices of the largest values along the last axis
 // (a tensor of shape t.shape[:-1]; a 0-d tensor for a vector).
 func (t *Tensor) Argmax() *Tensor {
-	vals, idx := t.TopK(1)
-	_ = vals
+	_, idx := t.TopK(1)
 	return idx.Squeeze(-1).Detach()
 }
 
