@@ -323,20 +323,40 @@ func (in *Interpreter) RunSource(ctx context.Context, path, src string, args []s
 	defer in.mu.Unlock()
 	resetStmt()
 
+	text, m, terrs, toPos, err := in.prepareFile(path, src)
+	if err != nil {
+		return err
+	}
+
+	yi, err := in.newYaegi()
+	if err != nil {
+		return err
+	}
+	argv := append([]string{path}, args...)
+	in.newFlagSet(argv, &in.stderr)
+	padded := in.addChunk(&chunk{text: text, m: m, input: src, filename: path})
+	_, err = in.exec(ctx, yi, padded)
+	return in.finish(err, terrs, toPos)
+}
+
+// prepareFile parses, type-checks and rewrites a script file (the traps'
+// shields and statement positions), returning the text yaegi runs.
+func (in *Interpreter) prepareFile(path, src string) (text string, m *srcMap, terrs []types.Error, toPos func(token.Pos) Position, err error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, path, src, parser.AllErrors)
 	if err != nil {
 		if el, ok := err.(scanner.ErrorList); ok && len(el) > 0 {
-			return &Error{Pos: Position{Filename: path, Line: el[0].Pos.Line, Column: el[0].Pos.Column}, Msg: el[0].Msg, Kind: KindCompile}
+			return "", nil, nil, nil, &Error{Pos: Position{Filename: path, Line: el[0].Pos.Line, Column: el[0].Pos.Column}, Msg: el[0].Msg, Kind: KindCompile}
 		}
-		return &Error{Pos: Position{Filename: path}, Msg: err.Error(), Kind: KindCompile}
+		return "", nil, nil, nil, &Error{Pos: Position{Filename: path}, Msg: err.Error(), Kind: KindCompile}
 	}
 	tf := fset.File(f.Pos())
-	toPos := func(p token.Pos) Position {
+	toPos = func(p token.Pos) Position {
 		pp := fset.Position(p)
 		return Position{Filename: path, Line: pp.Line, Column: pp.Column}
 	}
-	info, terrs := in.typeCheck(fset, types.NewPackage("main", "main"), []*ast.File{f})
+	var info *types.Info
+	info, terrs = in.typeCheck(fset, types.NewPackage("main", "main"), []*ast.File{f})
 	rw := &rewriter{
 		src:     src,
 		fset:    fset,
@@ -352,26 +372,18 @@ func (in *Interpreter) RunSource(ctx context.Context, path, src string, args []s
 	if len(rw.errs) > 0 {
 		e := rw.errs[0]
 		e.Pos.Filename = path
-		return e
+		return "", nil, nil, nil, e
 	}
 	if rw.usesRT {
 		o := tf.Offset(f.Name.End())
 		rw.add(o, o, "; import "+rtPkgName+" \""+rtPkgPath+"\"")
 	}
-	text, m := applyEdits(src, rw.edits)
+	text, m = applyEdits(src, rw.edits)
 	if rw.usesMin {
 		text += "\n" + helperSource
 	}
 
-	yi, err := in.newYaegi()
-	if err != nil {
-		return err
-	}
-	argv := append([]string{path}, args...)
-	in.newFlagSet(argv, &in.stderr)
-	padded := in.addChunk(&chunk{text: text, m: m, input: src, filename: path})
-	_, err = in.exec(ctx, yi, padded)
-	return in.finish(err, terrs, toPos)
+	return text, m, terrs, toPos, nil
 }
 
 func (in *Interpreter) finish(err error, terrs []types.Error, toPos func(token.Pos) Position) error {

@@ -1,0 +1,44 @@
+package interp
+
+import (
+	"go/parser"
+	"go/token"
+	"strings"
+	"testing"
+)
+
+// FuzzRewrite feeds scripts to the front end (parse, type-check, the trap
+// rewrites, statement positions) without running them: it must never
+// panic, and whatever it produces from valid Go must still be valid Go.
+func FuzzRewrite(f *testing.F) {
+	for _, s := range []string{
+		"package main\nfunc main() { for i := range 3 { _ = i } }",
+		"package main\nimport \"fmt\"\nfunc main() { var fs []func(); for i := 0; i < 3; i++ { fs = append(fs, func() { fmt.Println(i) }) } }",
+		"package main\nfunc main() { x := min(1, 2.5); y := max(\"a\", \"b\"); m := map[int]int{}; clear(m); _, _ = x, y }",
+		"package main\nfunc f[T any](x T) T { return x }\nfunc main() { _ = f(1) }",
+		"package main\nfunc main() { for k, v := range map[string]int{} { func() { _ = k; v++ }() } }",
+		"package main\nfunc main() { switch { case true: for i := 0; i < 2; i++ { defer func() { _ = i }() } } }",
+		"package main\nfunc main() {\nL:\n\tfor {\n\t\tbreak L\n\t}\n}",
+		"package main\nfunc main() { x := undefinedVar + 1; _ = x }",
+	} {
+		f.Add(s)
+	}
+	in := New(Options{})
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 4000 {
+			return
+		}
+		fset := token.NewFileSet()
+		if _, err := parser.ParseFile(fset, "in.go", src, 0); err != nil {
+			return // the parser's own errors are reported as they are
+		}
+		text, _, _, _, err := in.prepareFile("in.go", src)
+		if err != nil {
+			return
+		}
+		text = strings.TrimSuffix(text, helperSource)
+		if _, err := parser.ParseFile(token.NewFileSet(), "out.go", text, 0); err != nil {
+			t.Fatalf("rewrite broke valid Go:\n--- in\n%s\n--- out\n%s\n--- %v", src, text, err)
+		}
+	})
+}
