@@ -2,6 +2,7 @@ package nnscope
 
 import (
 	"fmt"
+	"nnscope/display"
 	"strings"
 
 	"nnscope/gpt2"
@@ -130,7 +131,9 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 	var streamed []int
 	printed := ""
 	var bar *ProgressBar
-	if g.opts.progress {
+	// In a notebook a long generation shows its progress by itself; in a
+	// terminal only on request (it would mix with streamed text).
+	if g.opts.progress || (display.Active() && g.opts.maxNew >= 32) {
 		bar = Progress(g.opts.maxNew, "generating")
 		defer bar.Done()
 	}
