@@ -170,6 +170,15 @@ func newModel(g *gpt2.Model, tok *gpt2.Tokenizer, path string) *Model {
 	return m
 }
 
+// Output waits until the whole model has run and returns its logits
+// [batch, positions, vocabulary] (nnsight's model.output.logits); edits and
+// SetOutput change what the trace returns.
+func (m *Model) Output() *Tensor { return m.root.Output() }
+
+// Input returns the token ids the model runs on, as a float tensor
+// [batch, positions] (waits for the start of the forward pass).
+func (m *Model) Input() *Tensor { return m.root.Input() }
+
 // Config returns the model's shape.
 func (m *Model) Config() gpt2.Config { return m.g.Config }
 
@@ -299,7 +308,12 @@ type Envoy struct {
 }
 
 // Name returns the module's Hugging Face path.
-func (e *Envoy) Name() string { return e.mod.Path }
+func (e *Envoy) Name() string {
+	if e.mod.Path == "" {
+		return "model"
+	}
+	return e.mod.Path
+}
 
 // Type returns the module's Hugging Face class name.
 func (e *Envoy) Type() string { return e.mod.Type }

@@ -371,3 +371,28 @@ func TestGoroutinesDoNotLeak(t *testing.T) {
 }
 
 var _ = gpt2.Batch
+
+func TestModelOutputIsLogits(t *testing.T) {
+	m, _ := tiny(t)
+	var ids, logits, head *Tensor
+	m.Trace(prompt, func(tr *Tracer) {
+		ids = m.Input().Save()
+		head = m.LMHead.Output().Save()
+		logits = m.Output().Save()
+	})
+	if got := ids.Ints(); len(got) != 10 || got[0] != 464 {
+		t.Errorf("model input %v", got)
+	}
+	if err := reference.Close(logits.Data(), head.Data(), 0); err != nil || !slices.Equal(logits.Shape(), []int{1, 10, 50257}) {
+		t.Errorf("model output %v differs from lm_head's: %v", logits.Shape(), err)
+	}
+	err := expectError(t, func() {
+		m.Trace(prompt, func(tr *Tracer) {
+			m.Output()
+			m.LMHead.Output()
+		})
+	})
+	if !strings.Contains(err.Error(), "lm_head.output") {
+		t.Errorf("%v", err)
+	}
+}

@@ -440,7 +440,7 @@ func (e *Envoy) body(op string) *mediator {
 
 func (e *Envoy) ask(op string, kind eventKind, set, skip *Tensor) *Tensor {
 	md := e.body(op)
-	r := &request{ev: event{kind: kind, mod: e.mod, step: md.tracer.stepOf(md)}, what: e.mod.Path + "." + kind.String()}
+	r := &request{ev: event{kind: kind, mod: e.mod, step: md.tracer.stepOf(md)}, what: e.Name() + "." + kind.String()}
 	if md.tracer.gen != nil && r.ev.step > 0 {
 		r.what = fmt.Sprintf("%s (step %d)", r.what, r.ev.step)
 	}

@@ -308,33 +308,11 @@ func (m *Model) Forward(h rt.Hooks, in Input, st *State) *rt.Tensor {
 	idsT := rt.FromSlice(ids, B, T)
 	posT := rt.FromSlice(pids, B, T)
 
-	var hidden *rt.Tensor
-	hidden = rt.Call(h, m.Transformer, func(x []*rt.Tensor) *rt.Tensor {
-		tok := rt.Call(h, m.WTE, func(x []*rt.Tensor) *rt.Tensor {
-			return embed(m.W["wte.weight"], x[0])
-		}, x[0])
-		pe := rt.Call(h, m.WPE, func(x []*rt.Tensor) *rt.Tensor {
-			return embed(m.W["wpe.weight"], x[0])
-		}, posT)
-		hs := rt.Call(h, m.Drop, identity, tok.Add(pe))
-		m.free(h, tok, pe)
-		for i, blk := range m.Blocks {
-			next := rt.Call(h, blk.Module, func(x []*rt.Tensor) *rt.Tensor {
-				return m.block(h, i, blk, x[0], mask, st)
-			}, hs)
-			m.free(h, hs)
-			hs = next
-		}
-		out := rt.Call(h, m.LnF, func(x []*rt.Tensor) *rt.Tensor {
-			return rt.LayerNorm(x[0], m.W["ln_f.weight"], m.W["ln_f.bias"], m.Config.LayerNormEpsilon)
-		}, hs)
-		m.free(h, hs)
-		return out
+	// The whole model is a module too (path ""): its input is the ids, its
+	// output the logits, as nnsight's model.output.
+	logits := rt.Call(h, m.Root, func(x []*rt.Tensor) *rt.Tensor {
+		return m.body(h, x[0], posT, mask, st)
 	}, idsT)
-	logits := rt.Call(h, m.LMHead, func(x []*rt.Tensor) *rt.Tensor {
-		return rt.Linear(x[0], m.lmHeadWeight().T(), nil)
-	}, hidden)
-	m.free(h, hidden)
 
 	if st != nil {
 		st.mask = mask
@@ -356,6 +334,37 @@ func (m *Model) Forward(h rt.Hooks, in Input, st *State) *rt.Tensor {
 		}
 		st.realPast = nr
 	}
+	return logits
+}
+
+// body runs transformer and lm_head on ids (a float tensor of token ids).
+func (m *Model) body(h rt.Hooks, ids, posT *rt.Tensor, mask [][]float32, st *State) *rt.Tensor {
+	hidden := rt.Call(h, m.Transformer, func(x []*rt.Tensor) *rt.Tensor {
+		tok := rt.Call(h, m.WTE, func(x []*rt.Tensor) *rt.Tensor {
+			return embed(m.W["wte.weight"], x[0])
+		}, x[0])
+		pe := rt.Call(h, m.WPE, func(x []*rt.Tensor) *rt.Tensor {
+			return embed(m.W["wpe.weight"], x[0])
+		}, posT)
+		hs := rt.Call(h, m.Drop, identity, tok.Add(pe))
+		m.free(h, tok, pe)
+		for i, blk := range m.Blocks {
+			next := rt.Call(h, blk.Module, func(x []*rt.Tensor) *rt.Tensor {
+				return m.block(h, i, blk, x[0], mask, st)
+			}, hs)
+			m.free(h, hs)
+			hs = next
+		}
+		out := rt.Call(h, m.LnF, func(x []*rt.Tensor) *rt.Tensor {
+			return rt.LayerNorm(x[0], m.W["ln_f.weight"], m.W["ln_f.bias"], m.Config.LayerNormEpsilon)
+		}, hs)
+		m.free(h, hs)
+		return out
+	}, ids)
+	logits := rt.Call(h, m.LMHead, func(x []*rt.Tensor) *rt.Tensor {
+		return rt.Linear(x[0], m.lmHeadWeight().T(), nil)
+	}, hidden)
+	m.free(h, hidden)
 	return logits
 }
 
