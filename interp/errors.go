@@ -291,3 +291,20 @@ func sitePos(id int64) Position {
 	p, _ := takeSite(id)
 	return p
 }
+
+// protectOwnSite is Protect for a goroutine running beside others: the
+// process-wide last statement may belong to another goroutine, so the
+// position is the one yaegi reported for this goroutine (the start of the
+// function that panicked).
+func protectOwnSite(fn func()) (err error) {
+	id := goid()
+	panicSites.Delete(id)
+	defer func() {
+		if r := recover(); r != nil {
+			pos, _ := takeSite(id)
+			err = panicError(r, pos)
+		}
+	}()
+	fn()
+	return nil
+}

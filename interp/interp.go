@@ -106,7 +106,7 @@ func New(opts Options) *Interpreter {
 	in.stderr.set(opts.Stderr)
 	in.tables = append([]map[string]map[string]reflect.Value{stdlib.Symbols}, opts.Symbols...)
 	in.tables = append(in.tables, map[string]map[string]reflect.Value{
-		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny), "At": reflect.ValueOf(stmtAt)},
+		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny), "At": reflect.ValueOf(stmtAt), "Go": reflect.ValueOf(in.goProtected)},
 	})
 	return in
 }
@@ -117,6 +117,16 @@ func New(opts Options) *Interpreter {
 func (in *Interpreter) SetOutput(stdout, stderr io.Writer) {
 	in.stdout.set(stdout)
 	in.stderr.set(stderr)
+}
+
+// goProtected runs fn on a new goroutine that recovers a panic and reports
+// it on the script's stderr (see rewriter.goStmt): the session lives on.
+func (in *Interpreter) goProtected(fn func()) {
+	go func() {
+		if err := protectOwnSite(fn); err != nil {
+			fmt.Fprintf(&in.stderr, "panic in a goroutine the script started: %v\n", err)
+		}
+	}()
 }
 
 // clearAny implements the clear builtin for maps and slices.

@@ -386,3 +386,56 @@ func TestReimportWithDeclaration(t *testing.T) {
 		t.Fatalf("got %q", out.String())
 	}
 }
+
+// Goroutines a script starts: their arguments are evaluated at the go
+// statement (as in Go), and a panic in one is reported, not fatal.
+func TestScriptGoroutines(t *testing.T) {
+	src := `package main
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+func add(mu *sync.Mutex, out *[]int, wg *sync.WaitGroup, xs ...int) {
+	defer wg.Done()
+	mu.Lock()
+	*out = append(*out, xs...)
+	mu.Unlock()
+}
+
+func main() {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var out []int
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go add(&mu, &out, &wg, i*10)
+	}
+	wg.Add(1)
+	go add(&mu, &out, &wg, []int{1, 2}...)
+	done := make(chan bool)
+	go func() { defer close(done); panic("boom") }()
+	<-done
+	wg.Wait()
+	sort.Ints(out)
+	fmt.Println(out)
+}
+`
+	var out, errb bytes.Buffer
+	in := New(Options{Stdout: &out, Stderr: &errb})
+	if err := in.RunSource(context.Background(), "g.go", src, nil); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "[0 1 2 10 20 30 40]\n" {
+		t.Errorf("got %q", out.String())
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(errb.String(), "panic: boom") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(errb.String(), "panic in a goroutine the script started: g.go:") || !strings.Contains(errb.String(), "panic: boom") {
+		t.Errorf("stderr %q", errb.String())
+	}
+}

@@ -489,10 +489,66 @@ func (r *rewriter) stmt(s ast.Stmt) {
 		}
 	case *ast.LabeledStmt:
 		r.stmt(s.Stmt)
+	case *ast.GoStmt:
+		r.expr(s.Call)
+		r.goStmt(s)
 	default:
 		r.expr(s)
 	}
 }
+
+// goStmt protects a goroutine the script starts: a panic in interpreted
+// code on a goroutine yaegi starts kills the whole process (the REPL, the
+// kernel). `go F(A, B)` becomes
+//
+//	_nnsrt.Go(func() func() { g0 := F; g1 := A; g2 := B; return func() { g0(g1, g2) } }())
+//
+// so F and its arguments are evaluated where the go statement is, as Go
+// does, and the call runs on a goroutine that recovers and reports.
+// Only the text around F and the arguments changes, so rewrites inside
+// them stay valid.
+func (r *rewriter) goStmt(s *ast.GoStmt) {
+	c := s.Call
+	start, fun := r.off(s.Pos()), r.off(c.Fun.Pos())
+	lp, rp := r.off(c.Lparen), r.off(c.Rparen)
+	if start < 0 || fun < 0 || lp < 0 || rp < 0 {
+		return
+	}
+	r.usesRT = true
+	if id, ok := c.Fun.(*ast.Ident); ok && builtinNames[id.Name] && r.isBuiltin(id) {
+		// A builtin is not a value: call it inside the goroutine.
+		r.add(start, fun, rtPkgName+".Go(func() { ")
+		r.add(r.off(s.End()), r.off(s.End()), " })")
+		return
+	}
+	r.tmpCount++
+	name := func(i int) string { return fmt.Sprintf("_nns_g%d_%d", r.tmpCount, i) }
+	// One := per value: yaegi v0.16.1 leaves a func value nil in a
+	// multi-value := (g, a := f, x).
+	r.add(start, fun, rtPkgName+".Go(func() func() { "+name(0)+" := ")
+	args := make([]string, len(c.Args))
+	for i := range args {
+		args[i] = name(i + 1)
+	}
+	call := name(0) + "(" + strings.Join(args, ", ")
+	if c.Ellipsis.IsValid() {
+		call += "..."
+	}
+	tail := "; return func() { " + call + ") } }())"
+	if len(c.Args) == 0 {
+		r.add(lp, rp+1, tail)
+		return
+	}
+	r.add(lp, r.off(c.Args[0].Pos()), "; "+name(1)+" := ")
+	for i := 1; i < len(c.Args); i++ {
+		r.add(r.off(c.Args[i-1].End()), r.off(c.Args[i].Pos()), "; "+name(i+1)+" := ")
+	}
+	r.add(r.off(c.Args[len(c.Args)-1].End()), rp+1, tail)
+}
+
+var builtinNames = map[string]bool{"append": true, "cap": true, "clear": true, "close": true, "complex": true,
+	"copy": true, "delete": true, "imag": true, "len": true, "make": true, "max": true, "min": true, "new": true,
+	"panic": true, "print": true, "println": true, "real": true, "recover": true}
 
 // expr looks for function literals in n (not descending into them: each is
 // handled as a new function).
