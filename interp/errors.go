@@ -308,3 +308,21 @@ func protectOwnSite(fn func()) (err error) {
 	fn()
 	return nil
 }
+
+// MaxCallDepth bounds nested calls of interpreted functions (all
+// goroutines together): a Go stack overflow cannot be recovered and would
+// take the REPL or kernel down. yaegi unwinds a panic in time quadratic in
+// the depth (it recovers and re-panics in every frame), so the limit is
+// modest: 2000 unwinds in about a second.
+const MaxCallDepth = 2000
+
+var callDepth atomic.Int64
+
+func enterCall() {
+	if callDepth.Add(1) > MaxCallDepth {
+		callDepth.Add(-1)
+		panic(fmt.Sprintf("stack overflow: more than %d nested calls (runaway recursion?)", MaxCallDepth))
+	}
+}
+
+func leaveCall() { callDepth.Add(-1) }

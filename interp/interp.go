@@ -106,7 +106,8 @@ func New(opts Options) *Interpreter {
 	in.stderr.set(opts.Stderr)
 	in.tables = append([]map[string]map[string]reflect.Value{stdlib.Symbols}, opts.Symbols...)
 	in.tables = append(in.tables, map[string]map[string]reflect.Value{
-		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny), "At": reflect.ValueOf(stmtAt), "Go": reflect.ValueOf(in.goProtected)},
+		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny), "At": reflect.ValueOf(stmtAt), "Go": reflect.ValueOf(in.goProtected),
+			"Enter": reflect.ValueOf(enterCall), "Leave": reflect.ValueOf(leaveCall)},
 	})
 	return in
 }

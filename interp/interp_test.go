@@ -439,3 +439,19 @@ func main() {
 		t.Errorf("stderr %q", errb.String())
 	}
 }
+
+// Runaway recursion is an error, not a fatal stack overflow, and the
+// session goes on; ordinary recursion still works.
+func TestRunawayRecursion(t *testing.T) {
+	in, out := newTest(t)
+	eval(t, in, `import "fmt"`)
+	eval(t, in, "func f(n int) int { return f(n+1) + 1 }")
+	if _, err := in.Eval(context.Background(), "f(0)"); err == nil || !strings.Contains(err.Error(), "stack overflow") {
+		t.Fatalf("runaway recursion: %v", err)
+	}
+	eval(t, in, "func fib(n int) int { if n < 2 { return n }; return fib(n-1) + fib(n-2) }")
+	eval(t, in, "fmt.Println(fib(20))")
+	if !strings.Contains(out.String(), "6765") {
+		t.Fatalf("got %q", out.String())
+	}
+}

@@ -340,6 +340,15 @@ func (r *rewriter) fn(typ *ast.FuncType, recv *ast.FieldList, body *ast.BlockStm
 			}
 		}
 	}
+	if r.stmtPos != nil {
+		// Count call depth: runaway recursion in interpreted code would
+		// overflow the Go stack, a fatal error that takes the REPL or
+		// kernel down; past the limit it is an ordinary panic instead.
+		if o := r.off(body.Lbrace); o >= 0 {
+			r.usesRT = true
+			r.add(o+1, o+1, " "+rtPkgName+".Enter(); defer "+rtPkgName+".Leave();")
+		}
+	}
 	r.block(body.List)
 	r.cur = saved
 }
