@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 
 	"nnscope/gpt2"
@@ -154,7 +153,7 @@ func (tr *Tracer) run() {
 	r := 0
 	for i, inv := range tr.invokes {
 		label := "trace body"
-		if len(tr.invokes) > 1 || tr.gen != nil && len(tr.invokes) > 1 {
+		if len(tr.invokes) > 1 {
 			label = fmt.Sprintf("invoke %d", i)
 		}
 		md := newMediator(label, tr.scope, inv.body)
@@ -486,9 +485,5 @@ func (e *Envoy) Skip(v *Tensor) {
 	e.ask("Skip", evInput, nil, v)
 }
 
-// Paths of cached modules sorted, for printing.
-func (c *Cache) String() string {
-	p := c.Paths()
-	sort.Strings(p)
-	return fmt.Sprintf("Cache(%d modules)", len(p))
-}
+// String summarizes the cache for printing.
+func (c *Cache) String() string { return fmt.Sprintf("Cache(%d module outputs)", len(c.order)) }

@@ -219,12 +219,6 @@ func gpuCrossEntropy(logits *Tensor, targets []int) *Tensor {
 	return out
 }
 
-// gpuGemmOperand is matOperand for a GPU tensor: its buffer from the
-// element at offset and whether the last two dims are transposed.
-func gpuGemmOperand(t *Tensor) (x *Tensor, trans bool, ld int) {
-	return matOperand(t)
-}
-
 // gpuMatmulInto is matmulInto on the GPU: cuBLAS reads transposed views
 // in place, and the last batch dimension goes to one strided-batched GEMM
 // (attention's heads), so a pass launches a GEMM per leading batch index,
@@ -232,8 +226,8 @@ func gpuGemmOperand(t *Tensor) (x *Tensor, trans bool, ld int) {
 func gpuMatmulInto(out, a, b *Tensor, batch []int, m, n, k int) {
 	ab := a.Expand(append(cloneInts(batch), m, k)...).Detach()
 	bb := b.Expand(append(cloneInts(batch), k, n)...).Detach()
-	ax, aT, lda := gpuGemmOperand(ab)
-	bx, bT, ldb := gpuGemmOperand(bb)
+	ax, aT, lda := matOperand(ab)
+	bx, bT, ldb := matOperand(bb)
 	gemmFlops.Add(2 * int64(numel(batch)) * int64(m) * int64(n) * int64(k))
 	nd := len(batch)
 	inner, sa, sb := 1, 0, 0
@@ -276,7 +270,7 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 	rows := xc.Size() / in
 	outShape := append(cloneInts(x.shape[:len(x.shape)-1]), outF)
 	out := gpuEmpty(outShape...)
-	wx, wT, ldw := gpuGemmOperand(w)
+	wx, wT, ldw := matOperand(w)
 	wbuf := wx.st.gpu.buf.Slice(wx.off, wx.st.gpu.buf.Len()-wx.off)
 	gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
 	check("linear", gpuDev.Sgemm(false, wT, rows, outF, in, 1, xc.gbuf(), in, wbuf, ldw, 0, out.gbuf(), outF))
