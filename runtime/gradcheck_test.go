@@ -110,6 +110,17 @@ func opCases() []opCase {
 		}, []*Tensor{rt(2, 2, 4, 4)}},
 		{"causal softmax with past", func(in []*Tensor) *Tensor { return CausalSoftmax(in[0], 0.7, nil) }, []*Tensor{rt(1, 2, 2, 5)}},
 		{"cross entropy", func(in []*Tensor) *Tensor { return CrossEntropy(in[0], []int{1, 4, -100}) }, []*Tensor{rt(3, 5)}},
+		{"causal self-attention", func(in []*Tensor) *Tensor {
+			// As GPT-2 does it: qkv [B,T,3*H*D] viewed as heads, scores,
+			// masked softmax, weighted values, heads merged back.
+			B, T, H, D := 2, 3, 2, 2
+			heads := Linear(in[0], in[1], nil).Reshape(B, T, 3, H, D)
+			q := heads.Select(2, 0).Permute(0, 2, 1, 3)
+			k := heads.Select(2, 1).Permute(0, 2, 1, 3)
+			v := heads.Select(2, 2).Permute(0, 2, 1, 3)
+			p := CausalSoftmax(q.MatMul(k.T()), 0.7, [][]float32{{1, 1, 1}, {0, 1, 1}})
+			return p.MatMul(v).Permute(0, 2, 1, 3).Reshape(B, T, H*D)
+		}, []*Tensor{rt(2, 3, 4), rt(4, 12)}},
 		{"slice", func(in []*Tensor) *Tensor { return in[0].Slice(":, -1, 1::2") }, []*Tensor{rt(2, 3, 5)}},
 		{"select narrow", func(in []*Tensor) *Tensor { return in[0].Select(1, 2).Narrow(0, 1, 2) }, []*Tensor{rt(3, 4)}},
 		{"permute reshape", func(in []*Tensor) *Tensor { return in[0].Permute(2, 0, 1).Reshape(4, -1) }, []*Tensor{rt(2, 3, 4)}},
