@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"fmt"
 	"math/rand"
 	"os"
+	"strings"
 	"testing"
 
 	"nnscope/runtime/cuda/emu"
@@ -115,4 +117,33 @@ func TestNumbersWorkOnAnyDevice(t *testing.T) {
 	if x.Device() != "cpu" {
 		t.Error(x.Device())
 	}
+}
+
+// Device memory of dropped tensors comes back through the garbage
+// collector, which does not see it: running out must collect and retry.
+func TestGPUMemoryOfDroppedTensorsIsReused(t *testing.T) {
+	saved, savedErr := gpuDev, gpuErr
+	dev := emu.New()
+	dev.Limit = 4 << 20 // 4 MiB
+	SetGPUBackend(dev)
+	defer func() {
+		SetGPUBackend(saved)
+		gpuErr = savedErr
+	}()
+	x := Ones(256, 256).To("cuda") // 256 KiB
+	for i := 0; i < 200; i++ {     // 50 MiB allocated in all, never released by hand
+		x = x.Mul(1.0001).Detach()
+	}
+	if got := x.At(0, 0); got < 1.0199 || got > 1.0203 {
+		t.Errorf("value %v", got)
+	}
+	if v := Ones(512, 512).To("cuda").Add(1).Sum().Item(); v != 2*512*512 {
+		t.Fatalf("sum %v", v)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "out of memory") {
+			t.Errorf("an allocation larger than the device: %v", r)
+		}
+	}()
+	gpuEmpty(8 << 20) // 32 MiB
 }

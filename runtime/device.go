@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"nnscope/runtime/cuda"
 )
@@ -29,6 +31,7 @@ func (m *gpuMem) free() {
 	defer m.mu.Unlock()
 	if !m.freed && gpuDev != nil {
 		gpuDev.Free(m.buf)
+		gpuLive.Add(-int64(m.buf.Len()) * 4)
 	}
 	m.freed = true
 	m.buf = cuda.Buffer{} // a use after free fails loudly ("no buffer")
@@ -147,6 +150,35 @@ func gpuNew(shape ...int) *Tensor {
 	return t
 }
 
+// Device memory of tensors the program dropped comes back when the Go
+// garbage collector finds them, but the collector only watches host memory,
+// where a GPU tensor is a few bytes. So allocations count device bytes and
+// ask for a collection every gpuGCEvery bytes, and an allocation that runs
+// out of memory collects and retries once before failing.
+var (
+	gpuLive      atomic.Int64 // bytes held by live GPU tensors
+	gpuSinceGC   atomic.Int64 // bytes allocated since the last collection we asked for
+	gpuGCEvery   int64        = 1 << 30
+	gpuRetrySlep              = 20 * time.Millisecond
+)
+
+func gpuAlloc(d GPUBackend, n int) (cuda.Buffer, error) {
+	if gpuSinceGC.Add(int64(n)*4) > gpuGCEvery {
+		gpuSinceGC.Store(0)
+		runtime.GC()
+	}
+	buf, err := d.Alloc(n)
+	if err != nil && cuda.IsOutOfMemory(err) {
+		runtime.GC()
+		time.Sleep(gpuRetrySlep) // cleanups run on their own goroutine
+		buf, err = d.Alloc(n)
+	}
+	if err == nil {
+		gpuLive.Add(int64(n) * 4)
+	}
+	return buf, err
+}
+
 // gpuEmpty allocates a GPU tensor whose contents the caller overwrites.
 func gpuEmpty(shape ...int) *Tensor {
 	d, err := GPU()
@@ -154,7 +186,7 @@ func gpuEmpty(shape ...int) *Tensor {
 		panic(errorf("cuda is not available: %v", err))
 	}
 	n := numel(shape)
-	buf, err := d.Alloc(n)
+	buf, err := gpuAlloc(d, n)
 	check(fmt.Sprintf("allocating %d floats (%d bytes)", n, 4*n), err)
 	m := &gpuMem{buf: buf}
 	st := &storage{gpu: m}
@@ -166,6 +198,15 @@ func gpuEmpty(shape ...int) *Tensor {
 func newLike(like *Tensor, shape ...int) *Tensor {
 	if like.onGPU() {
 		return gpuNew(shape...)
+	}
+	return New(shape...)
+}
+
+// emptyLike allocates on like's device a tensor the caller overwrites
+// whole (no zeroing kernel on the GPU).
+func emptyLike(like *Tensor, shape ...int) *Tensor {
+	if like.onGPU() {
+		return gpuEmpty(shape...)
 	}
 	return New(shape...)
 }
@@ -251,3 +292,6 @@ func Sync() error {
 	}
 	return gpuDev.Sync()
 }
+
+// GPUMemoryInUse returns the bytes of device memory held by live tensors.
+func GPUMemoryInUse() int64 { return gpuLive.Load() }

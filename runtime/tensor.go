@@ -228,7 +228,7 @@ func (t *Tensor) Contiguous() *Tensor {
 	if t.IsContiguous() {
 		return t
 	}
-	out := newLike(t, t.shape...)
+	out := emptyLike(t, t.shape...)
 	copyStrided(out, t)
 	record(out, "contiguous", []*Tensor{t}, func(g *Tensor) []*Tensor { return []*Tensor{g} })
 	return out
@@ -236,7 +236,7 @@ func (t *Tensor) Contiguous() *Tensor {
 
 // Clone returns a copy with its own memory (differentiable).
 func (t *Tensor) Clone() *Tensor {
-	out := newLike(t, t.shape...)
+	out := emptyLike(t, t.shape...)
 	copyStrided(out, t)
 	record(out, "clone", []*Tensor{t}, func(g *Tensor) []*Tensor { return []*Tensor{g} })
 	return out

@@ -21,7 +21,9 @@ type Device struct {
 	mu     sync.Mutex
 	mem    map[uint64][]float32
 	next   uint64
-	Allocs int // allocations so far (for tests)
+	used   int64
+	Allocs int   // allocations so far (for tests)
+	Limit  int64 // device memory in bytes (0: unlimited), to test running out
 }
 
 // New returns an empty emulated device.
@@ -47,6 +49,11 @@ func (d *Device) slice(b cuda.Buffer) []float32 {
 func (d *Device) Alloc(n int) (cuda.Buffer, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.Limit > 0 && d.used+int64(n)*4 > d.Limit {
+		return cuda.Buffer{}, fmt.Errorf("cuda: out of memory allocating %d bytes: %w", n*4,
+			&cuda.Error{Lib: "cuda", Call: "cuMemAlloc_v2", Code: 2, Name: "CUDA_ERROR_OUT_OF_MEMORY"})
+	}
+	d.used += int64(n) * 4
 	base := d.next
 	d.next += uint64(max(n, 1)*4+256) &^ 255
 	d.mem[base] = make([]float32, n)
@@ -61,7 +68,9 @@ func (d *Device) Free(b cuda.Buffer) error {
 	if b.IsNil() {
 		return nil
 	}
-	delete(d.mem, b.Addr()-uint64(b.Offset())*4)
+	base := b.Addr() - uint64(b.Offset())*4
+	d.used -= int64(len(d.mem[base])) * 4
+	delete(d.mem, base)
 	return nil
 }
 
