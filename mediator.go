@@ -2,7 +2,6 @@ package nnscope
 
 import (
 	"fmt"
-	"sync"
 
 	rt "nnscope/runtime"
 )
@@ -103,30 +102,24 @@ type mediator struct {
 	row, rows, pad int
 }
 
-// PanicConverter turns a value recovered from a panicking body into an
+// panicConverter turns a value recovered from a panicking body into an
 // error; the interpreter installs one that adds the script position.
-var PanicConverter = func(r any) error {
+var panicConverter = defaultPanicConverter
+
+func defaultPanicConverter(r any) error {
 	if e, ok := r.(error); ok {
 		return e
 	}
 	return fmt.Errorf("panic: %v", r)
 }
 
-var panicConverterMu sync.Mutex
-
-// SetPanicConverter installs f (nil restores the default).
+// SetPanicConverter installs f (nil restores the default). Call it before
+// any trace runs (the session does, once).
 func SetPanicConverter(f func(any) error) {
-	panicConverterMu.Lock()
-	defer panicConverterMu.Unlock()
 	if f == nil {
-		f = func(r any) error {
-			if e, ok := r.(error); ok {
-				return e
-			}
-			return fmt.Errorf("panic: %v", r)
-		}
+		f = defaultPanicConverter
 	}
-	PanicConverter = f
+	panicConverter = f
 }
 
 // unwind is panicked inside a body to end it quietly (trace stopped or
@@ -160,10 +153,10 @@ func (m *mediator) run() {
 			case stopSignal:
 				r.stop = true
 			default:
-				// PanicConverter adds the script position where it can
+				// panicConverter adds the script position where it can
 				// (an interpreter installs one); nnscope errors keep
 				// their message.
-				r.err = PanicConverter(e)
+				r.err = panicConverter(e)
 			}
 		}
 		current = m.parent

@@ -34,7 +34,7 @@ import (
 
 //go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -name stdlib bufio bytes cmp container/heap container/list context encoding/json errors flag fmt io math math/bits math/rand math/rand/v2 path path/filepath regexp sort strconv strings sync sync/atomic text/tabwriter time unicode unicode/utf8
 //go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -name stdlib -exclude ^StartProcess$,^FindProcess$ os
-//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -name stdlib -exclude ^PanicConverter$,^SetPanicConverter$,^SetContext$,^FromGPT2$,^LoadedModels$ nnscope
+//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -name stdlib -exclude ^SetPanicConverter$,^SetContext$,^FromGPT2$,^LoadedModels$ nnscope
 //go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -name stdlib gorgonia.org/tensor
 
 // Symbols maps "importpath/pkgname" to the exported symbols of that package,

@@ -13,7 +13,7 @@ var apiDocs = map[string]string{
 	"Cache.Get":              "func (c *Cache) Get(path string) *Tensor\n\nGet returns the output of the module at path (nil if it did not run).",
 	"Cache.Len":              "func (c *Cache) Len() int\n\nLen returns the number of cached outputs.",
 	"Cache.Paths":            "func (c *Cache) Paths() []string\n\nPaths lists the cached module paths in execution order.",
-	"Cache.String":           "func (c *Cache) String() string\n\nPaths of cached modules sorted, for printing.",
+	"Cache.String":           "func (c *Cache) String() string\n\nString summarizes the cache for printing.",
 	"Concat":                 "func Concat(axis int, ts ...*Tensor) *Tensor\n\nConcat joins tensors along an axis.",
 	"CrossEntropy":           "func CrossEntropy(logits *Tensor, targets []int) *Tensor\n\nCrossEntropy is the mean next-token loss of logits [N, V] for targets.",
 	"Device":                 "func Device(name string) Option\n\nDevice selects where the model runs: \"cpu\" (default) or \"cuda\". The\nenvironment variable NNSCOPE_DEVICE sets the default.",
