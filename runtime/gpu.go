@@ -1,6 +1,10 @@
 package runtime
 
-import "nnscope/runtime/cuda"
+import (
+	"sync"
+
+	"nnscope/runtime/cuda"
+)
 
 // GPU versions of the ops: each op in the CPU files first asks
 // sameDevice and comes here for GPU tensors. Forward and backward sit side
@@ -181,13 +185,7 @@ func gpuCausalSoftmax(scores *Tensor, scale float32, keyMask [][]float32) *Tenso
 	B, H, Tq, Tk := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	var mask cuda.Buffer
 	if keyMask != nil {
-		flat := make([]float32, 0, B*Tk)
-		for b := 0; b < B; b++ {
-			flat = append(flat, keyMask[b][:Tk]...)
-		}
-		m := gpuEmpty(B * Tk)
-		check("upload", gpuDev.Upload(m.gbuf(), flat))
-		mask = m.gbuf()
+		mask = uploadMask(keyMask, B, Tk).gbuf()
 	}
 	out := gpuEmpty(x.shape...)
 	check("causal_softmax", gpuDev.CausalSoftmax(out.gbuf(), x.gbuf(), mask, B, H, Tq, Tk, scale))
@@ -309,4 +307,30 @@ func viaCPU(ts ...*Tensor) []*Tensor {
 		out[i] = t.To("cpu")
 	}
 	return out
+}
+
+// The key mask is the same [][]float32 for every layer of a forward pass:
+// upload it once, not once per layer (an upload waits for the queued work).
+var maskCache struct {
+	sync.Mutex
+	key  *float32
+	B, T int
+	t    *Tensor
+}
+
+func uploadMask(keyMask [][]float32, B, Tk int) *Tensor {
+	maskCache.Lock()
+	defer maskCache.Unlock()
+	key := &keyMask[0][0]
+	if maskCache.t != nil && maskCache.key == key && maskCache.B == B && maskCache.T == Tk {
+		return maskCache.t
+	}
+	flat := make([]float32, 0, B*Tk)
+	for b := 0; b < B; b++ {
+		flat = append(flat, keyMask[b][:Tk]...)
+	}
+	m := gpuEmpty(B * Tk)
+	check("upload", gpuDev.Upload(m.gbuf(), flat))
+	maskCache.key, maskCache.B, maskCache.T, maskCache.t = key, B, Tk, m
+	return m
 }
