@@ -2,12 +2,14 @@ package interp
 
 import (
 	"context"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/scanner"
 	"go/token"
 	"go/types"
 	"reflect"
+	"regexp"
 	"strings"
 
 	yaegi "github.com/traefik/yaegi/interp"
@@ -109,10 +111,19 @@ func splitInput(src string) ([]segment, error) {
 // (`x`, `a+b`, `t.Field`) or a call of a function with a single result.
 // Calls with no result or with several results (such as fmt.Println's
 // (n int, err error)) show nothing; assign them to see them.
+var mainDecl = regexp.MustCompile(`(?m)^(func\s+)main\s*\(`)
+
 func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	resetStmt()
+	// yaegi runs a session's func main after every later input; a main
+	// typed or pasted into the session is kept as main_ instead. Only a
+	// top-level declaration starts a line with "func main(".
+	if mainDecl.MatchString(src) {
+		src = mainDecl.ReplaceAllString(src, "${1}main_(")
+		fmt.Fprintln(&in.stderr, "note: func main is kept as main_ in a session (call main_() to run it)")
+	}
 	if err := in.ensureSession(ctx); err != nil {
 		return Result{}, err
 	}

@@ -455,3 +455,20 @@ func TestRunawayRecursion(t *testing.T) {
 		t.Fatalf("got %q", out.String())
 	}
 }
+
+// A func main typed into a session is kept as main_: yaegi would run a
+// session's main after every later input.
+func TestSessionMainKeptAsMainUnderscore(t *testing.T) {
+	in, out := newTest(t)
+	eval(t, in, `import "fmt"`)
+	eval(t, in, "func main() { fmt.Println(\"main ran\") }")
+	eval(t, in, "x := 1")
+	eval(t, in, "x++")
+	if strings.Contains(out.String(), "main ran") {
+		t.Fatalf("main ran by itself: %q", out.String())
+	}
+	eval(t, in, "main_()")
+	if strings.Count(out.String(), "main ran") != 1 {
+		t.Fatalf("got %q", out.String())
+	}
+}
