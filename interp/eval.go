@@ -111,7 +111,10 @@ func splitInput(src string) ([]segment, error) {
 // (`x`, `a+b`, `t.Field`) or a call of a function with a single result.
 // Calls with no result or with several results (such as fmt.Println's
 // (n int, err error)) show nothing; assign them to see them.
-var mainDecl = regexp.MustCompile(`(?m)^(func\s+)main\s*\(`)
+var (
+	mainDecl      = regexp.MustCompile(`(?m)^(func\s+)main\s*\(`)
+	packageClause = regexp.MustCompile(`^(\s|//[^\n]*\n|/\*(?s:.*?)\*/)*package\s+\w+`)
+)
 
 func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	in.mu.Lock()
@@ -120,9 +123,20 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	// yaegi runs a session's func main after every later input; a main
 	// typed or pasted into the session is kept as main_ instead. Only a
 	// top-level declaration starts a line with "func main(".
+	// A whole program pasted in (package clause, func main) runs: the
+	// package clause is blanked (positions stay) and main_ is called.
+	program := false
+	if loc := packageClause.FindStringIndex(src); loc != nil {
+		src = src[:loc[0]] + strings.Repeat(" ", loc[1]-loc[0]) + src[loc[1]:]
+		program = true
+	}
 	if mainDecl.MatchString(src) {
 		src = mainDecl.ReplaceAllString(src, "${1}main_(")
-		fmt.Fprintln(&in.stderr, "note: func main is kept as main_ in a session (call main_() to run it)")
+		if program {
+			src += "\nmain_()"
+		} else {
+			fmt.Fprintln(&in.stderr, "note: func main is kept as main_ in a session (call main_() to run it)")
+		}
 	}
 	if err := in.ensureSession(ctx); err != nil {
 		return Result{}, err

@@ -472,3 +472,16 @@ func TestSessionMainKeptAsMainUnderscore(t *testing.T) {
 		t.Fatalf("got %q", out.String())
 	}
 }
+
+// A whole program pasted into one input (a notebook cell) runs.
+func TestSessionRunsPastedProgram(t *testing.T) {
+	in, out := newTest(t)
+	eval(t, in, "// a script\npackage main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"program ran\")\n}\n")
+	if out.String() != "program ran\n" {
+		t.Fatalf("got %q", out.String())
+	}
+	_, err := in.Eval(context.Background(), "package main\n\nfunc main() {\n\tvar s []int\n\t_ = s[1]\n}\n")
+	if err == nil || !strings.Contains(err.Error(), "5:") {
+		t.Fatalf("error in a pasted program: %v", err)
+	}
+}
