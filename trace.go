@@ -209,7 +209,7 @@ func (tr *Tracer) run() {
 // goes through, serving the bodies' requests.
 type driver struct {
 	tr      *Tracer
-	kept    map[*rt.Tensor]bool // tensors handed to bodies or cached: never released
+	kept    map[any]bool // memory of tensors handed to bodies or cached: never released
 	seen    map[event]bool
 	T, B    int
 	step    int
@@ -306,25 +306,15 @@ func (d *driver) keep(t *rt.Tensor) {
 		return
 	}
 	if d.kept == nil {
-		d.kept = map[*rt.Tensor]bool{}
+		d.kept = map[any]bool{}
 	}
-	d.kept[t] = true
+	d.kept[t.MemoryKey()] = true
 }
 
 // Keeps tells the model which intermediates a body may still read (all
 // memory shared with a tensor handed out), so the rest of a traced forward
 // pass reuses buffers like an untraced one.
-func (d *driver) Keeps(t *rt.Tensor) bool {
-	if d.kept[t] {
-		return true
-	}
-	for k := range d.kept {
-		if rt.SharesMemory(k, t) {
-			return true
-		}
-	}
-	return false
-}
+func (d *driver) Keeps(t *rt.Tensor) bool { return d.kept[t.MemoryKey()] }
 
 // Enter serves requests for a module's input and skips.
 func (d *driver) Enter(mod *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) {

@@ -8,8 +8,8 @@ import (
 
 func threads() int { return goruntime.GOMAXPROCS(0) }
 
-// rtGemm times the engine's GEMM through a tensor MatMul-free path: the
-// raw kernel on row-major A [m,k] and B [k,n].
+// rtGemm runs the engine's counted GEMM kernel on row-major A [m,k] and
+// B [k,n], without tensor overhead.
 func rtGemm(m, n, k int, a, b, c []float32) {
 	rt.Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 }

@@ -49,13 +49,14 @@ func loadRSS(out io.Writer, m *gpt2.Model) error {
 		return fmt.Errorf("bench load child: %v", err)
 	}
 	f := strings.Fields(string(res))
-	if len(f) != 2 {
+	if len(f) != 3 {
 		return fmt.Errorf("bench load child printed %q", res)
 	}
 	ms, _ := strconv.ParseFloat(f[0], 64)
-	rss, _ := strconv.ParseFloat(f[1], 64)
+	gflops, _ := strconv.ParseFloat(f[1], 64)
+	rss, _ := strconv.ParseFloat(f[2], 64)
 	fileMiB := float64(st.Size()) / (1 << 20)
-	fmt.Fprintf(out, "BENCH load+seed1 cpu %.2f ms %.1f GFLOP/s %.0f MiB\n", ms, 0.0, rss)
+	fmt.Fprintf(out, "BENCH load+seed1 cpu %.2f ms %.1f GFLOP/s %.0f MiB\n", ms, gflops, rss)
 	fmt.Fprintf(out, "# load: file %.0f MiB, peak RSS after load and one seed1 %.0f MiB = %.2fx the file size\n", fileMiB, rss, rss/fileMiB)
 	return nil
 }
@@ -83,7 +84,7 @@ func WriteModel(dir string, m *gpt2.Model) error {
 }
 
 // LoadChild is the child side of loadRSS: load, run seed1 once, print the
-// time of load+seed1 in ms and the peak RSS in MiB.
+// time of load+seed1 in ms, its GEMM GFLOP/s and the peak RSS in MiB.
 func LoadChild(dir string, out io.Writer) error {
 	t0 := time.Now()
 	m, err := gpt2.Load(dir)
@@ -103,6 +104,7 @@ func LoadChild(dir string, out io.Writer) error {
 	if err := logits.Sum().Backward(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%.2f %.1f\n", float64(time.Since(t0).Nanoseconds())/1e6, PeakRSSMiB())
+	ms := float64(time.Since(t0).Nanoseconds()) / 1e6
+	fmt.Fprintf(out, "%.2f %.1f %.1f\n", ms, float64(rt.GemmFlops())/(ms*1e6), PeakRSSMiB())
 	return nil
 }

@@ -22,7 +22,7 @@ func traceOverhead(out io.Writer, g *gpt2.Model, repeats int) {
 	}
 	in := gpt2.Input{IDs: [][]int{ids}}
 	bare, _ := measure(func() { g.Forward(nil, in, nil) }, repeats)
-	empty, _ := measure(func() { m.Trace(ids, func(tr *nnscope.Tracer) {}) }, repeats)
+	empty, emptyFlops := measure(func() { m.Trace(ids, func(tr *nnscope.Tracer) {}) }, repeats)
 	// Module outputs in execution order, as a cache records them.
 	var cache *nnscope.Cache
 	m.Trace(ids, func(tr *nnscope.Tracer) { cache = tr.Cache() })
@@ -45,7 +45,7 @@ func traceOverhead(out io.Writer, g *gpt2.Model, repeats int) {
 		})
 	}, repeats*5)
 	n := len(paths)
-	fmt.Fprintf(out, "BENCH trace-1x10 cpu %.2f ms %.1f GFLOP/s %.0f MiB\n", empty, 0.0, PeakRSSMiB())
+	fmt.Fprintf(out, "BENCH trace-1x10 cpu %.2f ms %.1f GFLOP/s %.0f MiB\n", empty, emptyFlops, PeakRSSMiB())
 	fmt.Fprintf(out, "# trace overhead: bare forward %.2f ms, trace with an empty body %.2f ms (%+.1f%%)\n", bare, empty, 100*(empty-bare)/bare)
 	fmt.Fprintf(out, "# per-module hook: %d module outputs read in one trace add %.1f us each\n", n, 1000*(all-empty)/float64(n))
 	fmt.Fprintf(out, "# per-trace setup: a trace stopped at the first module takes %.1f us\n", 1000*stopped)

@@ -65,7 +65,7 @@ func (m *Model) Generate(in Input, o GenerateOptions) [][]int {
 				next[b] = o.EOS
 				continue
 			}
-			row := logits.Slice(rowLast(b, T)).Data()
+			row := logits.Select(0, b).Select(0, T-1).Data()
 			next[b] = pick(row, o.Sampling, rng)
 			if o.StopAtEOS && next[b] == o.EOS {
 				done[b] = true
@@ -100,32 +100,6 @@ func (m *Model) Generate(in Input, o GenerateOptions) [][]int {
 		}
 	}
 	return out
-}
-
-func rowLast(b, T int) string {
-	return itoa(b) + ", " + itoa(T-1)
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	neg := i < 0
-	if neg {
-		i = -i
-	}
-	var buf [20]byte
-	p := len(buf)
-	for i > 0 {
-		p--
-		buf[p] = byte('0' + i%10)
-		i /= 10
-	}
-	if neg {
-		p--
-		buf[p] = '-'
-	}
-	return string(buf[p:])
 }
 
 func countPad(mask []float32) int {

@@ -316,9 +316,6 @@ func (m *Model) Forward(h rt.Hooks, in Input, st *State) *rt.Tensor {
 
 	if st != nil {
 		st.mask = mask
-		if st.mask == nil {
-			st.mask = nil
-		}
 		nr := make([]int, B)
 		for b := range nr {
 			n := 0

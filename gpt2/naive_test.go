@@ -3,6 +3,7 @@ package gpt2
 import (
 	"math"
 	"math/rand"
+	"strconv"
 	"testing"
 
 	rt "nnscope/runtime"
@@ -49,7 +50,7 @@ func naiveForward(c Config, w map[string][]float64, ids []int) [][]float64 {
 		return res
 	}
 	for l := 0; l < c.NLayer; l++ {
-		p := "h." + itoa(l) + "."
+		p := "h." + strconv.Itoa(l) + "."
 		qkv := make([][]float64, T)
 		for t := range x {
 			qkv[t] = lin(ln(x[t], p+"ln_1.weight", p+"ln_1.bias"), p+"attn.c_attn.weight", p+"attn.c_attn.bias", 3*C)
@@ -137,7 +138,7 @@ func TestLongPromptAgainstNaive(t *testing.T) {
 	got := m.Forward(nil, Input{IDs: [][]int{ids}}, nil)
 	var worst float64
 	for tpos := range ids {
-		row := got.Slice("0, " + itoa(tpos)).Data()
+		row := got.Select(0, 0).Select(0, tpos).Data()
 		for v := range row {
 			d := math.Abs(float64(row[v]) - want[tpos][v])
 			worst = math.Max(worst, d/math.Max(1, math.Abs(want[tpos][v])))

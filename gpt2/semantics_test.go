@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"nnscope/internal/reference"
@@ -384,7 +385,7 @@ func TestNoGradBelowRequested(t *testing.T) {
 	ids, _ := tok.Encode(prompt)
 	logits, _ := tracked(m, ids, layer(2))
 	n := 0
-	for _, line := range splitLines(logits.GraphString()) {
+	for _, line := range strings.Split(logits.GraphString(), "\n") {
 		if line != "" {
 			n++
 		}
@@ -396,18 +397,6 @@ func TestNoGradBelowRequested(t *testing.T) {
 	if math.IsNaN(logits.Sum().Item()) {
 		t.Fatal("nan")
 	}
-}
-
-func splitLines(s string) []string {
-	var out []string
-	start := 0
-	for i := range s {
-		if s[i] == '\n' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
 }
 
 func TestSampling(t *testing.T) {

@@ -56,5 +56,9 @@ func Release(ts ...*Tensor) {
 	}
 }
 
+// MemoryKey identifies t's memory: tensors sharing memory (views) have equal
+// keys. Usable as a map key.
+func (t *Tensor) MemoryKey() any { return t.st }
+
 // SharesMemory reports whether a and b are windows onto the same storage.
 func SharesMemory(a, b *Tensor) bool { return a != nil && b != nil && a.st == b.st }
