@@ -141,7 +141,7 @@ func expand(s cuda.Strided, shape []int) cuda.Strided {
 // values reads a view (broadcast to shape) into a dense slice.
 func (d *Device) values(s cuda.Strided, shape []int) []float32 {
 	e := expand(s, shape)
-	buf := d.slice(s.Buf.Slice(0, s.Buf.Len()))
+	buf := d.slice(s.Buf)
 	out := make([]float32, 0)
 	at(e, func(i, _ int) { out = append(out, buf[i]) })
 	return out
