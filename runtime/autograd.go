@@ -63,6 +63,9 @@ func recordNeeds(out *Tensor, op string, inputs []*Tensor, backward func(g *Tens
 	}
 	n := &node{op: op, inputs: inputs, backward: backward}
 	for _, s := range saved {
+		if s == nil { // an optional operand left out (LayerNorm without gain or bias)
+			continue
+		}
 		n.saved = append(n.saved, savedVersion{s, s.st.version})
 	}
 	out.node = n

@@ -100,6 +100,8 @@ func opCases() []opCase {
 		{"softmax", func(in []*Tensor) *Tensor { return in[0].Softmax() }, []*Tensor{rt(3, 6)}},
 		{"log_softmax", func(in []*Tensor) *Tensor { return in[0].LogSoftmax() }, []*Tensor{rt(3, 6)}},
 		{"layernorm", func(in []*Tensor) *Tensor { return LayerNorm(in[0], in[1], in[2], 1e-5) }, []*Tensor{rt(4, 8), rt(8), rt(8)}},
+		{"layernorm without gain or bias", func(in []*Tensor) *Tensor { return LayerNorm(in[0], nil, nil, 1e-5) }, []*Tensor{rt(4, 8)}},
+		{"layernorm with gain only", func(in []*Tensor) *Tensor { return LayerNorm(in[0], in[1], nil, 1e-5) }, []*Tensor{rt(4, 8), rt(8)}},
 		{"matmul", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(3, 4), rt(4, 5)}},
 		{"matmul batched broadcast", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(2, 3, 4), rt(4, 5)}},
 		{"matmul transposed views", func(in []*Tensor) *Tensor { return in[0].T().MatMul(in[1].T()) }, []*Tensor{rt(4, 3), rt(5, 4)}},
