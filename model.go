@@ -86,6 +86,9 @@ func LanguageModel(path string, opts ...Option) *Model {
 		}
 	}
 	key := path + "@" + o.revision + "@" + dev
+	if dev == "cuda" {
+		key += fmt.Sprint("#", rt.GPUEpoch())
+	}
 	modelsMu.Lock()
 	g, ok := models[key]
 	modelsMu.Unlock()

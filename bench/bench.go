@@ -195,9 +195,14 @@ func Run(o Options) error {
 		fmt.Fprintf(o.Out, "BENCH %s "+dev+" %.2f ms %.1f GFLOP/s %.0f MiB\n", w.name, ms, gflops, PeakRSSMiB())
 		var before, after goruntime.MemStats
 		goruntime.ReadMemStats(&before)
+		c0 := rt.GPUCallCounts()
 		w.run()
+		calls := rt.GPUCallCounts().Sub(c0)
 		goruntime.ReadMemStats(&after)
 		fmt.Fprintf(o.Out, "# %s: %d heap allocations, %.1f KiB allocated per run\n", w.name, after.Mallocs-before.Mallocs, float64(after.TotalAlloc-before.TotalAlloc)/1024)
+		if dev == "cuda" {
+			fmt.Fprintf(o.Out, "# %s: GPU calls per run: %v\n", w.name, calls)
+		}
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	goruntime "runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"nnscope/runtime/cuda/emu"
 )
@@ -146,4 +148,27 @@ func TestGPUMemoryOfDroppedTensorsIsReused(t *testing.T) {
 		}
 	}()
 	gpuEmpty(8 << 20) // 32 MiB
+}
+
+// TestGPUMemoryFreedByItsBackend: a tensor dropped on one GPU backend is
+// freed by that backend when the collector finds it, not by whichever is
+// installed then (emulated devices hand out the same addresses, so that
+// freed the next device's live buffers).
+func TestGPUMemoryFreedByItsBackend(t *testing.T) {
+	saved, savedErr := gpuDev, gpuErr
+	defer func() {
+		SetGPUBackend(saved)
+		gpuErr = savedErr
+	}()
+	SetGPUBackend(emu.New())
+	func() { _ = Ones(1000).To("cuda") }()
+	SetGPUBackend(emu.New())
+	b := Ones(1000).To("cuda")
+	for range 3 {
+		goruntime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := b.Sum().Item(); got != 1000 {
+		t.Fatalf("sum %v, want 1000", got)
+	}
 }

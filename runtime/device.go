@@ -22,6 +22,7 @@ import (
 // is garbage collected (a cleanup), or at once by Release.
 type gpuMem struct {
 	buf   cuda.Buffer
+	dev   GPUBackend // the backend that allocated buf, which frees it even after SetGPUBackend
 	mu    sync.Mutex
 	freed bool
 }
@@ -29,8 +30,8 @@ type gpuMem struct {
 func (m *gpuMem) free() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.freed && gpuDev != nil {
-		gpuDev.Free(m.buf)
+	if !m.freed && m.dev != nil {
+		m.dev.Free(m.buf)
 		gpuLive.Add(-int64(m.buf.Len()) * 4)
 	}
 	m.freed = true
@@ -88,7 +89,7 @@ func GPU() (GPUBackend, error) {
 			gpuErr = err
 			return
 		}
-		gpuDev = d
+		gpuDev = counted{d}
 	})
 	return gpuDev, gpuErr
 }
@@ -97,12 +98,24 @@ func GPU() (GPUBackend, error) {
 // back to "not opened yet". Tensors made on one backend must not be used
 // after switching.
 func SetGPUBackend(b GPUBackend) {
+	gpuEpoch.Add(1)
 	gpuOnce = sync.Once{}
-	gpuDev, gpuErr = b, nil
+	gpuDev, gpuErr = nil, nil
+	if c, ok := b.(counted); ok {
+		b = c.b
+	}
 	if b != nil {
+		gpuDev = counted{b}
 		gpuOnce.Do(func() {})
 	}
 }
+
+var gpuEpoch atomic.Int64
+
+// GPUEpoch changes whenever SetGPUBackend replaces the GPU backend: caches
+// of GPU tensors (loaded models) key on it, since tensors of one backend
+// are invalid on another.
+func GPUEpoch() int64 { return gpuEpoch.Load() }
 
 // DeviceName normalizes a device name: "cpu" or "cuda".
 func DeviceName(name string) (string, error) {
@@ -188,7 +201,7 @@ func gpuEmpty(shape ...int) *Tensor {
 	n := numel(shape)
 	buf, err := gpuAlloc(d, n)
 	check(fmt.Sprintf("allocating %d floats (%d bytes)", n, 4*n), err)
-	m := &gpuMem{buf: buf}
+	m := &gpuMem{buf: buf, dev: d}
 	st := &storage{gpu: m}
 	runtime.AddCleanup(st, func(m *gpuMem) { m.free() }, m)
 	return fromStorage(st, 0, cloneInts(shape), contiguousStrides(shape))
