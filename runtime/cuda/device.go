@@ -31,8 +31,7 @@ type Device struct {
 	nvrtcVersion string
 
 	alloc *allocator
-	sc    *scratch // pinned for the device's lifetime
-	pin   pinner
+	sc    *scratch // outside the Go heap (newScratch)
 	tf32  bool
 
 	cache    kernelCache
@@ -42,8 +41,8 @@ type Device struct {
 	compiled CompileInfo
 }
 
-// scratch is pinned Go memory handed to C: launch parameters, out
-// parameters and cuBLAS's alpha and beta.
+// scratch is memory handed to C: launch parameters, out parameters and
+// cuBLAS's alpha and beta. It holds no Go pointers.
 type scratch struct {
 	args        argArena
 	out         [4]uint64
@@ -93,8 +92,7 @@ func OpenDevice(ordinal int) (*Device, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	d := &Device{drv: drv, ordinal: ordinal, sc: new(scratch), funcs: map[string]uintptr{}}
-	d.pin.pin(unsafe.Pointer(d.sc))
+	d := &Device{drv: drv, ordinal: ordinal, sc: newScratch(), funcs: map[string]uintptr{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -166,6 +164,18 @@ func OpenDevice(ordinal int) (*Device, error) {
 	return d, nil
 }
 
+// pinnedScratch is the fallback scratch where memory cannot be mapped: Go
+// memory pinned forever (held by this list, so its Pinner never leaks).
+var pinnedScratch []*runtime.Pinner
+
+func newPinnedScratch() *scratch {
+	sc := new(scratch)
+	p := new(runtime.Pinner)
+	p.Pin(sc)
+	pinnedScratch = append(pinnedScratch, p)
+	return sc
+}
+
 // outPtr returns the address of the pinned out-parameter slot i.
 func (d *Device) outPtr(i int) uintptr { return uintptr(unsafe.Pointer(&d.sc.out[i])) }
 
@@ -231,7 +241,6 @@ func (d *Device) teardown() {
 		d.drv.call("cuDevicePrimaryCtxRelease_v2", d.drv.cuDevicePrimaryCtxRelease, d.dev)
 		d.ctx = 0
 	}
-	d.pin.unpin()
 }
 
 // Close waits for pending work, frees all device memory (buffers still

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package cuda
+
+func newScratch() *scratch { return newPinnedScratch() }
