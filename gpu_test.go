@@ -1,6 +1,7 @@
 package nnscope
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -8,18 +9,33 @@ import (
 	"nnscope/internal/reference"
 	rt "nnscope/runtime"
 	"nnscope/runtime/cuda/emu"
+	"nnscope/runtime/cuda/fakecuda"
 )
 
-// TestInterventionsOnEmulatedGPU drives a model on the (emulated) GPU
-// through the API scripts use: gradients in a backward block, an in-place
-// edit, patching with a saved tensor, generation with steering, and the
-// error for mixing devices.
-func TestInterventionsOnEmulatedGPU(t *testing.T) {
+// TestInterventionsOnGPU drives a model on the GPU through the API scripts
+// use: gradients in a backward block, an in-place edit, patching with a
+// saved tensor, generation with steering, and the error for mixing
+// devices. It runs on the real GPU when there is one (fakecuda stands in
+// for it in TestOnFakeCUDA), and on the emulated GPU.
+func TestInterventionsOnGPU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
+	if _, err := rt.GPU(); err == nil {
+		t.Run("cuda", interventionsOnGPU)
+	} else if os.Getenv("NNSCOPE_REQUIRE_GPU") != "" {
+		t.Fatalf("NNSCOPE_REQUIRE_GPU is set but the GPU is not usable: %v", err)
+	}
 	rt.SetGPUBackend(emu.New())
 	defer rt.SetGPUBackend(nil)
+	t.Run("emulated", interventionsOnGPU)
+}
+
+// TestOnFakeCUDA runs TestInterventionsOnGPU on fakecuda, the real CUDA
+// backend over a host-CPU stand-in for the driver, NVRTC and cuBLAS.
+func TestOnFakeCUDA(t *testing.T) { fakecuda.Run(t, "^TestInterventionsOnGPU$") }
+
+func interventionsOnGPU(t *testing.T) {
 	m := LanguageModel(reference.Dir(), Device("cuda"))
 	ref, _ := reference.Load()
 	var c struct {

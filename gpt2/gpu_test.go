@@ -38,7 +38,15 @@ func TestReferenceOnGPU(t *testing.T) {
 	if testing.Short() {
 		return
 	}
+	t.Run("emulated", func(t *testing.T) {
+		installEmulatedGPU(t)
+		run(t)
+	})
+}
+
+// installEmulatedGPU makes the emulated GPU the "cuda" device for the
+// rest of t.
+func installEmulatedGPU(t *testing.T) {
 	rt.SetGPUBackend(emu.New())
-	defer rt.SetGPUBackend(nil)
-	t.Run("emulated", run)
+	t.Cleanup(func() { rt.SetGPUBackend(nil) })
 }

@@ -1,0 +1,117 @@
+// Package fakecuda builds a host-CPU stand-in for the NVIDIA driver, NVRTC
+// and cuBLAS (fakecuda.cc, shim.h) so that the real GPU backend,
+// runtime/cuda, can be tested end to end on machines without a GPU: the
+// purego bindings, argument packing, the allocator, and every kernel
+// compiled from kernels/*.cu and run with real barriers and warp shuffles.
+// It needs g++ at build time and when the kernels are "compiled".
+//
+// Tests use Run: it re-runs the chosen tests of the current test binary in
+// a child process whose library search finds the fake first. It skips where
+// a real GPU is under test (NNSCOPE_REQUIRE_GPU set).
+package fakecuda
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+//go:embed csrc/fakecuda.cc
+var driverSource []byte
+
+//go:embed csrc/shim.h
+var shimSource []byte
+
+// EnvChild is set in the child process Run starts.
+const EnvChild = "NNSCOPE_FAKECUDA"
+
+// Build compiles the fake libraries into dir: libfakecuda.so under the
+// names runtime/cuda looks for (libcuda.so.1, libnvrtc.so.13,
+// libcublas.so.13), and shim.h beside them.
+func Build(dir string) error {
+	gxx, err := exec.LookPath("g++")
+	if err != nil {
+		return fmt.Errorf("fakecuda: no g++ to build the fake CUDA libraries: %w", err)
+	}
+	src := filepath.Join(dir, "fakecuda.cc")
+	if err := os.WriteFile(src, driverSource, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "shim.h"), shimSource, 0o644); err != nil {
+		return err
+	}
+	lib := filepath.Join(dir, "libfakecuda.so")
+	out, err := exec.Command(gxx, "-std=c++17", "-O2", "-fPIC", "-shared", "-Wall", "-o", lib, src, "-ldl").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("fakecuda: g++ %s: %v\n%s", src, err, out)
+	}
+	for _, name := range []string{"libcuda.so.1", "libnvrtc.so.13", "libcublas.so.13"} {
+		if err := os.Symlink("libfakecuda.so", filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var (
+	buildOnce sync.Once
+	libDir    string
+	buildErr  error
+)
+
+// Run re-runs the tests matching pattern in a child process of the test
+// binary, with the fake CUDA libraries first in runtime/cuda's library
+// search, NNSCOPE_REQUIRE_GPU=1 (a test that cannot open the device fails)
+// and a fresh kernel cache. It skips without g++, and inside the child.
+func Run(t *testing.T, pattern string) {
+	t.Helper()
+	if os.Getenv(EnvChild) != "" {
+		t.Skip("already running on fakecuda")
+	}
+	if testing.Short() {
+		t.Skip("short: the fake GPU compiles kernels with g++")
+	}
+	if os.Getenv("NNSCOPE_REQUIRE_GPU") != "" {
+		t.Skip("NNSCOPE_REQUIRE_GPU is set: the real GPU is under test")
+	}
+	buildOnce.Do(func() {
+		libDir, buildErr = os.MkdirTemp("", "fakecuda-lib-")
+		if buildErr == nil {
+			buildErr = Build(libDir)
+		}
+	})
+	if buildErr != nil {
+		if _, err := exec.LookPath("g++"); err != nil {
+			t.Skipf("no g++ here: the GPU backend is not run on the fake GPU (%v)", err)
+		}
+		t.Fatal(buildErr)
+	}
+	cache := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run", pattern, "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), EnvChild+"=1", "NNSCOPE_REQUIRE_GPU=1", "NNSCOPE_CUDA_LIB="+libDir,
+		"NNSCOPE_CUDA_CACHE="+cache, "NNSCOPE_CUDA_DEVICE=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	var summary []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if s := strings.TrimSpace(l); strings.HasPrefix(s, "--- ") || strings.HasPrefix(s, "fakecuda:") {
+			summary = append(summary, l)
+		}
+	}
+	t.Logf("on fakecuda (%.1fs):\n%s", time.Since(start).Seconds(), strings.Join(summary, "\n"))
+	if err != nil {
+		t.Fatalf("tests %s failed on fakecuda: %v\n%s", pattern, err, out.String())
+	}
+	if !strings.Contains(out.String(), "--- PASS") {
+		t.Fatalf("no test matching %s ran on fakecuda:\n%s", pattern, out.String())
+	}
+}
