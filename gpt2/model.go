@@ -83,7 +83,7 @@ func New(c Config, w Weights) *Model {
 		b.MLP = rt.NewModule(b.Module, "mlp", "GPT2MLP")
 		b.CFc = rt.NewModule(b.MLP, "c_fc", "Conv1D")
 		b.MLPCProj = rt.NewModule(b.MLP, "c_proj", "Conv1D")
-		b.Act = rt.NewModule(b.MLP, "act", "NewGELUActivation")
+		b.Act = rt.NewModule(b.MLP, "act", actClass(c.ActivationFunction))
 		b.MLPDrop = rt.NewModule(b.MLP, "dropout", "Dropout")
 		for _, p := range []struct {
 			mod  *rt.Module
@@ -435,6 +435,20 @@ func (m *Model) block(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask [][]fl
 	out := x2.Add(f)
 	m.free(h, x2, f)
 	return out
+}
+
+// actClass is the class Hugging Face's ACT2FN builds for an
+// activation_function.
+func actClass(name string) string {
+	switch name {
+	case "gelu":
+		return "GELUActivation"
+	case "gelu_pytorch_tanh":
+		return "GELUTanh"
+	case "relu":
+		return "ReLU"
+	}
+	return "NewGELUActivation"
 }
 
 func (m *Model) activation(x *rt.Tensor) *rt.Tensor {

@@ -55,6 +55,16 @@ func naiveForward(c Config, w map[string][]float64, ids []int) [][]float64 {
 		for t := range x {
 			qkv[t] = lin(ln(x[t], p+"ln_1.weight", p+"ln_1.bias"), p+"attn.c_attn.weight", p+"attn.c_attn.bias", 3*C)
 		}
+		// GPT2Attention: scores / sqrt(head dim) unless scale_attn_weights
+		// is false, and also / (layer index + 1) with
+		// scale_attn_by_inverse_layer_idx.
+		scale := 1.0
+		if c.ScaleAttnWeights == nil || *c.ScaleAttnWeights {
+			scale /= math.Sqrt(float64(D))
+		}
+		if c.ScaleAttnByInverseLayerIdx {
+			scale /= float64(l + 1)
+		}
 		att := make([][]float64, T)
 		for t := range att {
 			att[t] = make([]float64, C)
@@ -66,7 +76,7 @@ func naiveForward(c Config, w map[string][]float64, ids []int) [][]float64 {
 					for i := 0; i < D; i++ {
 						d += qkv[t][h*D+i] * qkv[s][C+h*D+i]
 					}
-					scores[s] = d / math.Sqrt(float64(D))
+					scores[s] = d * scale
 					m = math.Max(m, scores[s])
 				}
 				var z float64
@@ -88,13 +98,18 @@ func naiveForward(c Config, w map[string][]float64, ids []int) [][]float64 {
 			}
 			f := lin(ln(x[t], p+"ln_2.weight", p+"ln_2.bias"), p+"mlp.c_fc.weight", p+"mlp.c_fc.bias", c.Inner())
 			for i, v := range f {
-				f[i] = 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
+				f[i] = naiveAct(c.ActivationFunction, v)
 			}
 			o := lin(f, p+"mlp.c_proj.weight", p+"mlp.c_proj.bias", C)
 			for i := range x[t] {
 				x[t][i] += o[i]
 			}
 		}
+	}
+	// lm_head shares wte's matrix unless tie_word_embeddings is false.
+	head := w["wte.weight"]
+	if c.TieWordEmbeddings != nil && !*c.TieWordEmbeddings {
+		head = w["lm_head.weight"]
 	}
 	logits := make([][]float64, T)
 	for t := range x {
@@ -103,12 +118,26 @@ func naiveForward(c Config, w map[string][]float64, ids []int) [][]float64 {
 		for v := 0; v < c.VocabSize; v++ {
 			var s float64
 			for i := 0; i < C; i++ {
-				s += h[i] * w["wte.weight"][v*C+i]
+				s += h[i] * head[v*C+i]
 			}
 			logits[t][v] = s
 		}
 	}
 	return logits
+}
+
+// naiveAct is Hugging Face's ACT2FN[activation_function] for the names
+// GPT-2 configs use.
+func naiveAct(name string, v float64) float64 {
+	switch name {
+	case "gelu_new", "gelu_pytorch_tanh", "": // NewGELUActivation, GELU(approximate="tanh")
+		return 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
+	case "gelu": // GELUActivation: exact, with erf
+		return 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
+	case "relu":
+		return math.Max(v, 0)
+	}
+	panic("naiveAct: no reference for activation " + name)
 }
 
 func TestLongPromptAgainstNaive(t *testing.T) {
