@@ -2,6 +2,7 @@ package nnscope
 
 import (
 	"fmt"
+	"strings"
 
 	rt "nnscope/runtime"
 )
@@ -24,8 +25,17 @@ func fail(kind, format string, args ...any) {
 func guard(what string) {
 	if r := recover(); r != nil {
 		if e, ok := r.(*rt.Error); ok {
-			panic(&Error{Kind: "tensor", Msg: what + ": " + e.Msg})
+			panic(&Error{Kind: "tensor", Msg: withContext(what, e.Msg)})
 		}
 		panic(r)
 	}
+}
+
+// withContext prefixes an engine message with what was being done, unless
+// the engine already named it ("Item: ..." stays, not "Item: Item: ...").
+func withContext(what, msg string) string {
+	if rest, ok := strings.CutPrefix(msg, what); ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, "(")) {
+		return msg
+	}
+	return what + ": " + msg
 }

@@ -114,6 +114,17 @@ func (m *Model) Generate(input any, args ...any) *Generation {
 	tr := m.newTracer("generation")
 	tr.gen = g
 	tr.collect(input, body)
+	if n := m.g.Config.NPositions; n > 0 {
+		longest := 0
+		for _, inv := range tr.invokes {
+			for _, r := range inv.rows {
+				longest = max(longest, len(r))
+			}
+		}
+		if longest+g.opts.maxNew > n {
+			fail("usage", "Generate: a prompt of %d tokens plus MaxNewTokens(%d) needs %d positions, more than the model's n_positions %d", longest, g.opts.maxNew, longest+g.opts.maxNew, n)
+		}
+	}
 	g.result = &Generation{model: m}
 	tr.run()
 	return g.result

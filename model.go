@@ -239,14 +239,25 @@ func (m *Model) Token(text string) int {
 
 // Param returns a parameter by Hugging Face name
 // ("transformer.h.0.attn.c_attn.weight").
+// Tied weights answer under every name the module tree gives them
+// ("lm_head.weight" is "transformer.wte.weight" in GPT-2).
 func (m *Model) Param(name string) *Tensor {
-	for _, p := range m.g.Parameters() {
-		if p.Name == name {
-			return wrap(p.Tensor, nil)
+	var found *rt.Tensor
+	m.g.Root.Walk(func(mod *rt.Module) {
+		for _, p := range mod.Params {
+			full := p.Name
+			if mod.Path != "" {
+				full = mod.Path + "." + p.Name
+			}
+			if full == name && found == nil {
+				found = p.Tensor
+			}
 		}
+	})
+	if found == nil {
+		fail("usage", "no parameter %q (names look like \"transformer.h.0.attn.c_attn.weight\"; fmt.Println(model) lists each module's parameters)", name)
 	}
-	fail("usage", "no parameter %q", name)
-	return nil
+	return wrap(found, nil)
 }
 
 // SetRequiresGrad turns gradient tracking of every parameter on or off
@@ -260,9 +271,22 @@ func (m *Model) inputRows(input any) [][]int {
 	if len(rows) == 0 {
 		fail("usage", "the input holds no prompts")
 	}
+	cfg := m.g.Config
 	for i, r := range rows {
+		name := fmt.Sprintf("input %d", i)
+		if len(rows) == 1 {
+			name = "the input"
+		}
 		if len(r) == 0 {
-			fail("usage", "input %d is empty: it has no tokens (GPT-2 needs at least one)", i)
+			fail("usage", "%s is empty: it has no tokens (GPT-2 needs at least one)", name)
+		}
+		if cfg.NPositions > 0 && len(r) > cfg.NPositions {
+			fail("usage", "%s has %d tokens, more than the model's n_positions %d: shorten it", name, len(r), cfg.NPositions)
+		}
+		for _, id := range r {
+			if cfg.VocabSize > 0 && (id < 0 || id >= cfg.VocabSize) {
+				fail("usage", "%s: token id %d out of range [0, %d)", name, id, cfg.VocabSize)
+			}
 		}
 	}
 	return rows

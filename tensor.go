@@ -1,6 +1,8 @@
 package nnscope
 
 import (
+	"reflect"
+
 	"gorgonia.org/tensor"
 
 	rt "nnscope/runtime"
@@ -60,6 +62,8 @@ func operand(op string, v any) any {
 		return o.use(op)
 	case float64, float32, int, int64, int32:
 		return o
+	case int8, int16, uint, uint8, uint16, uint32, uint64:
+		return reflect.ValueOf(o).Convert(reflect.TypeOf(float64(0))).Float()
 	}
 	fail("usage", "%s: operand must be a *nnscope.Tensor or a number, got %T", op, v)
 	return nil
@@ -154,6 +158,9 @@ func (x *Tensor) Dense() *tensor.Dense { return x.use("Dense").Dense() }
 
 // FromDense wraps a gorgonia.org/tensor Dense of float32 or float64.
 func FromDense(d *tensor.Dense) *Tensor {
+	if d == nil {
+		fail("usage", "FromDense(nil)")
+	}
 	t, err := rt.FromDense(d)
 	if err != nil {
 		fail("usage", "%v", err)
@@ -312,6 +319,9 @@ func (x *Tensor) Permute(perm ...int) *Tensor {
 
 // Unsqueeze inserts a dimension of size 1.
 func (x *Tensor) Unsqueeze(dim int) *Tensor {
+	if n := x.use("Unsqueeze").Dim(); dim < -n-1 || dim > n {
+		fail("usage", "Unsqueeze: dim %d out of range for a %d-d tensor (want %d..%d)", dim, n, -n-1, n)
+	}
 	return x.unary("Unsqueeze", func(t *rt.Tensor) *rt.Tensor { return t.Unsqueeze(dim) })
 }
 
@@ -382,6 +392,19 @@ func LayerNorm(x, w, b *Tensor, eps float64) *Tensor {
 	}
 	if b != nil {
 		bt = b.use("LayerNorm")
+	}
+	xt := x.use("LayerNorm")
+	if xt.Dim() == 0 {
+		fail("usage", "LayerNorm: x is a scalar; it needs a last axis to normalize")
+	}
+	c := xt.Shape()[xt.Dim()-1]
+	for _, p := range []struct {
+		name string
+		t    *rt.Tensor
+	}{{"weight", wt}, {"bias", bt}} {
+		if p.t != nil && (p.t.Dim() != 1 || p.t.Shape()[0] != c) {
+			fail("usage", "LayerNorm: %s has shape %v, want [%d] (the last axis of x %v)", p.name, p.t.Shape(), c, xt.Shape())
+		}
 	}
 	return derive(rt.LayerNorm(x.use("LayerNorm"), wt, bt, eps), x, w, b)
 }

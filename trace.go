@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"nnscope/gpt2"
@@ -109,7 +110,7 @@ func (tr *Tracer) Stop() {
 // this trace (all rows). Its tensors stay usable after the trace.
 func (tr *Tracer) Cache() *Cache {
 	if tr.cache == nil {
-		tr.cache = &Cache{byPath: map[string]*Tensor{}}
+		tr.cache = &Cache{byPath: map[string]*Tensor{}, root: tr.model.g.Root}
 	}
 	return tr.cache
 }
@@ -118,10 +119,35 @@ func (tr *Tracer) Cache() *Cache {
 type Cache struct {
 	byPath map[string]*Tensor
 	order  []string
+	root   *rt.Module // to resolve paths as model.Module does
 }
 
 // Get returns the output of the module at path (nil if it did not run).
-func (c *Cache) Get(path string) *Tensor { return c.byPath[path] }
+// Paths are those of model.Module ("transformer.h.-1" counts from the
+// end; nnsight's "model." prefix is accepted); in a generation, steps
+// after the first are "PATH@STEP".
+func (c *Cache) Get(path string) *Tensor {
+	if t, ok := c.byPath[path]; ok {
+		return t
+	}
+	p, step, hasStep := strings.Cut(path, "@")
+	if p == "model" {
+		p = ""
+	}
+	p = strings.TrimPrefix(p, "model.")
+	mod := c.root
+	if c.root != nil {
+		mod = c.root.Find(p)
+	}
+	if mod == nil {
+		fail("usage", "Cache.Get(%q): no module %q in the model (see model.Modules() for the tree)", path, p)
+	}
+	key := mod.Path
+	if hasStep {
+		key += "@" + step
+	}
+	return c.byPath[key]
+}
 
 // Paths lists the cached module paths in execution order.
 func (c *Cache) Paths() []string { return append([]string(nil), c.order...) }
@@ -216,6 +242,7 @@ type driver struct {
 	ctx     context.Context
 	failed  error
 	stopped bool
+	running []*rt.Module // modules entered and not yet exited, innermost last
 }
 
 // protect runs the model, turning an abort into the error that caused it
@@ -229,7 +256,11 @@ func (d *driver) protect(fn func()) (err error) {
 			case stopSignal:
 				d.stopped = true
 			case *rt.Error:
-				err = &Error{Kind: "tensor", Msg: s.Msg}
+				msg := s.Msg
+				if n := len(d.running); n > 0 {
+					msg = "in " + d.running[n-1].Path + ": " + msg
+				}
+				err = &Error{Kind: "tensor", Msg: msg}
 			default:
 				panic(r)
 			}
@@ -319,6 +350,7 @@ func (d *driver) Keeps(t *rt.Tensor) bool { return d.kept[t.MemoryKey()] }
 // Enter serves requests for a module's input and skips.
 func (d *driver) Enter(mod *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) {
 	d.interrupted()
+	d.running = append(d.running, mod)
 	ev := event{kind: evInput, mod: mod, step: d.step}
 	var newIn []*rt.Tensor
 	var skip *rt.Tensor
@@ -350,6 +382,9 @@ func (d *driver) Enter(mod *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tenso
 
 // Exit serves requests for a module's output.
 func (d *driver) Exit(mod *rt.Module, out *rt.Tensor) *rt.Tensor {
+	if n := len(d.running); n > 0 && d.running[n-1] == mod {
+		d.running = d.running[:n-1]
+	}
 	ev := event{kind: evOutput, mod: mod, step: d.step}
 	cur := out
 	var replaced *rt.Tensor
@@ -384,6 +419,23 @@ func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op strin
 		if cur == nil && !(md.row == 0 && md.rows == d.B) {
 			d.abort(&Error{Kind: "usage", Msg: op + " in a batch of several invokes is not supported; use a single input"})
 		}
+		if cur != nil && !slices.Equal(cur.Shape(), v.Shape()) {
+			// The rest of the model (positions, attention mask, KV cache)
+			// is sized for cur: broadcast v to it like an edit in place
+			// would, or fail here rather than deep inside a later module.
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						if _, ok := r.(*rt.Error); !ok {
+							panic(r)
+						}
+						d.abort(&Error{Kind: "usage", Msg: fmt.Sprintf("%s on %s: the value has shape %v, the %s has shape %v (a replacement must have that shape or broadcast to it)",
+							op, mod.Path, v.Shape(), strings.ToLower(strings.TrimPrefix(op, "Set")), cur.Shape())})
+					}
+				}()
+				v = v.Expand(cur.Shape()...).Contiguous()
+			}()
+		}
 		return v
 	}
 	view := d.rowsView(md, mod, cur)
@@ -403,7 +455,10 @@ func (d *driver) hand(md *mediator, mod *rt.Module, t *rt.Tensor, what string) *
 	if t == nil {
 		return nil
 	}
-	if t.Dim() > 0 && d.tr.gen == nil {
+	// Token ids (the model's and the embedding's input) are not
+	// differentiable.
+	ids := what == "input" && (mod.Parent == nil || mod.Type == "Embedding")
+	if t.Dim() > 0 && d.tr.gen == nil && !ids {
 		t.RequiresGrad()
 	}
 	d.keep(t)
@@ -418,6 +473,9 @@ func (d *driver) hand(md *mediator, mod *rt.Module, t *rt.Tensor, what string) *
 // body returns the running trace body for module access by e.
 func (e *Envoy) body(op string) *mediator {
 	md := current
+	if md != nil && md.tracer == nil {
+		fail("usage", "%s.%s() called inside a backward block: read module values in the trace body before calling Backward, and their gradients with t.Grad() inside it", e.mod.Path, op)
+	}
 	if md == nil || md.tracer == nil {
 		fail("usage", "%s.%s() called outside a trace: call it inside model.Trace(input, func(tr *nnscope.Tracer) { ... })", e.mod.Path, op)
 	}

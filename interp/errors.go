@@ -193,7 +193,35 @@ func panicError(v any, pos Position) error {
 			return e
 		}
 	}
-	return &Error{Pos: pos, Msg: "panic: " + panicString(v), Kind: KindPanic, Value: v}
+	return &Error{Pos: pos, Msg: "panic: " + translatePanic(panicString(v)), Kind: KindPanic, Value: v}
+}
+
+// reflectPanics are the messages yaegi's reflect-based execution panics
+// with where compiled Go gives a runtime error; the script author sees
+// Go's wording.
+var reflectPanics = map[string]string{
+	"reflect: slice index out of range":               "runtime error: index out of range",
+	"reflect: array index out of range":               "runtime error: index out of range",
+	"reflect: string index out of range":              "runtime error: index out of range",
+	"reflect.Value.Slice: slice index out of bounds":  "runtime error: slice bounds out of range",
+	"reflect.Value.Slice3: slice index out of bounds": "runtime error: slice bounds out of range",
+}
+
+// translatePanic rewrites a panic message from the interpreter's
+// machinery into what compiled Go reports, and drops the position yaegi
+// puts in some messages (a place in its rewritten source, not the user's).
+func translatePanic(msg string) string {
+	if t, ok := reflectPanics[msg]; ok {
+		return t
+	}
+	if strings.HasPrefix(msg, "reflect: call of reflect.Value.") && strings.HasSuffix(msg, " on zero Value") {
+		// yaegi dereferencing a nil pointer
+		return "runtime error: invalid memory address or nil pointer dereference"
+	}
+	if loc := posRE.FindStringIndex(msg); loc != nil && strings.HasPrefix(msg[loc[1]:], "interface conversion:") {
+		return msg[loc[1]:]
+	}
+	return msg
 }
 
 func panicString(v any) string {

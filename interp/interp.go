@@ -407,13 +407,53 @@ func (in *Interpreter) finish(err error, terrs []types.Error, toPos func(token.P
 		}
 		return e
 	}
+	if e, ok := err.(*Error); ok && e.Kind == KindCompile && internalCompileErr(e.Msg) && len(terrs) > 0 {
+		// yaegi crashed on code the type checker rejects (e.g. indexing
+		// a struct pointer): its message is an internal one without the
+		// user's position; the checker's names the mistake.
+		return typeErr(terrs[0], toPos)
+	}
+	if e, ok := err.(*Error); ok && e.Kind == KindCompile {
+		// yaegi's "undefined method: Mlp" points at the statement; the
+		// checker's names the receiver's type, the spot and the right
+		// spelling ("..., but does have field MLP").
+		for _, pre := range []string{"undefined method: ", "undefined field: ", "undefined selector: "} {
+			if name, ok := strings.CutPrefix(e.Msg, pre); ok {
+				for _, t := range terrs {
+					if strings.Contains(t.Msg, "has no field or method "+name) {
+						return typeErr(t, toPos)
+					}
+				}
+			}
+		}
+	}
 	if e, ok := err.(*Error); ok && e.Kind == KindCompile && strings.Contains(e.Msg, "constant definition loop") {
 		if u := undefinedErr(terrs, toPos); u != nil {
 			return u
 		}
+		if len(terrs) > 0 {
+			return typeErr(terrs[0], toPos)
+		}
 		e.Msg = "undefined identifier in initialization (" + e.Msg + ")"
 	}
 	return err
+}
+
+// typeErr is a type checker error as the script's compile error, with a
+// hint for the mistakes nnsight users make.
+func typeErr(t types.Error, toPos func(token.Pos) Position) *Error {
+	msg := t.Msg
+	if strings.HasPrefix(msg, "cannot index") && strings.Contains(msg, "nnscope.ModuleList") {
+		msg += ": use .At(i) for block i (negative counts from the end)"
+	}
+	return &Error{Pos: toPos(t.Pos), Msg: msg, Kind: KindCompile}
+}
+
+// internalCompileErr reports a compile error that is a panic recovered
+// inside yaegi's compiler rather than a diagnostic about the source.
+func internalCompileErr(msg string) bool {
+	return strings.Contains(msg, "CFG post-order panic") || strings.Contains(msg, "CFG pre-order panic") ||
+		strings.Contains(msg, "runtime error:") || strings.Contains(msg, "reflect:")
 }
 
 func fileImports(f *ast.File) map[string]string {

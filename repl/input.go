@@ -3,9 +3,11 @@ package repl
 import "strings"
 
 // inputBuffer accumulates the lines of one input. A line completes the
-// input when the text so far is complete (IsComplete says so) or when it is
-// blank and something is pending (a blank line submits whatever was typed,
-// so an unbalanced input can always be abandoned into an error message).
+// input when the text so far is complete (IsComplete says so). A blank line
+// inside an open input is part of it (pasted code has blank lines inside
+// function bodies and import blocks); a second blank line in a row submits
+// whatever was typed, so an unbalanced input can always be abandoned into
+// an error message.
 type inputBuffer struct {
 	lines      []string
 	isComplete func(src string) (bool, string)
@@ -15,10 +17,20 @@ type inputBuffer struct {
 // to evaluate, or the indentation suggested for the next line and false.
 func (b *inputBuffer) add(line string) (src string, ready bool, indent string) {
 	if strings.TrimSpace(line) == "" {
-		if len(b.lines) == 0 {
+		n := len(b.lines)
+		if n == 0 {
 			return "", false, ""
 		}
-		return b.take(), true, ""
+		if strings.TrimSpace(b.lines[n-1]) == "" {
+			for n > 0 && strings.TrimSpace(b.lines[n-1]) == "" {
+				n--
+			}
+			b.lines = b.lines[:n]
+			return b.take(), true, ""
+		}
+		b.lines = append(b.lines, "")
+		_, indent := b.isComplete(strings.Join(b.lines, "\n"))
+		return "", false, indent
 	}
 	b.lines = append(b.lines, line)
 	text := strings.Join(b.lines, "\n")

@@ -300,7 +300,8 @@ func (r *REPL) report(res interp.Result, err error) {
 const helpText = `Type Go statements, expressions and declarations; they run in one session
 that keeps its variables, functions and types. fmt and nnscope are imported.
 An expression's value is printed (tensors with their shape). Input goes on
-over several lines while brackets are open; a blank line submits it.
+over several lines while brackets are open (blank lines included); two
+blank lines in a row submit it as it is.
 
   model := nnscope.LanguageModel("testdata/gpt2-tiny")
   model.Trace("Hello", func(tr *nnscope.Tracer) { h = model.Transformer.H.At(0).Output().Save() })

@@ -37,12 +37,27 @@ func TestInputBuffer(t *testing.T) {
 	if !ready || src != strings.Join(append(lines, "}"), "\n") || b.pending() {
 		t.Fatalf("closing brace: %q %v", src, ready)
 	}
-	// A trailing operator continues; a blank line submits what is pending.
+	// A trailing operator continues; one blank line is part of the input,
+	// two in a row submit what is pending.
 	if _, ready, _ := b.add("x := 1 +"); ready {
 		t.Fatal("trailing operator submitted")
 	}
+	if _, ready, _ := b.add(""); ready {
+		t.Fatal("one blank line submitted")
+	}
 	if src, ready, _ := b.add(""); !ready || src != "x := 1 +" {
-		t.Fatalf("blank line: %q %v", src, ready)
+		t.Fatalf("two blank lines: %q %v", src, ready)
+	}
+	// Pasted code keeps its blank lines inside brackets.
+	paste := []string{"import (", "\t\"strings\"", "", "\t\"sort\"", ")"}
+	for i, l := range paste {
+		src, ready, _ := b.add(l)
+		if ready != (i == len(paste)-1) {
+			t.Fatalf("paste line %d: ready %v", i, ready)
+		}
+		if ready && src != strings.Join(paste, "\n") {
+			t.Fatalf("paste: %q", src)
+		}
 	}
 	b.add("foo(")
 	b.reset()

@@ -36,6 +36,11 @@ func New(o Options) *Session {
 // convertPanic turns a value recovered in a trace or backward body into an
 // error with the script position; nnscope's own errors keep their message.
 func convertPanic(v any) error {
+	if e, ok := v.(*interp.Error); ok {
+		// an inner body's error (a backward block inside a trace body),
+		// already positioned: "panic: FILE:LINE: ..." would repeat it
+		return e
+	}
 	err := interp.RecoveredError(v)
 	var ie *interp.Error
 	if errors.As(err, &ie) {

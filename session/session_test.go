@@ -48,3 +48,28 @@ func TestInterruptInsideTraceBody(t *testing.T) {
 		t.Fatalf("shape %v", got)
 	}
 }
+
+// An error inside a backward block inside a trace body is reported once,
+// at its line: not as "panic: FILE:LINE: ..." of the enclosing body.
+func TestNestedBodyErrorPositionedOnce(t *testing.T) {
+	var out bytes.Buffer
+	s := New(Options{Stdout: &out, Stderr: &out})
+	src := "package main\n\nimport \"nnscope\"\n\nfunc main() {\n" +
+		"\tm := nnscope.LanguageModel(\"" + reference.Dir() + "\")\n" +
+		"\tm.Trace(\"Hello there\", func(tr *nnscope.Tracer) {\n" +
+		"\t\th0 := m.Transformer.H.At(0).Output()\n" +
+		"\t\th1 := m.Transformer.H.At(1).Output()\n" +
+		"\t\tm.Output().Sum().Backward(func() {\n" +
+		"\t\t\th0.Grad()\n" +
+		"\t\t\th1.Grad()\n" +
+		"\t\t})\n" +
+		"\t})\n}\n"
+	err := s.in.RunSource(context.Background(), "nested.go", src, nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := tidy(err).Error()
+	if !strings.HasPrefix(msg, "nested.go:12:4: gradient of transformer.h.1.output was requested out of order") || strings.Contains(msg, "panic") {
+		t.Fatalf("error %q", msg)
+	}
+}

@@ -32,6 +32,20 @@ type Evaluator struct {
 	display func(kernel.Bundle) // the running cell's, nil between cells
 	errOut  io.Writer           // the running cell's stderr, nil between cells
 	hostErr io.Writer           // where host stderr goes between cells
+
+	imports sync.Once // the pre-imports, before the first cell
+}
+
+// preImports are done before the first cell, as in the REPL: a notebook
+// can start with nnscope.LanguageModel(...) (an import cell still works).
+var preImports = []string{`import "fmt"`, `import "nnscope"`}
+
+func (e *Evaluator) preImport() {
+	e.imports.Do(func() {
+		for _, imp := range preImports {
+			_, _ = e.s.Eval(context.Background(), imp)
+		}
+	})
 }
 
 // New returns an evaluator and installs it as the display hook of package
@@ -48,7 +62,7 @@ func New() *Evaluator {
 // first cell runs at full speed. Call it in the background after the kernel
 // is listening.
 func (e *Evaluator) Warm() {
-	_, _ = e.s.Eval(context.Background(), "")
+	e.preImport()
 }
 
 // show publishes a display.Output of the running cell.
@@ -99,6 +113,7 @@ func (e *Evaluator) Execute(ctx context.Context, code string, out, errOut io.Wri
 	e.mu.Lock()
 	e.display, e.errOut = disp, errOut
 	e.mu.Unlock()
+	e.preImport()
 	e.s.SetOutput(out, errOut)
 	defer func() {
 		e.s.SetOutput(io.Discard, io.Discard)

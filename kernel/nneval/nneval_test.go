@@ -139,3 +139,20 @@ func TestDocsUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// fmt and nnscope are imported before the first cell, as in the REPL; an
+// explicit import cell still works.
+func TestPreImports(t *testing.T) {
+	e := New()
+	defer display.SetHook(nil)
+	res, _, _, err := run(t, e, `fmt.Sprint(nnscope.Ones(2, 3).Shape())`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := (*res)["text/plain"].(string); !strings.Contains(got, "[2 3]") {
+		t.Errorf("result %q", got)
+	}
+	if _, _, _, err := run(t, e, "import (\n\t\"fmt\"\n\t\"nnscope\"\n)\nfmt.Println(nnscope.Ones(1).Item())"); err != nil {
+		t.Fatalf("explicit imports: %v", err)
+	}
+}

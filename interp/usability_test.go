@@ -1,0 +1,59 @@
+package interp
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// Runtime panics read like compiled Go's, not like yaegi's reflect calls.
+func TestPanicMessagesLikeGo(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{"var xs []int\n\t_ = xs[3]", "script.go:6:2: panic: runtime error: index out of range"},
+		{"var xs [2]int\n\ti := 5\n\t_ = xs[i]", "script.go:7:2: panic: runtime error: index out of range"},
+		{"xs := []int{1}\n\ti := 5\n\t_ = xs[:i]", "script.go:7:2: panic: runtime error: slice bounds out of range"},
+		{"var p *P\n\t_ = p.X", "script.go:6:2: panic: runtime error: invalid memory address or nil pointer dereference"},
+		{"var v any = 1\n\t_ = v.(string)", "script.go:6:2: panic: interface conversion: interface {} is int, not string"},
+	} {
+		_, err := runSrc(t, "package main\n\ntype P struct{ X int }\nfunc main() {\n\t"+c.body+"\n}\n")
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s:\n got %v\nwant %s", c.body, err, c.want)
+		}
+	}
+}
+
+// Code yaegi's compiler crashes on gets the type checker's message at the
+// user's position (indexing a struct pointer: nnsight's h[0] habit).
+func TestCompilerCrashReportsTypeError(t *testing.T) {
+	src := "package main\n\ntype L struct{ n int }\n\nfunc main() {\n\tl := &L{}\n\t_ = l[0]\n}\n"
+	_, err := runSrc(t, src)
+	if err == nil || !strings.HasPrefix(err.Error(), "script.go:7:6: ") || !strings.Contains(err.Error(), "cannot index l") {
+		t.Fatalf("run: %v", err)
+	}
+	in, _ := newTest(t)
+	eval(t, in, "type L struct{ n int }")
+	eval(t, in, "l := &L{}")
+	_, err = in.Eval(context.Background(), "x := l[0]")
+	if err == nil || !strings.Contains(err.Error(), "1:6: cannot index l") {
+		t.Fatalf("eval: %v", err)
+	}
+}
+
+// A misspelled field or method gets the type checker's message, which
+// names the type and the right spelling.
+func TestMisspelledSelector(t *testing.T) {
+	src := "package main\n\ntype B struct{ MLP int }\n\nfunc (b *B) Output() int { return b.MLP }\n\nfunc main() {\n\tb := &B{}\n\t_ = b.Mlp\n\t_ = b.output()\n}\n"
+	_, err := runSrc(t, src)
+	if err == nil || !strings.Contains(err.Error(), "script.go:9:8: b.Mlp undefined (type *B has no field or method Mlp, but does have field MLP)") {
+		t.Fatalf("run: %v", err)
+	}
+	in, _ := newTest(t)
+	eval(t, in, "type B struct{ MLP int }")
+	eval(t, in, "func (b *B) Output() int { return b.MLP }")
+	eval(t, in, "b := &B{}")
+	_, err = in.Eval(context.Background(), "b.output()")
+	// (REPL globals' types come from reflect: no methods to suggest)
+	if err == nil || !strings.Contains(err.Error(), "1:3: b.output undefined") {
+		t.Fatalf("eval: %v", err)
+	}
+}
