@@ -20,10 +20,29 @@ type Tensor struct {
 // Cases holds reference.json's cases, decoded lazily by name.
 type Cases map[string]json.RawMessage
 
-// Dir returns the absolute path of testdata/gpt2-tiny in this repository.
+// Dir returns the path of testdata/gpt2-tiny in this repository: found
+// from this source file's location when it exists (go test), else from the
+// working directory upwards, so a test binary built with -trimpath or run
+// in a copy of the tree elsewhere (the GPU machine) still finds it.
 func Dir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "gpt2-tiny")
+	const rel = "testdata/gpt2-tiny"
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		d := filepath.Join(filepath.Dir(file), "..", "..", rel)
+		if _, err := os.Stat(d); err == nil {
+			return d
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, rel, "config.json")); err == nil {
+				return filepath.Join(d, rel)
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return rel
 }
 
 // Load reads the reference cases.
