@@ -116,6 +116,9 @@ func (x *Tensor) Grad() *Tensor {
 	if md == nil || md.scope.kind != "backward block" {
 		fail("grad", "Grad() called outside a backward block: call it inside loss.Backward(func() { ... })")
 	}
+	if !t.RequiresGradEnabled() && x.scope != nil && x.scope.kind == "generation" {
+		fail("grad", "Grad(): %s comes from a generation, which runs without gradients (as Hugging Face's generate does): take gradients in a model.Trace", x.describe())
+	}
 	if !t.RequiresGradEnabled() {
 		fail("grad", "Grad(): %s does not require grad: call RequiresGrad() on it (or on a tensor it depends on) before computing the loss", x.describe())
 	}

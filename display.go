@@ -239,5 +239,5 @@ func (p *ProgressBar) counts(now time.Time) string {
 
 // ShowProgress is a GenerateOption that shows a progress bar of the
 // generated tokens (in a notebook, an updating display; notebooks show one
-// anyway for 32 tokens or more).
+// anyway for 32 tokens or more once the generation has run a second).
 func ShowProgress() GenerateOption { return func(o *genOptions) { o.progress = true } }

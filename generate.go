@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"nnscope/display"
 	"strings"
+	"time"
 
 	"nnscope/gpt2"
 	rt "nnscope/runtime"
@@ -138,17 +139,28 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 			n -= countZeros(in.Mask[b])
 		}
 		g.result.prompt = append(g.result.prompt, n)
+		// The rows grow token by token, so a generation ended early by
+		// tr.Stop() still returns what it produced.
+		g.result.ids = append(g.result.ids, append([]int(nil), in.IDs[b][len(in.IDs[b])-n:]...))
 	}
 	var streamed []int
 	printed := ""
 	var bar *ProgressBar
-	// In a notebook a long generation shows its progress by itself; in a
-	// terminal only on request (it would mix with streamed text).
-	if g.opts.progress || (display.Active() && g.opts.maxNew >= 32) {
+	defer func() {
+		if bar != nil {
+			bar.Done()
+		}
+	}()
+	// In a notebook a long generation shows its progress by itself, once
+	// it has run for autoProgressAfter (a loop of quick generations would
+	// otherwise fill the cell with bars); in a terminal only on request
+	// (it would mix with streamed text).
+	auto := !g.opts.progress && display.Active() && g.opts.maxNew >= 32
+	start := time.Now()
+	if g.opts.progress {
 		bar = Progress(g.opts.maxNew, "generating")
-		defer bar.Done()
 	}
-	g.result.ids = m.g.Generate(in, gpt2.GenerateOptions{
+	ids := m.g.Generate(in, gpt2.GenerateOptions{
 		MaxNewTokens: g.opts.maxNew,
 		Sampling:     g.opts.samp,
 		StopAtEOS:    !g.opts.noEOS,
@@ -164,6 +176,13 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 			return d
 		},
 		OnToken: func(step int, toks []int) bool {
+			for b, t := range toks {
+				g.result.ids[b] = append(g.result.ids[b], t)
+			}
+			if bar == nil && auto && time.Since(start) >= autoProgressAfter {
+				bar = Progress(g.opts.maxNew, "generating")
+				bar.Add(step)
+			}
 			if bar != nil {
 				bar.Add(1)
 			}
@@ -182,7 +201,12 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 			return true
 		},
 	})
+	g.result.ids = ids
 }
+
+// autoProgressAfter is how long a notebook generation of 32 tokens or more
+// runs before it shows a progress bar by itself.
+var autoProgressAfter = time.Second
 
 func countZeros(mask []float32) int {
 	n := 0
@@ -206,6 +230,7 @@ func (tr *Tracer) Iter(fn func(step int)) {
 	for s := md.step; ; s++ {
 		resp := md.ask(&request{ev: event{kind: evStep, step: s}, what: fmt.Sprintf("generation step %d", s)})
 		if resp.ended {
+			md.genOver = true
 			return
 		}
 		md.step = s

@@ -97,6 +97,7 @@ type mediator struct {
 	seen    func(event) bool // whether the driver already passed an event
 	now     func(event) bool // whether an event is in progress (answer at once)
 	step    int              // the generation step this body's requests refer to
+	genOver bool             // a tr.Iter returned: the generation has ended
 
 	// Invoke geometry: rows of the batch and left padding to hide.
 	row, rows, pad int

@@ -487,6 +487,9 @@ func (e *Envoy) body(op string) *mediator {
 
 func (e *Envoy) ask(op string, kind eventKind, set, skip *Tensor) *Tensor {
 	md := e.body(op)
+	if md.genOver {
+		fail("usage", "%s.%s() after tr.Iter returned: the generation is over (tr.Iter runs until the last token); access modules inside the function given to tr.Iter, e.g. `if step == n { ... }`", e.Name(), op)
+	}
 	r := &request{ev: event{kind: kind, mod: e.mod, step: md.tracer.stepOf(md)}, what: e.Name() + "." + kind.String()}
 	if md.tracer.gen != nil && r.ev.step > 0 {
 		r.what = fmt.Sprintf("%s (step %d)", r.what, r.ev.step)

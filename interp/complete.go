@@ -5,6 +5,7 @@ import (
 	"go/scanner"
 	"go/token"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"unicode"
@@ -27,24 +28,40 @@ func IsComplete(src string) (complete bool, indent string) {
 			rawOpen = true
 		}
 	}, 0)
-	depth := 0
+	var open []int // the line of each open bracket
+	unbalanced := false
 	for {
-		_, t, _ := s.Scan()
+		pos, t, _ := s.Scan()
 		if t == token.EOF {
 			break
 		}
 		switch t {
 		case token.LPAREN, token.LBRACE, token.LBRACK:
-			depth++
+			open = append(open, file.Line(pos))
 		case token.RPAREN, token.RBRACE, token.RBRACK:
-			depth--
+			if len(open) == 0 {
+				unbalanced = true
+			} else {
+				open = open[:len(open)-1]
+			}
 		}
 	}
 	if rawOpen {
 		return false, ""
 	}
-	if depth > 0 {
-		return false, strings.Repeat("\t", depth)
+	if unbalanced {
+		return true, "" // a stray closing bracket: more lines cannot help, let Eval report it
+	}
+	if len(open) > 0 {
+		// One level per line that left brackets open, as gofmt indents:
+		// `Trace("x", func(tr *nnscope.Tracer) {` is one level, not two.
+		lines := 0
+		for i, l := range open {
+			if i == 0 || l != open[i-1] {
+				lines++
+			}
+		}
+		return false, strings.Repeat("\t", lines)
 	}
 	// Balanced: incomplete only if the parser wants more (e.g. `x := 1 +`).
 	_, err1 := parser.ParseFile(token.NewFileSet(), "", "package main; func _() {"+src+"\n}", 0)
@@ -99,23 +116,7 @@ func (in *Interpreter) Complete(src string, cursor int) []string {
 	prefix := src[start:cursor]
 	var chain []string
 	if start > 0 && src[start-1] == '.' {
-		i := start - 1
-		for i > 0 {
-			j := i
-			for j > 0 && isIdentRune(src[j-1]) {
-				j--
-			}
-			if j == i {
-				break
-			}
-			chain = append([]string{src[j:i]}, chain...)
-			if j > 0 && src[j-1] == '.' {
-				i = j - 1
-				continue
-			}
-			break
-		}
-		if len(chain) == 0 {
+		if chain = parseChain(src, start-1); len(chain) == 0 {
 			return nil
 		}
 	}
@@ -162,14 +163,9 @@ func (in *Interpreter) Complete(src string, cursor int) []string {
 				}
 			}
 		}
-		if v, ok := globals[chain[0]]; ok {
-			for _, f := range chain[1:] {
-				v = fieldOf(v, f)
-			}
-			if v.IsValid() {
-				for _, n := range members(v.Type()) {
-					add(n)
-				}
+		if t := in.chainType(src[:start], chain, globals, 0); t != nil {
+			for _, n := range members(t) {
+				add(n)
 			}
 		}
 	}
@@ -213,4 +209,148 @@ func members(t reflect.Type) []string {
 		}
 	}
 	return out
+}
+
+// parseChain reads backwards from end (just after the last element) the
+// selector chain before it: "model.Transformer.H.At(0).Output()" gives
+// [model Transformer H At() Output()]; call arguments are skipped.
+func parseChain(src string, end int) []string {
+	var chain []string
+	i := end
+	for i > 0 {
+		call := false
+		if src[i-1] == ')' {
+			d := 0
+			j := i - 1
+			for ; j >= 0; j-- {
+				if src[j] == ')' {
+					d++
+				} else if src[j] == '(' {
+					if d--; d == 0 {
+						break
+					}
+				}
+			}
+			if j < 0 {
+				return nil
+			}
+			i, call = j, true
+		}
+		j := i
+		for j > 0 && isIdentRune(src[j-1]) {
+			j--
+		}
+		if j == i {
+			return nil
+		}
+		name := src[j:i]
+		if call {
+			name += "()"
+		}
+		chain = append([]string{name}, chain...)
+		if j > 0 && src[j-1] == '.' {
+			i = j - 1
+			continue
+		}
+		break
+	}
+	return chain
+}
+
+// chainType resolves the type of a selector chain (see parseChain) from
+// types alone, running no code: its head is a global, a package member, a
+// parameter or variable declared with a type in before ("tr
+// *nnscope.Tracer"), or a local assigned from another chain in before
+// ("h := model.Transformer.H.At(0).Output()"); fields and methods' first
+// results follow. nil when unknown.
+func (in *Interpreter) chainType(before string, chain []string, globals map[string]reflect.Value, depth int) reflect.Type {
+	if len(chain) == 0 || depth > 4 {
+		return nil
+	}
+	head, rest := chain[0], chain[1:]
+	var v reflect.Value // the head's value while fields are followed
+	var t reflect.Type
+	if g, ok := globals[head]; ok && g.IsValid() {
+		v, t = g, g.Type()
+	} else if p, ok := in.importPath(head); ok && len(rest) > 0 {
+		sym, ok := in.symbol(p, strings.TrimSuffix(rest[0], "()"))
+		if !ok || sym.Kind() != reflect.Func || sym.Type().NumOut() == 0 {
+			return nil
+		}
+		t, rest = sym.Type().Out(0), rest[1:]
+	} else if m := regexp.MustCompile(`\b`+regexp.QuoteMeta(head)+`\s+(\*?)(\w+)\.(\w+)\b`).FindAllStringSubmatch(before, -1); m != nil {
+		last := m[len(m)-1]
+		p, ok := in.importPath(last[2])
+		if !ok {
+			return nil
+		}
+		sym, ok := in.symbol(p, last[3])
+		if !ok || sym.Kind() != reflect.Ptr || !sym.IsNil() {
+			return nil // not a type
+		}
+		if t = sym.Type().Elem(); last[1] == "*" {
+			t = reflect.PointerTo(t)
+		}
+	} else if locs := regexp.MustCompile(`\b`+regexp.QuoteMeta(head)+`\s*:?=\s*([^\n;]*)`).FindAllStringSubmatchIndex(before, -1); locs != nil {
+		loc := locs[len(locs)-1]
+		rhs := strings.TrimRight(before[loc[2]:loc[3]], " \t{")
+		t = in.chainType(before[:loc[0]], parseChain(rhs, len(rhs)), globals, depth+1)
+	}
+	for _, f := range rest {
+		if t == nil {
+			return nil
+		}
+		if name, call := strings.CutSuffix(f, "()"); call {
+			m, ok := t.MethodByName(name)
+			if !ok && t.Kind() != reflect.Ptr && t.Kind() != reflect.Interface {
+				m, ok = reflect.PointerTo(t).MethodByName(name)
+			}
+			if !ok || m.Type.NumOut() == 0 {
+				return nil
+			}
+			t, v = m.Type.Out(0), reflect.Value{}
+			continue
+		}
+		if fv := fieldOf(v, f); fv.IsValid() {
+			v, t = fv, fv.Type()
+			continue
+		}
+		st := t
+		for st.Kind() == reflect.Ptr {
+			st = st.Elem()
+		}
+		sf, ok := reflect.StructField{}, false
+		if st.Kind() == reflect.Struct {
+			sf, ok = st.FieldByName(f)
+		}
+		if !ok {
+			return nil
+		}
+		t, v = sf.Type, reflect.Value{}
+	}
+	return t
+}
+
+// importPath returns the path of the package imported as name.
+func (in *Interpreter) importPath(name string) (string, bool) {
+	for p, n := range in.sessImports {
+		if n == name {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// symbol looks up an exported member of the package at path.
+func (in *Interpreter) symbol(path, name string) (reflect.Value, bool) {
+	for _, t := range in.tables {
+		for k, syms := range t {
+			if k[:strings.LastIndex(k, "/")] == path {
+				if v, ok := syms[name]; ok {
+					return v, true
+				}
+			}
+		}
+	}
+	return reflect.Value{}, false
 }

@@ -19,6 +19,8 @@ func TestIsComplete(t *testing.T) {
 		"func f() {}\n":               true,
 		"x := )":                      true, // syntax error: let Eval report it
 		"type T struct {\n\tA int\n}": true,
+		"}":                           true, // a stray closer: more lines cannot complete it
+		"x := f(1))":                  true,
 	} {
 		if got, _ := IsComplete(src); got != want {
 			t.Errorf("IsComplete(%q) = %v", src, got)
@@ -26,6 +28,10 @@ func TestIsComplete(t *testing.T) {
 	}
 	if _, ind := IsComplete("func f() {\n\tif x {"); ind != "\t\t" {
 		t.Errorf("indent %q", ind)
+	}
+	// Brackets opened on one line indent once, as gofmt does.
+	if _, ind := IsComplete("model.Trace(\"hi\", func(tr *nnscope.Tracer) {"); ind != "\t" {
+		t.Errorf("trace body indent %q, want one tab", ind)
 	}
 }
 
@@ -60,5 +66,35 @@ func TestRunFileCancel(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindRuntime {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// Completion after calls and on names local to a body: a trace body's
+// parameter (tr *nnscope.Tracer) and values assigned from chains of
+// fields and method calls, resolved from types without running code.
+func TestCompleteChainsAndLocals(t *testing.T) {
+	in, _ := newTest(t)
+	eval(t, in, `import "strings"`)
+	eval(t, in, `import "regexp"`)
+	eval(t, in, "re := regexp.MustCompile(`a`)")
+	for _, c := range []struct {
+		src  string
+		want string
+	}{
+		{"re.Copy().Copy().Match", "MatchString"},
+		{"n := re.Copy().NumS", "NumSubexp"},
+		{"q := re.Copy()\nq.Match", "MatchString"},
+		{"f := func(r *strings.Reader) {\n\tr.Rea", "ReadRune"},
+		{"var sb strings.Builder\nsb.Wri", "WriteString"},
+		{"strings.NewReplacer(\"a\", \"b\").Repl", "Replace"},
+		{"x := strings.NewReader(\"s\")\ny := x\ny.Si", "Size"},
+	} {
+		got := in.Complete(c.src, len(c.src))
+		if !slices.Contains(got, c.want) {
+			t.Errorf("Complete(%q) = %v, want %s", c.src, got, c.want)
+		}
+	}
+	if got := in.Complete("undefinedThing().X", 18); len(got) != 0 {
+		t.Errorf("unknown head: %v", got)
 	}
 }

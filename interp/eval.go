@@ -38,6 +38,7 @@ func splitInput(src string) ([]segment, error) {
 	var segs []segment
 	var cur []tok
 	depth := 0
+	inFor := false // in a for clause's header: its semicolons do not end the statement
 	flush := func() {
 		if len(cur) == 0 {
 			return
@@ -76,7 +77,15 @@ func splitInput(src string) ([]segment, error) {
 			break
 		}
 		off := file.Offset(pos)
-		if t == token.SEMICOLON && depth == 0 {
+		if depth == 0 {
+			switch t {
+			case token.FOR:
+				inFor = true
+			case token.LBRACE:
+				inFor = false
+			}
+		}
+		if t == token.SEMICOLON && depth == 0 && !inFor {
 			if lit == ";" && len(cur) > 0 {
 				cur[len(cur)-1].end = off + 1 // keep explicit semicolons
 			}

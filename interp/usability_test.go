@@ -57,3 +57,17 @@ func TestMisspelledSelector(t *testing.T) {
 		t.Fatalf("eval: %v", err)
 	}
 }
+
+// A for clause with an empty condition or post statement: its semicolons
+// were taken for statement separators in the REPL and notebooks, and
+// `for i := 0; ; i++ {` failed to parse.
+func TestEvalForClauseSemicolons(t *testing.T) {
+	in, _ := newTest(t)
+	eval(t, in, "n := 0")
+	eval(t, in, "for i := 0; ; i++ { if i == 3 { break }; n += i }")
+	eval(t, in, "for ; n < 10; { n++ }")
+	eval(t, in, "for i := 0; i < 2; { i++; n += i }; m := n * 2")
+	if r := eval(t, in, "m"); !r.HasValue || r.Value.Interface() != 26 {
+		t.Fatalf("m = %v, want 26", r.Value)
+	}
+}

@@ -91,7 +91,7 @@ var apiDocs = map[string]string{
 	"Sample":                 "func Sample() GenerateOption\n\nSample turns on sampling with the default temperature 1.",
 	"Seed":                   "func Seed(s int64) GenerateOption\n\nSeed sets the sampling seed (sampling is reproducible for a seed).",
 	"Series":                 "type Series struct {\n\tName   string\n\tValues any\n}\n\nSeries is one named curve of Line. Values is a []float64, []float32,\n[]int or a 1-d *Tensor.",
-	"ShowProgress":           "func ShowProgress() GenerateOption\n\nShowProgress is a GenerateOption that shows a progress bar of the\ngenerated tokens (in a notebook, an updating display; notebooks show one\nanyway for 32 tokens or more).",
+	"ShowProgress":           "func ShowProgress() GenerateOption\n\nShowProgress is a GenerateOption that shows a progress bar of the\ngenerated tokens (in a notebook, an updating display; notebooks show one\nanyway for 32 tokens or more once the generation has run a second).",
 	"Size":                   "func Size(width, height float64) PlotOption\n\nSize sets the size of a figure in points (1/72 inch).",
 	"Stack":                  "func Stack(axis int, ts ...*Tensor) *Tensor\n\nStack joins same-shaped tensors along a new axis.",
 	"Stream":                 "func Stream(fn func(text string)) GenerateOption\n\nStream calls fn with the text of each new token of the first row as it\nis generated.",

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -121,6 +122,9 @@ func (e *Evaluator) Execute(ctx context.Context, code string, out, errOut io.Wri
 		e.display, e.errOut = nil, nil
 		e.mu.Unlock()
 	}()
+	if err := commandCell(code); err != nil {
+		return nil, err
+	}
 	res, err := e.s.Eval(ctx, code)
 	if err != nil {
 		return nil, cellError(ctx, code, err)
@@ -280,4 +284,28 @@ func moduleString(code string, cursor int) (start int, prefix string, ok bool) {
 
 func isIdent(c byte) bool {
 	return c == '_' || c >= 0x80 || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// replCommand matches a cell that starts like a REPL command (":modules")
+// or an IPython magic ("%time"). Shell escapes are left alone: "!ok" is Go.
+var replCommand = regexp.MustCompile(`^\s*([:%]+)([A-Za-z]\w*)`)
+
+// commandCell returns a clear error for a cell that starts with a REPL
+// command or magic, which Go cannot parse ("expected statement, found
+// ':'" says nothing about what to write instead).
+func commandCell(code string) error {
+	m := replCommand.FindStringSubmatch(code)
+	if m == nil {
+		return nil
+	}
+	msg := fmt.Sprintf("%s%s: cells hold Go code only (no REPL : commands or %% magics)", m[1], m[2])
+	switch strings.ToLower(m[2]) {
+	case "modules", "m":
+		msg += "; for the module tree write fmt.Println(model), for the paths model.Modules(), for the output shapes of the last trace model.OutputShapes()"
+	case "help", "h":
+		msg += "; Shift-Tab on a name shows its documentation, Tab completes"
+	case "load", "l", "run":
+		msg += "; paste the file's code into a cell"
+	}
+	return &Error{name: "CompileError", err: errors.New(msg), tb: []string{"\x1b[0;31mCompileError\x1b[0m: " + msg}}
 }

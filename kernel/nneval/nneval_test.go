@@ -156,3 +156,25 @@ func TestPreImports(t *testing.T) {
 		t.Fatalf("explicit imports: %v", err)
 	}
 }
+
+// A REPL command or IPython magic typed in a cell gets an error that says
+// what to write instead of Go's "expected statement, found ':'"; "!ok" is
+// still Go.
+func TestCommandCell(t *testing.T) {
+	e := New()
+	defer display.SetHook(nil)
+	for code, want := range map[string]string{
+		":modules":       "fmt.Println(model)",
+		"  :help\n":      "Shift-Tab",
+		"%timeit x := 1": "Go code only",
+	} {
+		_, _, _, err := run(t, e, code)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Name() != "CompileError" || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want a CompileError mentioning %q", code, err, want)
+		}
+	}
+	if res, _, _, err := run(t, e, "ok := false\n!ok"); err != nil || res == nil || (*res)["text/plain"] != "true" {
+		t.Errorf("!ok: %v %v", res, err)
+	}
+}
