@@ -33,7 +33,9 @@ func TestInterventionsOnGPU(t *testing.T) {
 
 // TestOnFakeCUDA runs TestInterventionsOnGPU on fakecuda, the real CUDA
 // backend over a host-CPU stand-in for the driver, NVRTC and cuBLAS.
-func TestOnFakeCUDA(t *testing.T) { fakecuda.Run(t, "^TestInterventionsOnGPU$") }
+func TestOnFakeCUDA(t *testing.T) {
+	fakecuda.Run(t, "^(TestInterventionsOnGPU|TestTraceReleasesGPUMemory)$")
+}
 
 func interventionsOnGPU(t *testing.T) {
 	m := LanguageModel(reference.Dir(), Device("cuda"))
@@ -78,5 +80,68 @@ func interventionsOnGPU(t *testing.T) {
 	}
 	if got := grad.To("cpu").Device(); got != "cpu" {
 		t.Errorf("To(cpu) gave %s", got)
+	}
+}
+
+// TestTraceReleasesGPUMemory: a trace gives the device memory of its pass
+// back when it ends, but for what was saved; a saved value with gradient
+// history keeps its graph, so backward after the trace still works. On
+// fakecuda (the real allocator) the passes after the first reach
+// cuMemAlloc no more.
+func TestTraceReleasesGPUMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	if _, err := rt.GPU(); err == nil {
+		t.Run("cuda", traceReleasesGPUMemory)
+	}
+	rt.SetGPUBackend(emu.New())
+	defer rt.SetGPUBackend(nil)
+	t.Run("emulated", traceReleasesGPUMemory)
+}
+
+func traceReleasesGPUMemory(t *testing.T) {
+	m := LanguageModel(reference.Dir(), Device("cuda"))
+	seed := func() *Tensor {
+		var grad *Tensor
+		m.Trace(prompt, func(tr *Tracer) {
+			hs := m.Transformer.H.At(-1).Output()
+			m.LMHead.Output().Sum().Backward(func() { grad = hs.Grad().Save() })
+		})
+		return grad
+	}
+	first := seed()
+	base := rt.GPUMemoryInUse()
+	stats0, real := rt.GPUAllocatorStats()
+	var grads []*Tensor
+	for range 5 {
+		grads = append(grads, seed())
+	}
+	per := int64(first.Size()) * 4
+	if grew := rt.GPUMemoryInUse() - base; grew > 5*per {
+		t.Errorf("5 traces kept %d bytes on the device, want at most the 5 saved gradients (%d bytes)", grew, 5*per)
+	}
+	if real {
+		stats, _ := rt.GPUAllocatorStats()
+		if n := stats.Allocs - stats0.Allocs; n > 5 {
+			t.Errorf("5 traces after the first called cuMemAlloc %d times, want the saved gradients' at most", n)
+		}
+		t.Logf("allocator over 5 traces: %d cuMemAlloc, %d reuses", stats.Allocs-stats0.Allocs, stats.Reuses-stats0.Reuses)
+	}
+	for i, g := range append(grads, first) {
+		if !slices.Equal(g.Shape(), first.Shape()) || g.Sub(first).Abs().Max() != 0 {
+			t.Fatalf("saved gradient %d changed after later traces", i)
+		}
+	}
+	// Backward after the trace on saved values with history.
+	var hs, logits *Tensor
+	m.Trace(prompt, func(tr *Tracer) {
+		hs = m.Transformer.H.At(-1).Output().RequiresGrad().Save()
+		logits = m.LMHead.Output().Save()
+	})
+	var grad *Tensor
+	logits.Sum().Backward(func() { grad = hs.Grad().Save() })
+	if grad.Sub(first).Abs().Max() > 1e-4 {
+		t.Errorf("backward after the trace gave a different gradient")
 	}
 }

@@ -78,7 +78,7 @@ func others(v any) *Tensor {
 
 // Save keeps the tensor usable after its trace or backward block ends.
 func (x *Tensor) Save() *Tensor {
-	x.use("Save")
+	rt.Escape(x.use("Save")) // its GPU memory outlives the trace
 	x.saved = true
 	return x
 }

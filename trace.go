@@ -160,6 +160,7 @@ func (c *Cache) put(path string, t *Tensor) {
 		c.order = append(c.order, path)
 	}
 	t.saved = true
+	rt.Escape(t.t) // cached outputs stay usable after the trace
 	c.byPath[path] = t
 }
 
@@ -169,6 +170,11 @@ type abortSignal struct{ err error }
 // run executes the batched forward with every invoke body interleaved.
 func (tr *Tracer) run() {
 	tr.running = true
+	// Device memory of everything the pass allocated goes back to the
+	// allocator when it ends, but for saved and cached values (see
+	// runtime.BeginGPUScope).
+	gs := rt.BeginGPUScope()
+	defer gs.End()
 	var rows [][]int
 	for _, inv := range tr.invokes {
 		rows = append(rows, inv.rows...)

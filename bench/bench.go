@@ -127,6 +127,8 @@ func Run(o Options) error {
 	seed := func(B, T int, layers ...int) func() {
 		in := ids(B, T)
 		return func() {
+			gs := rt.BeginGPUScope() // as a trace does: the pass's device memory is reused by the next
+			defer gs.End()
 			outs := make([]*rt.Tensor, len(layers))
 			want := map[string]int{}
 			for i, l := range layers {
@@ -152,7 +154,11 @@ func Run(o Options) error {
 	}
 	fwd := func(B, T int) func() {
 		in := ids(B, T)
-		return func() { m.Forward(nil, in, nil) }
+		return func() {
+			gs := rt.BeginGPUScope()
+			defer gs.End()
+			m.Forward(nil, in, nil)
+		}
 	}
 	A := make([]float32, 128*768)
 	Bm := make([]float32, 768*3072)

@@ -202,6 +202,9 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 			} else {
 				x.grad = x.grad.addNoGrad(g)
 			}
+			if outlivesScope(x) {
+				Escape(x.grad) // the leaf's gradient outlives the pass with it
+			}
 		} else {
 			n := x.node
 			needs := make([]bool, len(n.inputs))

@@ -21,10 +21,12 @@ import (
 // gpuMem is a tensor storage's device memory. It is freed when the storage
 // is garbage collected (a cleanup), or at once by Release.
 type gpuMem struct {
-	buf   cuda.Buffer
-	dev   GPUBackend // the backend that allocated buf, which frees it even after SetGPUBackend
-	mu    sync.Mutex
-	freed bool
+	buf     cuda.Buffer
+	dev     GPUBackend // the backend that allocated buf, which frees it even after SetGPUBackend
+	mu      sync.Mutex
+	freed   bool
+	scoped  bool // allocated while a GPU scope was open
+	escaped bool // kept when its GPU scope closes (Escape)
 }
 
 func (m *gpuMem) free() {
@@ -202,6 +204,7 @@ func gpuEmpty(shape ...int) *Tensor {
 	buf, err := gpuAlloc(d, n)
 	check(fmt.Sprintf("allocating %d floats (%d bytes)", n, 4*n), err)
 	m := &gpuMem{buf: buf, dev: d}
+	scopeAdd(m)
 	st := &storage{gpu: m}
 	runtime.AddCleanup(st, func(m *gpuMem) { m.free() }, m)
 	return fromStorage(st, 0, cloneInts(shape), contiguousStrides(shape))
@@ -229,12 +232,23 @@ func (t *Tensor) gbuf() cuda.Buffer {
 	if !t.IsContiguous() {
 		panic(errorf("internal: gbuf of a non-contiguous tensor"))
 	}
-	return t.st.gpu.buf.Slice(t.off, t.Size())
+	return t.liveBuf().Slice(t.off, t.Size())
+}
+
+// liveBuf is the tensor's device memory, or a clear error when it was
+// released: by the end of the trace that made it (it was not saved), or by
+// Release.
+func (t *Tensor) liveBuf() cuda.Buffer {
+	b := t.st.gpu.buf
+	if b.IsNil() {
+		panic(errorf("tensor of shape %v: its GPU memory was released when the trace that computed it ended (save it with .Save() to use it afterwards)", t.shape))
+	}
+	return b
 }
 
 // gs describes a GPU tensor (any view) for the kernels.
 func (t *Tensor) gs() cuda.Strided {
-	b := t.st.gpu.buf
+	b := t.liveBuf()
 	return cuda.Strided{Buf: b.Slice(t.off, b.Len()-t.off), Shape: cloneInts(t.shape), Strides: cloneInts(t.stride)}
 }
 

@@ -311,9 +311,11 @@ func viaCPU(ts ...*Tensor) []*Tensor {
 
 // The key mask is the same [][]float32 for every layer of a forward pass:
 // upload it once, not once per layer (an upload waits for the queued work).
+// The cache holds the mask itself, not just its address: a collected mask's
+// address could come back holding another mask.
 var maskCache struct {
 	sync.Mutex
-	key  *float32
+	mask [][]float32
 	B, T int
 	t    *Tensor
 }
@@ -321,9 +323,9 @@ var maskCache struct {
 func uploadMask(keyMask [][]float32, B, Tk int) *Tensor {
 	maskCache.Lock()
 	defer maskCache.Unlock()
-	key := &keyMask[0][0]
-	if maskCache.t != nil && maskCache.key == key && maskCache.B == B && maskCache.T == Tk {
-		return maskCache.t
+	c := &maskCache
+	if c.t != nil && len(c.mask) > 0 && &c.mask[0][0] == &keyMask[0][0] && c.B == B && c.T == Tk && !c.t.st.gpu.isFreed() {
+		return c.t
 	}
 	flat := make([]float32, 0, B*Tk)
 	for b := 0; b < B; b++ {
@@ -331,6 +333,6 @@ func uploadMask(keyMask [][]float32, B, Tk int) *Tensor {
 	}
 	m := gpuEmpty(B * Tk)
 	check("upload", gpuDev.Upload(m.gbuf(), flat))
-	maskCache.key, maskCache.B, maskCache.T, maskCache.t = key, B, Tk, m
+	c.mask, c.B, c.T, c.t = keyMask, B, Tk, m
 	return m
 }

@@ -141,3 +141,18 @@ func (c counted) SgemmStridedBatched(transA, transB bool, m, n, kk int, alpha fl
 	gpuCounts.gemms.Add(1)
 	return c.b.SgemmStridedBatched(transA, transB, m, n, kk, alpha, a, lda, strideA, b, ldb, strideB, beta, cc, ldc, strideC, batch)
 }
+
+// GPUAllocatorStats returns the CUDA caching allocator's counters (how
+// often cuMemAlloc was reached), false when the backend has no such
+// allocator (the emulator).
+func GPUAllocatorStats() (cuda.Stats, bool) {
+	c, ok := gpuDev.(counted)
+	if !ok {
+		return cuda.Stats{}, false
+	}
+	s, ok := c.b.(interface{ Stats() cuda.Stats })
+	if !ok {
+		return cuda.Stats{}, false
+	}
+	return s.Stats(), true
+}
