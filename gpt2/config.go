@@ -4,11 +4,15 @@
 package gpt2
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Config mirrors the fields of a Hugging Face GPT-2 config.json that the
@@ -71,57 +75,161 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("%s: key %q: %s", e.File, e.Key, e.Msg)
 }
 
-// LoadConfig reads and validates a config.json.
+// Limits on config sizes. They are far above any real GPT-2 (48 layers,
+// n_embd 1600, vocabulary 50257) and keep a corrupt or hostile config.json
+// from making the loader enumerate a billion layers or overflow a shape.
+const (
+	MaxLayers = 10_000
+	MaxDim    = 1<<31 - 1 // vocab_size, n_positions, n_embd, n_head, n_inner
+)
+
+// LoadConfig reads and validates a config.json. Errors name the file.
 func LoadConfig(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return Config{}, &ConfigError{File: path, Msg: "no such file (a model folder needs config.json)"}
+		}
+		return Config{}, &ConfigError{File: path, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}
 	}
 	return ParseConfig(filepath.Base(path), data)
+}
+
+// unwrapPath drops the path an *fs.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// configKeys are the keys ParseConfig reads, with what each must hold.
+var configKeys = []struct{ key, want string }{
+	{"vocab_size", "a positive integer"}, {"n_positions", "a positive integer"}, {"n_embd", "a positive integer"},
+	{"n_layer", "a positive integer"}, {"n_head", "a positive integer"}, {"n_inner", "a positive integer or null"},
+	{"layer_norm_epsilon", "a positive number"}, {"activation_function", "a string"},
+	{"bos_token_id", "an integer"}, {"eos_token_id", "an integer"}, {"model_type", "a string"},
+	{"tie_word_embeddings", "true or false"}, {"scale_attn_weights", "true or false"},
+	{"scale_attn_by_inverse_layer_idx", "true or false"}, {"reorder_and_upcast_attn", "true or false"},
 }
 
 // ParseConfig parses config.json bytes; name is used in errors.
 func ParseConfig(name string, data []byte) (Config, error) {
 	c := Config{LayerNormEpsilon: 1e-5, ActivationFunction: "gelu_new", BosTokenID: 50256, EosTokenID: 50256}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark, as some editors write
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Config{}, &ConfigError{File: name, Msg: "empty file (want a JSON object)"}
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return Config{}, &ConfigError{File: name, Msg: "not valid JSON: " + err.Error()}
+		return Config{}, &ConfigError{File: name, Msg: jsonErrorAt(data, err)}
 	}
-	for _, k := range []string{"vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner", "layer_norm_epsilon", "activation_function", "bos_token_id", "eos_token_id", "model_type", "tie_word_embeddings", "scale_attn_weights", "scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"} {
+	if raw == nil {
+		return Config{}, &ConfigError{File: name, Msg: "not valid JSON: want an object, got null"}
+	}
+	for _, kw := range configKeys {
+		k := kw.key
 		v, ok := raw[k]
 		if !ok || string(v) == "null" {
 			continue
 		}
+		if k == "bos_token_id" || k == "eos_token_id" {
+			// Some configs list several ids; the first is the one used.
+			var ids []json.RawMessage
+			if json.Unmarshal(v, &ids) == nil && len(ids) > 0 {
+				v = ids[0]
+			}
+		}
 		one := map[string]json.RawMessage{k: v}
 		b, _ := json.Marshal(one)
 		if err := json.Unmarshal(b, &c); err != nil {
-			return Config{}, &ConfigError{File: name, Key: k, Msg: fmt.Sprintf("bad value %s", v)}
+			return Config{}, &ConfigError{File: name, Key: k, Msg: fmt.Sprintf("bad value %s (want %s)", clipValue(v), kw.want)}
 		}
 	}
 	for _, k := range []string{"vocab_size", "n_positions", "n_embd", "n_layer", "n_head"} {
-		if _, ok := raw[k]; !ok {
+		if v, ok := raw[k]; !ok || string(v) == "null" {
 			return Config{}, &ConfigError{File: name, Key: k, Msg: "missing"}
 		}
 	}
-	pos := map[string]int{"vocab_size": c.VocabSize, "n_positions": c.NPositions, "n_embd": c.NEmbd, "n_layer": c.NLayer, "n_head": c.NHead}
-	for k, v := range pos {
-		if v <= 0 {
-			return Config{}, &ConfigError{File: name, Key: k, Msg: fmt.Sprintf("must be positive, got %d", v)}
+	if mt, ok := raw["model_type"]; !ok || string(mt) == "null" {
+		// No model_type: the class names in "architectures" must be GPT-2's.
+		var arch []string
+		if json.Unmarshal(raw["architectures"], &arch) == nil {
+			for _, a := range arch {
+				if !strings.HasPrefix(a, "GPT2") {
+					return Config{}, &ConfigError{File: name, Key: "architectures", Msg: fmt.Sprintf("%q is not a GPT-2 model", a)}
+				}
+			}
 		}
+	}
+	if c.ModelType != "" && c.ModelType != "gpt2" {
+		return Config{}, &ConfigError{File: name, Key: "model_type", Msg: fmt.Sprintf("%q is not a GPT-2 model (nnscope runs GPT-2 and its derivatives, model_type \"gpt2\")", c.ModelType)}
+	}
+	for _, kv := range []struct {
+		k   string
+		v   int
+		max int
+	}{{"vocab_size", c.VocabSize, MaxDim}, {"n_positions", c.NPositions, MaxDim}, {"n_embd", c.NEmbd, MaxDim}, {"n_layer", c.NLayer, MaxLayers}, {"n_head", c.NHead, MaxDim}} {
+		if kv.v <= 0 {
+			return Config{}, &ConfigError{File: name, Key: kv.k, Msg: fmt.Sprintf("must be positive, got %d", kv.v)}
+		}
+		if kv.v > kv.max {
+			return Config{}, &ConfigError{File: name, Key: kv.k, Msg: fmt.Sprintf("%d is larger than any GPT-2 (limit %d): corrupt config?", kv.v, kv.max)}
+		}
+	}
+	if c.NInner != nil && (*c.NInner <= 0 || *c.NInner > MaxDim) {
+		return Config{}, &ConfigError{File: name, Key: "n_inner", Msg: fmt.Sprintf("must be positive (at most %d) or null for 4*n_embd, got %d", MaxDim, *c.NInner)}
 	}
 	if c.NEmbd%c.NHead != 0 {
 		return Config{}, &ConfigError{File: name, Key: "n_head", Msg: fmt.Sprintf("n_embd %d is not divisible by n_head %d", c.NEmbd, c.NHead)}
 	}
-	if c.LayerNormEpsilon <= 0 {
-		return Config{}, &ConfigError{File: name, Key: "layer_norm_epsilon", Msg: "must be positive"}
+	if !(c.LayerNormEpsilon > 0) || math.IsInf(c.LayerNormEpsilon, 0) {
+		return Config{}, &ConfigError{File: name, Key: "layer_norm_epsilon", Msg: fmt.Sprintf("must be positive, got %v", c.LayerNormEpsilon)}
 	}
 	switch c.ActivationFunction {
 	case "gelu_new", "gelu_pytorch_tanh", "gelu", "relu":
 	default:
 		return Config{}, &ConfigError{File: name, Key: "activation_function", Msg: fmt.Sprintf("unsupported %q (want gelu_new, gelu_pytorch_tanh, gelu or relu)", c.ActivationFunction)}
 	}
-	if c.ModelType != "" && c.ModelType != "gpt2" {
-		return Config{}, &ConfigError{File: name, Key: "model_type", Msg: fmt.Sprintf("%q is not a GPT-2 model", c.ModelType)}
-	}
 	return c, nil
+}
+
+// jsonErrorAt describes a JSON decoding error with its line and column.
+func jsonErrorAt(data []byte, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line, col := lineCol(data, se.Offset)
+		return fmt.Sprintf("not valid JSON at line %d, column %d: %v", line, col, se)
+	case errors.As(err, &te):
+		return fmt.Sprintf("not valid JSON: want an object, got %s", te.Value)
+	}
+	return "not valid JSON: " + err.Error()
+}
+
+// lineCol converts a byte offset into a 1-based line and column.
+func lineCol(data []byte, off int64) (line, col int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	if off < 0 {
+		off = 0
+	}
+	before := data[:off]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	col = int(off) - (bytes.LastIndexByte(before, '\n') + 1)
+	if col < 1 {
+		col = 1
+	}
+	return line, col
+}
+
+func clipValue(v json.RawMessage) string {
+	s := string(v)
+	if len(s) > 60 {
+		s = s[:60] + "..."
+	}
+	return s
 }

@@ -1,9 +1,15 @@
 package gpt2
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"nnscope/runtime"
@@ -14,63 +20,310 @@ import (
 // "transformer." prefix ("wte.weight", "h.0.attn.c_attn.weight", ...).
 type Weights map[string]*runtime.Tensor
 
-// WeightShapes lists every parameter GPT-2 needs with its shape.
-func WeightShapes(c Config) map[string][]int {
+type namedShape struct {
+	name  string
+	shape []int
+}
+
+// weightList lists every parameter GPT-2 needs, in the model's order.
+func weightList(c Config) []namedShape {
 	C, V, P, I := c.NEmbd, c.VocabSize, c.NPositions, c.Inner()
-	s := map[string][]int{
-		"wte.weight": {V, C}, "wpe.weight": {P, C},
-		"ln_f.weight": {C}, "ln_f.bias": {C},
-	}
+	s := []namedShape{{"wte.weight", []int{V, C}}, {"wpe.weight", []int{P, C}}}
 	for i := 0; i < c.NLayer; i++ {
 		p := fmt.Sprintf("h.%d.", i)
-		s[p+"ln_1.weight"], s[p+"ln_1.bias"] = []int{C}, []int{C}
-		s[p+"ln_2.weight"], s[p+"ln_2.bias"] = []int{C}, []int{C}
-		s[p+"attn.c_attn.weight"], s[p+"attn.c_attn.bias"] = []int{C, 3 * C}, []int{3 * C}
-		s[p+"attn.c_proj.weight"], s[p+"attn.c_proj.bias"] = []int{C, C}, []int{C}
-		s[p+"mlp.c_fc.weight"], s[p+"mlp.c_fc.bias"] = []int{C, I}, []int{I}
-		s[p+"mlp.c_proj.weight"], s[p+"mlp.c_proj.bias"] = []int{I, C}, []int{C}
+		s = append(s,
+			namedShape{p + "ln_1.weight", []int{C}}, namedShape{p + "ln_1.bias", []int{C}},
+			namedShape{p + "attn.c_attn.weight", []int{C, 3 * C}}, namedShape{p + "attn.c_attn.bias", []int{3 * C}},
+			namedShape{p + "attn.c_proj.weight", []int{C, C}}, namedShape{p + "attn.c_proj.bias", []int{C}},
+			namedShape{p + "ln_2.weight", []int{C}}, namedShape{p + "ln_2.bias", []int{C}},
+			namedShape{p + "mlp.c_fc.weight", []int{C, I}}, namedShape{p + "mlp.c_fc.bias", []int{I}},
+			namedShape{p + "mlp.c_proj.weight", []int{I, C}}, namedShape{p + "mlp.c_proj.bias", []int{C}},
+		)
 	}
+	s = append(s, namedShape{"ln_f.weight", []int{C}}, namedShape{"ln_f.bias", []int{C}})
 	if c.TieWordEmbeddings != nil && !*c.TieWordEmbeddings {
-		s["lm_head.weight"] = []int{V, C}
+		s = append(s, namedShape{"lm_head.weight", []int{V, C}})
 	}
 	return s
 }
 
+// WeightShapes lists every parameter GPT-2 needs with its shape.
+func WeightShapes(c Config) map[string][]int {
+	l := weightList(c)
+	s := make(map[string][]int, len(l))
+	for _, w := range l {
+		s[w.name] = w.shape
+	}
+	return s
+}
+
+// IndexFile is the index of a sharded checkpoint (save_pretrained writes
+// one when the weights exceed max_shard_size).
+const IndexFile = "model.safetensors.index.json"
+
+// otherWeightFiles are weight formats nnscope cannot read.
+var otherWeightFiles = []string{"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack", "model.ckpt.index"}
+
+// weightSource is one safetensors file or the shards of a sharded
+// checkpoint.
+type weightSource struct {
+	files []*safetensors.File
+	where map[string]*safetensors.File // tensor key -> file holding it
+	keys  []string                     // every tensor key, sorted
+}
+
+func (s *weightSource) Close() error {
+	var first error
+	for _, f := range s.files {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// openWeights opens path (".../model.safetensors"), or, when it does not
+// exist, the sharded checkpoint described by model.safetensors.index.json
+// beside it.
+func openWeights(path string) (*weightSource, error) {
+	fi, err := os.Stat(path)
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		dir := filepath.Dir(path)
+		if _, ierr := os.Stat(filepath.Join(dir, IndexFile)); ierr == nil {
+			return openShards(dir)
+		}
+		return nil, missingWeightsError(dir, filepath.Base(path))
+	}
+	if err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("%s: is a folder, not a safetensors file", path)
+	}
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &weightSource{files: []*safetensors.File{f}, where: map[string]*safetensors.File{}, keys: f.Names()}
+	for _, k := range s.keys {
+		s.where[k] = f
+	}
+	return s, nil
+}
+
+// missingWeightsError explains a folder without safetensors weights,
+// pointing at the conversion when it holds another format.
+func missingWeightsError(dir, name string) error {
+	return fmt.Errorf("%s: no %s (nor a sharded %s)%s", filepath.Join(dir, name), name, IndexFile, convertHint(dir))
+}
+
+// convertHint says how to convert the weights of another format that dir
+// holds, or is "".
+func convertHint(dir string) string {
+	for _, f := range otherWeightFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			continue
+		}
+		from := ""
+		switch {
+		case strings.HasPrefix(f, "tf_") || strings.HasPrefix(f, "model.ckpt"):
+			from = ", from_tf=True"
+		case strings.HasPrefix(f, "flax_"):
+			from = ", from_flax=True"
+		}
+		return fmt.Sprintf("; the folder has %s, but nnscope reads only safetensors weights: convert them in Python with "+
+			"transformers.AutoModelForCausalLM.from_pretrained(%q%s).save_pretrained(%q, safe_serialization=True)", f, dir, from, dir)
+	}
+	return ""
+}
+
+// shardIndex is model.safetensors.index.json.
+type shardIndex struct {
+	WeightMap map[string]string `json:"weight_map"`
+}
+
+// ReadShardIndex reads a model.safetensors.index.json and returns its
+// weight map (tensor -> shard file) and the shard files, in order. Shard
+// names must be plain file names in the same folder.
+func ReadShardIndex(path string) (map[string]string, []string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, unwrapPath(err))
+	}
+	return ParseShardIndex(path, b)
+}
+
+// ParseShardIndex parses the bytes of a model.safetensors.index.json; name
+// is used in errors.
+func ParseShardIndex(name string, b []byte) (map[string]string, []string, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, nil, fmt.Errorf("%s: %s", name, jsonErrorAt(b, err))
+	}
+	wm, ok := raw["weight_map"]
+	if !ok || string(wm) == "null" {
+		return nil, nil, fmt.Errorf("%s: key \"weight_map\": missing", name)
+	}
+	var idx shardIndex
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, nil, fmt.Errorf("%s: key \"weight_map\": want an object mapping tensor names to shard file names, got %s", name, clipName(string(wm)))
+	}
+	if len(idx.WeightMap) == 0 {
+		return nil, nil, fmt.Errorf("%s: key \"weight_map\": empty", name)
+	}
+	var shards []string
+	for _, k := range sortedKeys(idx.WeightMap) {
+		f := idx.WeightMap[k]
+		if f == "" || f != filepath.Base(f) || f == "." || f == ".." || strings.ContainsAny(f, `/\`) || !strings.HasSuffix(f, ".safetensors") {
+			return nil, nil, fmt.Errorf("%s: tensor %q: shard %q is not a .safetensors file name in the same folder", name, k, clipName(f))
+		}
+		if !slices.Contains(shards, f) {
+			shards = append(shards, f)
+		}
+	}
+	slices.Sort(shards)
+	return idx.WeightMap, shards, nil
+}
+
+func openShards(dir string) (*weightSource, error) {
+	index := filepath.Join(dir, IndexFile)
+	wm, shards, err := ReadShardIndex(index)
+	if err != nil {
+		return nil, err
+	}
+	s := &weightSource{where: map[string]*safetensors.File{}}
+	byName := map[string]*safetensors.File{}
+	for _, sh := range shards {
+		p := filepath.Join(dir, sh)
+		if _, err := os.Stat(p); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("%s: shard %s listed in %s: %w", p, sh, IndexFile, unwrapPath(err))
+		}
+		f, err := safetensors.Open(p)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.files = append(s.files, f)
+		byName[sh] = f
+	}
+	for _, k := range sortedKeys(wm) {
+		f := byName[wm[k]]
+		if _, err := f.Info(k); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("%s: tensor %q: %s says it is in %s, which does not have it", index, k, IndexFile, wm[k])
+		}
+		s.where[k] = f
+		s.keys = append(s.keys, k)
+	}
+	return s, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func clipName(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "..."
+	}
+	return s
+}
+
+// layerOf returns N for a bare key "h.N.…", or -1.
+func layerOf(bare string) int {
+	rest, ok := strings.CutPrefix(bare, "h.")
+	if !ok {
+		return -1
+	}
+	num, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return -1
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
 // LoadWeights reads a safetensors file in either key layout (the Hub's
 // bare keys or save_pretrained's "transformer." prefix) and checks every
-// tensor against the config. float32 tensors alias the memory-mapped file;
-// the returned closer unmaps it.
-func LoadWeights(path string, c Config) (Weights, *safetensors.File, error) {
-	f, err := safetensors.Open(path)
+// tensor against the config. When path does not exist but a sharded
+// checkpoint's model.safetensors.index.json is beside it, the shards are
+// read. float32 tensors alias the memory-mapped files; the returned closer
+// unmaps them. Errors name the file and the tensor.
+func LoadWeights(path string, c Config) (Weights, io.Closer, error) {
+	src, err := openWeights(path)
 	if err != nil {
 		return nil, nil, err
 	}
+	w, err := loadWeights(src, path, c)
+	if err != nil {
+		src.Close()
+		return nil, nil, err
+	}
+	return w, src, nil
+}
+
+var weightDtypes = []safetensors.Dtype{safetensors.F32, safetensors.F16, safetensors.BF16, safetensors.F64}
+
+func loadWeights(src *weightSource, path string, c Config) (Weights, error) {
 	name := filepath.Base(path)
-	want := WeightShapes(c)
-	have := map[string]string{} // bare name -> key in file
-	for _, k := range f.Names() {
+	if len(src.files) > 1 || (len(src.files) == 1 && src.files[0].Path() != path) {
+		name = IndexFile
+	}
+	fileOf := func(key string) string { return filepath.Base(src.where[key].Path()) }
+	list := weightList(c)
+	want := make(map[string]bool, len(list))
+	for _, ws := range list {
+		want[ws.name] = true
+	}
+	have := map[string]string{} // bare name -> key in the file
+	layers := 0                 // layers the file has tensors for
+	for _, k := range src.keys {
 		bare := strings.TrimPrefix(k, "transformer.")
-		if _, ok := want[bare]; ok {
-			have[bare] = k
+		if prev, dup := have[bare]; dup && want[bare] {
+			return nil, fmt.Errorf("%s: has both %q and %q: which one is meant?", name, prev, k)
 		}
+		have[bare] = k
+		if n := layerOf(bare); n >= 0 && n+1 > layers {
+			layers = n + 1
+		}
+	}
+	if layers > c.NLayer {
+		return nil, fmt.Errorf("%s: has tensors for %d layers (h.0 to h.%d) but config.json says n_layer %d", name, layers, layers-1, c.NLayer)
 	}
 	w := Weights{}
-	for bare, shape := range want {
-		key, ok := have[bare]
+	for _, ws := range list {
+		key, ok := have[ws.name]
 		if !ok {
-			f.Close()
-			return nil, nil, fmt.Errorf("%s: tensor %q is missing (the config asks for %d layers, n_embd %d)", name, bare, c.NLayer, c.NEmbd)
+			switch n := layerOf(ws.name); {
+			case n >= layers:
+				return nil, fmt.Errorf("%s: tensor %q is missing: config.json says n_layer %d but the file has tensors for %d layers", name, ws.name, c.NLayer, layers)
+			case ws.name == "lm_head.weight":
+				return nil, fmt.Errorf("%s: tensor %q is missing: config.json sets tie_word_embeddings false, so the model needs its own lm_head (remove the key to tie it to wte)", name, ws.name)
+			default:
+				return nil, fmt.Errorf("%s: tensor %q is missing (the config asks for %d layers, n_embd %d)", name, ws.name, c.NLayer, c.NEmbd)
+			}
 		}
-		data, got, err := f.Float32(key)
+		info, err := src.where[key].Info(key)
 		if err != nil {
-			f.Close()
-			return nil, nil, err
+			return nil, err
 		}
-		if !slices.Equal(got, shape) {
-			f.Close()
-			return nil, nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", name, key, got, shape)
+		if !slices.Equal(info.Shape, ws.shape) {
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", fileOf(key), key, info.Shape, ws.shape)
 		}
-		w[bare] = runtime.FromReadOnly(data, shape...)
+		if !slices.Contains(weightDtypes, info.Dtype) {
+			return nil, fmt.Errorf("%s: tensor %q has dtype %s; weights must be F32, F16, BF16 or F64", fileOf(key), key, info.Dtype)
+		}
+		data, _, err := src.where[key].Float32(key)
+		if err != nil {
+			return nil, err
+		}
+		w[ws.name] = runtime.FromReadOnly(data, ws.shape...)
 	}
-	return w, f, nil
+	return w, nil
 }

@@ -24,9 +24,37 @@ import (
 var (
 	maxRetries   = 5
 	retryDelay   = time.Second
-	headTimeout  = 30 * time.Second
+	headTimeout  = 10 * time.Second // huggingface_hub's default; $HF_HUB_ETAG_TIMEOUT overrides
 	stallTimeout = 60 * time.Second
 )
+
+// etagTimeout is how long a HEAD request may take: $HF_HUB_ETAG_TIMEOUT
+// seconds (as huggingface_hub), else headTimeout.
+func etagTimeout() time.Duration {
+	if s := strings.TrimSpace(os.Getenv("HF_HUB_ETAG_TIMEOUT")); s != "" {
+		if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 && v < 1e6 {
+			return time.Duration(v * float64(time.Second))
+		}
+	}
+	return headTimeout
+}
+
+// networkError explains a HEAD request that got no HTTP answer: the model
+// is not in the cache and the Hub cannot be reached.
+func (d *downloader) networkError(name, u string, err error, timedOut bool) error {
+	what := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		what = ue.Err.Error()
+	}
+	if timedOut {
+		what = fmt.Sprintf("no answer within %v (HF_HUB_ETAG_TIMEOUT sets the limit in seconds)", etagTimeout())
+	}
+	return &NetworkError{ID: d.id, File: name, Endpoint: d.o.Endpoint, Err: err,
+		Msg: fmt.Sprintf("hub: model %q is not (fully) in the cache %s, and downloading %s from %s failed: %s; check the network connection (or HF_ENDPOINT), "+
+			"set HF_HUB_OFFLINE=1 to use only the cache, or pass the path of a local model folder",
+			d.id, d.o.CacheDir, name, d.o.Endpoint, what)}
+}
 
 type downloader struct {
 	o        Options
@@ -156,16 +184,20 @@ func (d *downloader) head(ctx context.Context, rev, name string) (*fileMeta, err
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	u := d.fileURL(rev, name)
 	for hops := 0; ; hops++ {
-		hctx, cancel := context.WithTimeout(ctx, headTimeout)
+		hctx, cancel := context.WithTimeout(ctx, etagTimeout())
 		req, err := d.newRequest(hctx, http.MethodHead, u)
 		if err != nil {
 			cancel()
 			return nil, err
 		}
 		resp, err := client.Do(req)
+		timedOut := hctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("hub: %s: asking for %s: %w", d.id, name, err)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("hub: %s: asking for %s: %w", d.id, name, ctx.Err())
+			}
+			return nil, d.networkError(name, u, err, timedOut)
 		}
 		resp.Body.Close()
 		if resp.StatusCode >= 400 {

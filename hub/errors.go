@@ -35,3 +35,25 @@ func (e *HTTPError) Error() string {
 }
 
 func (e *HTTPError) Unwrap() error { return e.Kind }
+
+// MissingError says which files a local model folder, or the cache in
+// offline mode, lacks. It unwraps to ErrNotFound (folder) or ErrNotCached.
+type MissingError struct {
+	Files []string // the missing files, as named in Options.Files
+	Kind  error
+	Msg   string
+}
+
+func (e *MissingError) Error() string { return e.Msg }
+func (e *MissingError) Unwrap() error { return e.Kind }
+
+// NetworkError is a failure to reach the Hub (DNS, connection, timeout)
+// for a model that is not in the cache.
+type NetworkError struct {
+	ID, File, Endpoint string
+	Err                error
+	Msg                string
+}
+
+func (e *NetworkError) Error() string { return e.Msg }
+func (e *NetworkError) Unwrap() error { return e.Err }

@@ -111,7 +111,8 @@ func localFolder(p string, files []string) (string, bool, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return "", false, fmt.Errorf("hub: model folder %q has no %s", p, strings.Join(missing, " and no "))
+		return "", false, &MissingError{Files: missing, Kind: ErrNotFound,
+			Msg: fmt.Sprintf("hub: model folder %q has no %s", p, strings.Join(missing, " and no "))}
 	}
 	return p, true, nil
 }
@@ -208,16 +209,45 @@ func offlineError(id string, o Options, repo, commit string, missing []string) e
 	case commit != "":
 		where = filepath.Join(repo, "snapshots", commit)
 	default:
+		ref := filepath.Join(repo, "refs", filepath.FromSlash(o.Revision))
 		if _, err := os.Stat(repo); err != nil {
 			where += " (does not exist)"
+		} else if b, err := os.ReadFile(ref); err == nil {
+			where = fmt.Sprintf("%s (holds %q, not a 40-hex-digit commit hash)", ref, clip(strings.TrimSpace(string(b))))
 		} else {
-			where = filepath.Join(repo, "refs", filepath.FromSlash(o.Revision)) + " (no such ref)"
+			where = ref + " (no such ref)"
+		}
+		if snaps := snapshots(repo); len(snaps) > 0 {
+			where += fmt.Sprintf("; the cache has snapshot %s: use %s@%s to load it", strings.Join(snaps, ", "), id, snaps[0])
 		}
 	}
 	why := "offline mode (HF_HUB_OFFLINE)"
 	if !OfflineEnv() {
 		why = "offline mode (Options.Offline)"
 	}
-	return fmt.Errorf("hub: model %q at revision %q is not in the cache and %s forbids downloading it: missing %s; looked in %s: %w",
-		id, o.Revision, why, strings.Join(missing, ", "), where, ErrNotCached)
+	return &MissingError{Files: missing, Kind: ErrNotCached,
+		Msg: fmt.Sprintf("hub: model %q at revision %q is not in the cache and %s forbids downloading it: missing %s; looked in %s",
+			id, o.Revision, why, strings.Join(missing, ", "), where)}
+}
+
+// snapshots lists the commit folders under repo/snapshots.
+func snapshots(repo string) []string {
+	ents, err := os.ReadDir(filepath.Join(repo, "snapshots"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && commitRe.MatchString(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "..."
+	}
+	return s
 }
