@@ -123,6 +123,18 @@ func opCases() []opCase {
 			p := CausalSoftmax(q.MatMul(k.T()), 0.7, [][]float32{{1, 1, 1}, {0, 1, 1}})
 			return p.MatMul(v).Permute(0, 2, 1, 3).Reshape(B, T, H*D)
 		}, []*Tensor{rt(2, 3, 4), rt(4, 12)}},
+		{"causal self-attention, batch of 4", func(in []*Tensor) *Tensor {
+			// Four batch rows: on the GPU, Q, K and V views whose batch
+			// and head strides do not merge are copied for one batched GEMM.
+			B, T, H, D := 4, 3, 2, 2
+			heads := Linear(in[0], in[1], nil).Reshape(B, T, 3, H, D)
+			q := heads.Select(2, 0).Permute(0, 2, 1, 3)
+			k := heads.Select(2, 1).Permute(0, 2, 1, 3)
+			v := heads.Select(2, 2).Permute(0, 2, 1, 3)
+			p := CausalSoftmax(q.MatMul(k.T()), 0.7, nil)
+			return p.MatMul(v).Permute(0, 2, 1, 3).Reshape(B, T, H*D)
+		}, []*Tensor{rt(4, 3, 4), rt(4, 12)}},
+		{"matmul broadcast over the batch, not the heads", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(4, 2, 3, 4), rt(2, 4, 5)}},
 		{"slice", func(in []*Tensor) *Tensor { return in[0].Slice(":, -1, 1::2") }, []*Tensor{rt(2, 3, 5)}},
 		{"select narrow", func(in []*Tensor) *Tensor { return in[0].Select(1, 2).Narrow(0, 1, 2) }, []*Tensor{rt(3, 4)}},
 		{"permute reshape", func(in []*Tensor) *Tensor { return in[0].Permute(2, 0, 1).Reshape(4, -1) }, []*Tensor{rt(2, 3, 4)}},
