@@ -54,17 +54,28 @@ func newAllocator(be memBackend) *allocator {
 	return &allocator{be: be, free: map[uint64][]uint64{}, inUse: map[uint64]uint64{}}
 }
 
+// cached returns a cached block of at least bytes bytes, if there is one:
+// no backend call, so the device needs no current context for it.
+func (a *allocator) cached(bytes uint64) (ptr, class uint64, ok bool) {
+	class = sizeClass(bytes)
+	l := a.free[class]
+	if len(l) == 0 {
+		return 0, class, false
+	}
+	ptr = l[len(l)-1]
+	a.free[class] = l[:len(l)-1]
+	a.stats.Reuses++
+	a.stats.BytesCached -= class
+	a.take(ptr, class)
+	return ptr, class, true
+}
+
 // alloc returns a block of at least bytes bytes and its class size.
 func (a *allocator) alloc(bytes uint64) (ptr, class uint64, err error) {
-	class = sizeClass(bytes)
-	if l := a.free[class]; len(l) > 0 {
-		ptr = l[len(l)-1]
-		a.free[class] = l[:len(l)-1]
-		a.stats.Reuses++
-		a.stats.BytesCached -= class
-		a.take(ptr, class)
+	if ptr, class, ok := a.cached(bytes); ok {
 		return ptr, class, nil
 	}
+	class = sizeClass(bytes)
 	ptr, err = a.be.memAlloc(class)
 	if err != nil && IsOutOfMemory(err) {
 		a.stats.OOMRetries++

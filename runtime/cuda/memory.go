@@ -58,6 +58,16 @@ func (d *Device) Alloc(n int) (Buffer, error) {
 	if n < 0 {
 		return Buffer{}, fmt.Errorf("cuda: Alloc of %d elements", n)
 	}
+	// Served from the cache (the steady state), an allocation needs only
+	// the mutex, not the context made current (a driver call).
+	d.mu.Lock()
+	if !d.closed && n <= math.MaxInt/elemSize {
+		if p, _, ok := d.alloc.cached(uint64(max(n, 1)) * elemSize); ok {
+			d.mu.Unlock()
+			return Buffer{base: p, n: n}, nil
+		}
+	}
+	d.mu.Unlock()
 	if err := d.enter(); err != nil {
 		return Buffer{}, err
 	}
@@ -84,10 +94,12 @@ func (d *Device) Free(b Buffer) error {
 	if b.base == 0 {
 		return nil
 	}
-	if err := d.enter(); err != nil {
-		return err
+	// Back to the cache: no driver call, so no context needed.
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errClosed
 	}
-	defer d.exit()
 	return d.alloc.put(b.base)
 }
 
