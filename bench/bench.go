@@ -134,12 +134,12 @@ func Run(o Options) error {
 			for i, l := range layers {
 				want[m.Blocks[l].Module.Path] = i
 			}
-			logits := m.Forward(exitHook(func(mod *rt.Module, out *rt.Tensor) {
+			logits := m.Forward(keepingHook{exitHook(func(mod *rt.Module, out *rt.Tensor) {
 				if i, ok := want[mod.Path]; ok {
 					out.RequiresGrad()
 					outs[i] = out
 				}
-			}), in, nil)
+			}), outs}, in, nil)
 			grads := 0
 			for _, o := range outs {
 				o.RegisterHook(func(g *rt.Tensor) *rt.Tensor { grads++; return nil })
@@ -251,6 +251,23 @@ func measure(fn func(), repeats int) (ms, gflops float64) {
 }
 
 type exitHook func(m *rt.Module, out *rt.Tensor)
+
+// keepingHook tells the model which outputs it handed out (as a trace's
+// driver does, rt.Keeper), so the model frees the other intermediates as
+// it goes instead of holding the whole pass.
+type keepingHook struct {
+	exitHook
+	kept []*rt.Tensor
+}
+
+func (h keepingHook) Keeps(t *rt.Tensor) bool {
+	for _, k := range h.kept {
+		if k != nil && rt.SharesMemory(k, t) {
+			return true
+		}
+	}
+	return false
+}
 
 func (h exitHook) Enter(*rt.Module, []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) { return nil, nil }
 func (h exitHook) Exit(m *rt.Module, out *rt.Tensor) *rt.Tensor              { h(m, out); return nil }

@@ -178,7 +178,9 @@ var (
 )
 
 func gpuAlloc(d GPUBackend, n int) (cuda.Buffer, error) {
-	if gpuSinceGC.Add(int64(n)*4) > gpuGCEvery {
+	// What an open GPU scope allocates comes back when it closes, without
+	// the collector (End counts it here if the scope could not release).
+	if !scopeOpen.Load() && gpuSinceGC.Add(int64(n)*4) > gpuGCEvery {
 		gpuSinceGC.Store(0)
 		runtime.GC()
 	}

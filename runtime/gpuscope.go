@@ -1,6 +1,9 @@
 package runtime
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // GPU memory of a pass. Go frees a GPU tensor's memory when the collector
 // finds the tensor unreachable, and the collector watches host memory,
@@ -21,8 +24,9 @@ type GPUScope struct {
 }
 
 var (
-	scopeMu  sync.Mutex
-	curScope *GPUScope
+	scopeMu   sync.Mutex
+	curScope  *GPUScope
+	scopeOpen atomic.Bool // curScope != nil, read without the lock by gpuAlloc
 )
 
 // BeginGPUScope opens a scope. While one is open (another trace running
@@ -36,6 +40,7 @@ func BeginGPUScope() *GPUScope {
 		return nil
 	}
 	curScope = &GPUScope{}
+	scopeOpen.Store(true)
 	return curScope
 }
 
@@ -49,11 +54,19 @@ func (s *GPUScope) End() int64 {
 	scopeMu.Lock()
 	if curScope == s {
 		curScope = nil
+		scopeOpen.Store(false)
 	}
 	mems, tainted := s.mems, s.tainted
 	s.mems = nil
 	scopeMu.Unlock()
 	if tainted {
+		// Left to the collector after all: count it towards the next
+		// collection gpuAlloc asks for.
+		var n int64
+		for _, m := range mems {
+			n += int64(m.buf.Len()) * 4
+		}
+		gpuSinceGC.Add(n)
 		return 0
 	}
 	var n int64
@@ -72,7 +85,7 @@ func (s *GPUScope) End() int64 {
 // scopeAdd puts a new device buffer in the open scope, if any.
 func scopeAdd(m *gpuMem) {
 	scopeMu.Lock()
-	if curScope != nil && !curScope.tainted {
+	if curScope != nil {
 		curScope.mems = append(curScope.mems, m)
 		m.scoped = true
 	}
