@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"os"
 	"unsafe"
 )
 
@@ -61,7 +62,7 @@ func (d *Device) Alloc(n int) (Buffer, error) {
 	// Served from the cache (the steady state), an allocation needs only
 	// the mutex, not the context made current (a driver call).
 	d.mu.Lock()
-	if !d.closed && n <= math.MaxInt/elemSize {
+	if !d.closed && n <= math.MaxInt/elemSize && !poison {
 		if p, _, ok := d.alloc.cached(uint64(max(n, 1)) * elemSize); ok {
 			d.mu.Unlock()
 			return Buffer{base: p, n: n}, nil
@@ -80,12 +81,24 @@ func (d *Device) allocLocked(n int) (Buffer, error) {
 	if n > math.MaxInt/elemSize {
 		return Buffer{}, fmt.Errorf("cuda: out of memory allocating %d elements", n)
 	}
-	p, _, err := d.alloc.alloc(bytes)
+	p, class, err := d.alloc.alloc(bytes)
 	if err != nil {
 		return Buffer{}, err
 	}
+	if poison {
+		// Every block handed out holds NaNs, so a kernel that reads what
+		// nobody wrote shows it in its results instead of reading the last
+		// user's data.
+		if err := d.memsetLocked(Buffer{base: p, n: int(class / elemSize)}, float32(math.NaN())); err != nil {
+			return Buffer{}, err
+		}
+	}
 	return Buffer{base: p, n: n}, nil
 }
+
+// poison (NNSCOPE_CUDA_POISON=1, set by fakecuda's test runs) fills every
+// allocation with NaNs.
+var poison = os.Getenv("NNSCOPE_CUDA_POISON") == "1"
 
 // Free returns b's allocation (whichever view of it b is) to the cache.
 // Work already issued that uses it is unaffected: later work on the stream

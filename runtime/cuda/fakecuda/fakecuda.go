@@ -68,8 +68,10 @@ var (
 
 // Run re-runs the tests matching pattern in a child process of the test
 // binary, with the fake CUDA libraries first in runtime/cuda's library
-// search, NNSCOPE_REQUIRE_GPU=1 (a test that cannot open the device fails)
-// and a fresh kernel cache. It skips without g++, and inside the child.
+// search, NNSCOPE_REQUIRE_GPU=1 (a test that cannot open the device fails),
+// NNSCOPE_CUDA_POISON=1 (every allocation starts as NaNs, so a kernel that
+// reads memory nobody wrote is caught even when the allocator reuses a
+// block) and a fresh kernel cache. It skips without g++, and inside the child.
 func Run(t *testing.T, pattern string) {
 	t.Helper()
 	if os.Getenv(EnvChild) != "" {
@@ -95,7 +97,7 @@ func Run(t *testing.T, pattern string) {
 	}
 	cache := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run", pattern, "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), EnvChild+"=1", "NNSCOPE_REQUIRE_GPU=1", "NNSCOPE_CUDA_LIB="+libDir,
+	cmd.Env = append(os.Environ(), EnvChild+"=1", "NNSCOPE_REQUIRE_GPU=1", "NNSCOPE_CUDA_POISON=1", "NNSCOPE_CUDA_LIB="+libDir,
 		"NNSCOPE_CUDA_CACHE="+cache, "NNSCOPE_CUDA_DEVICE=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
