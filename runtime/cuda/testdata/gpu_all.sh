@@ -16,6 +16,7 @@ root=$(pwd)
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export NNSCOPE_CUDA_CACHE=/tmp/nnscope-cuda-cache
 export NNSCOPE_REQUIRE_GPU=1
+export NNSCOPE_CUDA_POISON=1 # tests: every allocation starts as NaNs (unset for the speed runs)
 status=0
 # The binaries travel packed (the carry limit is 64 MiB).
 if [ -f .bin/bins.tar.xz ]; then
@@ -37,6 +38,7 @@ OUT="$OUT" timeout 200 bash runtime/cuda/testdata/gpu_check.sh >/dev/null 2>&1 |
 	done
 } >"$OUT/scripts.txt" 2>&1 || status=1
 # 5. Speed: nnscope FP32 and TF32, then PyTorch on the same machine.
+unset NNSCOPE_CUDA_POISON
 if [ -n "${NNSCOPE_GPU_SKIP_BENCH:-}" ]; then
 	tail -n 5 "$OUT"/*.txt
 	exit $status
