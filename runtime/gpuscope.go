@@ -64,7 +64,9 @@ func (s *GPUScope) End() int64 {
 		// collection gpuAlloc asks for.
 		var n int64
 		for _, m := range mems {
+			m.mu.Lock()
 			n += int64(m.buf.Len()) * 4
+			m.mu.Unlock()
 		}
 		gpuSinceGC.Add(n)
 		return 0
@@ -72,10 +74,10 @@ func (s *GPUScope) End() int64 {
 	var n int64
 	for _, m := range mems {
 		m.mu.Lock()
-		keep := m.escaped || m.freed
+		keep, size := m.escaped || m.freed, int64(m.buf.Len())*4
 		m.mu.Unlock()
 		if !keep {
-			n += int64(m.buf.Len()) * 4
+			n += size
 			m.free()
 		}
 	}
