@@ -31,7 +31,7 @@ OUT="$OUT" timeout 200 bash runtime/cuda/testdata/gpu_check.sh >/dev/null 2>&1 |
 (cd "$root/gpt2" && timeout 90 "$root/.bin/gpt2.test" -test.v -test.count=1 -test.run 'ReferenceOnGPU') >"$OUT/reference.txt" 2>&1 || status=1
 # 4. Interventions through the API and through `nnscope run`, as users drive them.
 {
-	(cd "$root" && timeout 60 "$root/.bin/nnscope.test" -test.v -test.count=1 -test.run 'InterventionsOnGPU')
+	(cd "$root" && timeout 60 "$root/.bin/nnscope.test" -test.v -test.count=1 -test.run 'InterventionsOnGPU|TraceReleasesGPUMemory')
 	for s in gradients gradient_edit activation_patching steering; do
 		echo "== NNSCOPE_DEVICE=cuda nnscope run scripts/$s.go"
 		NNSCOPE_DEVICE=cuda timeout 60 "$root/.bin/nnscope" run "scripts/$s.go" -model testdata/gpt2-tiny 2>&1 | tail -n 15
