@@ -94,6 +94,7 @@ type generation struct {
 // prompt); tr.Iter(func(step int) { ... }) runs its function once per
 // generated token with module access referring to that step.
 func (m *Model) Generate(input any, args ...any) *Generation {
+	m.loaded("Generate")
 	g := &generation{opts: genOptions{maxNew: 20}}
 	var body func(*Tracer)
 	for _, a := range args {

@@ -131,11 +131,12 @@ func LoadedModels() []*Model {
 }
 
 // Path returns the id or folder the model was loaded from.
-func (m *Model) Path() string { return m.path }
+func (m *Model) Path() string { m.loaded("Path"); return m.path }
 
 // OutputShapes returns the output shape of every module the last trace or
 // generation ran, by path (empty before any trace).
 func (m *Model) OutputShapes() map[string][]int {
+	m.loaded("OutputShapes")
 	out := make(map[string][]int, len(m.lastShapes))
 	for k, v := range m.lastShapes {
 		out[k] = append([]int(nil), v...)
@@ -176,18 +177,19 @@ func newModel(g *gpt2.Model, tok *gpt2.Tokenizer, path string) *Model {
 // Output waits until the whole model has run and returns its logits
 // [batch, positions, vocabulary] (nnsight's model.output.logits); edits and
 // SetOutput change what the trace returns.
-func (m *Model) Output() *Tensor { return m.root.Output() }
+func (m *Model) Output() *Tensor { m.loaded("Output"); return m.root.Output() }
 
 // Input returns the token ids the model runs on, as a float tensor
 // [batch, positions] (waits for the start of the forward pass).
-func (m *Model) Input() *Tensor { return m.root.Input() }
+func (m *Model) Input() *Tensor { m.loaded("Input"); return m.root.Input() }
 
 // Config returns the model's shape.
-func (m *Model) Config() gpt2.Config { return m.g.Config }
+func (m *Model) Config() gpt2.Config { m.loaded("Config"); return m.g.Config }
 
 // Module reaches any module by its Hugging Face path, e.g.
 // "transformer.h.-1.mlp" (negative indices count from the end).
 func (m *Model) Module(path string) *Envoy {
+	m.loaded("Module")
 	mod := m.g.Root.Find(path)
 	if mod == nil {
 		fail("usage", "no module %q in the model (see model.Modules() for the tree)", path)
@@ -197,6 +199,7 @@ func (m *Model) Module(path string) *Envoy {
 
 // Modules lists every module path in execution-tree order.
 func (m *Model) Modules() []string {
+	m.loaded("Modules")
 	var out []string
 	m.g.Root.Walk(func(mod *rt.Module) {
 		if mod.Path != "" {
@@ -207,10 +210,16 @@ func (m *Model) Modules() []string {
 }
 
 // String prints the module tree like PyTorch does.
-func (m *Model) String() string { return m.root.String() }
+func (m *Model) String() string {
+	if m == nil {
+		return "<nil model>"
+	}
+	return m.root.String()
+}
 
 // Encode tokenizes text with the GPT-2 tokenizer.
 func (m *Model) Encode(text string) []int {
+	m.loaded("Encode")
 	ids, err := m.tok.Encode(text)
 	if err != nil {
 		fail("usage", "Encode: %v", err)
@@ -220,6 +229,7 @@ func (m *Model) Encode(text string) []int {
 
 // Decode turns token ids into text.
 func (m *Model) Decode(ids ...int) string {
+	m.loaded("Decode")
 	s, err := m.tok.Decode(ids)
 	if err != nil {
 		fail("usage", "Decode: %v", err)
@@ -230,6 +240,7 @@ func (m *Model) Decode(ids ...int) string {
 // Token returns the single token id of text (e.g. " Paris"); it fails if
 // text is not exactly one token.
 func (m *Model) Token(text string) int {
+	m.loaded("Token")
 	ids := m.Encode(text)
 	if len(ids) != 1 {
 		fail("usage", "Token(%q): the text is %d tokens %v, not one", text, len(ids), ids)
@@ -242,6 +253,7 @@ func (m *Model) Token(text string) int {
 // Tied weights answer under every name the module tree gives them
 // ("lm_head.weight" is "transformer.wte.weight" in GPT-2).
 func (m *Model) Param(name string) *Tensor {
+	m.loaded("Param")
 	var found *rt.Tensor
 	m.g.Root.Walk(func(mod *rt.Module) {
 		for _, p := range mod.Params {
@@ -262,7 +274,7 @@ func (m *Model) Param(name string) *Tensor {
 
 // SetRequiresGrad turns gradient tracking of every parameter on or off
 // (off by default, so backward passes compute only what is asked for).
-func (m *Model) SetRequiresGrad(on bool) { m.g.SetRequiresGrad(on) }
+func (m *Model) SetRequiresGrad(on bool) { m.loaded("SetRequiresGrad"); m.g.SetRequiresGrad(on) }
 
 // inputRows converts a trace or generation input to token rows; every row
 // must hold at least one token.
@@ -434,4 +446,12 @@ type AttentionEnvoy struct {
 type MLPEnvoy struct {
 	*Envoy
 	CFc, Act, CProj, Dropout *Envoy
+}
+
+// loaded fails clearly when a method is called on a nil *Model: in a REPL
+// or notebook, a LanguageModel call that failed leaves its variable nil.
+func (m *Model) loaded(op string) {
+	if m == nil {
+		fail("usage", "%s on a nil *nnscope.Model: the model is not loaded (did LanguageModel fail earlier?)", op)
+	}
 }

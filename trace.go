@@ -57,6 +57,7 @@ func sessionContext() context.Context {
 // [][]int or a tensor of ids; with nil input, body calls tr.Invoke to
 // batch several inputs, each with its own body.
 func (m *Model) Trace(input any, body func(tr *Tracer)) {
+	m.loaded("Trace")
 	tr := m.newTracer("trace")
 	tr.collect(input, body)
 	tr.run()

@@ -172,3 +172,23 @@ func TestNumericOperands(t *testing.T) {
 		t.Errorf("got %v, want 2", got)
 	}
 }
+
+// TestNilModel: in a session, a LanguageModel call that failed leaves its
+// variable nil; using it says so instead of a nil dereference.
+func TestNilModel(t *testing.T) {
+	var m *Model
+	for name, fn := range map[string]func(){
+		"Trace":    func() { m.Trace(prompt, func(*Tracer) {}) },
+		"Generate": func() { m.Generate(prompt) },
+		"Module":   func() { m.Module("transformer") },
+		"Encode":   func() { m.Encode("x") },
+	} {
+		err := expectError(t, fn)
+		if !strings.Contains(err.Error(), name+" on a nil *nnscope.Model") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if s := m.String(); s != "<nil model>" {
+		t.Errorf("String: %q", s)
+	}
+}
