@@ -268,6 +268,9 @@ func (in *Interpreter) chainType(before string, chain []string, globals map[stri
 		return nil
 	}
 	head, rest := chain[0], chain[1:]
+	if !token.IsIdentifier(head) {
+		return nil // also keeps bytes that are not UTF-8 out of the patterns below
+	}
 	var v reflect.Value // the head's value while fields are followed
 	var t reflect.Type
 	if g, ok := globals[head]; ok && g.IsValid() {

@@ -43,3 +43,37 @@ func FuzzRewrite(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSessionInput feeds what a REPL line or notebook cell may hold to the
+// session front end that runs before any evaluation: splitting input into
+// statements and declarations, the is-complete check and completion at
+// every cursor position. None may panic (a kernel request carries these
+// strings from any client).
+func FuzzSessionInput(f *testing.F) {
+	for _, s := range []string{
+		"x := 1\nfmt.Println(x)",
+		"for i := 0; ; i++ {\n\tbreak\n}",
+		"model.Trace(\"x\", func(tr *nnscope.Tracer) {\n\th := model.Transformer.H.At(0).",
+		"type P struct{ A int }\nfunc (p P) M() {}\n}",
+		"import (\n\n\t\"fmt\"\n)\n",
+		"`unterminated",
+		"/* comment",
+		"x := []int{1, 2,\n",
+		":modules",
+		"package main\nfunc main() { println(1) }",
+		"'\\",
+	} {
+		f.Add(s)
+	}
+	in := New(Options{})
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 2000 {
+			return
+		}
+		splitInput(src)
+		IsComplete(src)
+		for cur := 0; cur <= len(src); cur += 1 + len(src)/16 {
+			in.Complete(src, cur)
+		}
+	})
+}
