@@ -93,7 +93,8 @@ static CUresult enter() {
     return sticky;
 }
 
-// FAKECUDA_NOEXEC=1 checks and accepts launches and GEMMs but runs none
+// FAKECUDA_NOEXEC=1 checks and accepts launches, GEMMs, device-to-device
+// copies and memsets but runs none
 // (results are garbage): what is left of a pass's time is the host's own
 // cost, the part a GPU cannot hide.
 static bool noExec() {
@@ -284,6 +285,7 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void*)
     std::lock_guard<std::mutex> l(mu);
     if (CUresult r = enter()) return r;
     if (!inside(dst, n) || !inside(src, n)) return INVALID_VALUE;
+    if (noExec()) return OK;
     memmove((void*)dst, (const void*)src, n);
     return OK;
 }
@@ -291,6 +293,7 @@ CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, void*) {
     std::lock_guard<std::mutex> l(mu);
     if (CUresult r = enter()) return r;
     if (dst % 4 != 0 || !inside(dst, 4 * n)) return INVALID_VALUE;
+    if (noExec()) return OK;
     unsigned* p = (unsigned*)dst;
     for (size_t i = 0; i < n; i++) p[i] = v;
     return OK;
