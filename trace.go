@@ -398,6 +398,10 @@ func (d *driver) Exit(mod *rt.Module, out *rt.Tensor) *rt.Tensor {
 	for _, md := range d.tr.meds {
 		md.serve(ev, func() *Tensor { return d.hand(md, mod, cur, "output") }, func(r *request) {
 			cur = d.place(md, mod, cur, r.set, "SetOutput")
+			// The replacement may be the body's own tensor (a saved
+			// activation, a steering vector): the model must not give its
+			// memory back when it is done with the module's output.
+			d.keep(cur)
 			replaced = cur
 		})
 	}
@@ -422,6 +426,22 @@ func (d *driver) Exit(mod *rt.Module, out *rt.Tensor) *rt.Tensor {
 // place installs a body's replacement value: the whole tensor for a body
 // that owns the batch, else written into its rows.
 func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op string) *rt.Tensor {
+	// A value on the wrong device would fail later, in whichever module
+	// reads it first: say so here, naming the module it was given to.
+	want := ""
+	if cur != nil {
+		want = cur.Device()
+	} else if w := d.tr.model.g.W["wte.weight"]; w != nil {
+		want = w.Device() // a Skip's value: the model's device
+	}
+	if want != "" && v.Device() != want {
+		what := strings.ToLower(strings.TrimPrefix(op, "Set"))
+		if op == "Skip" {
+			what = "output"
+		}
+		d.abort(&Error{Kind: "usage", Msg: fmt.Sprintf("%s on %s: the value is on %s, the %s on %s (move it with .To(%q))",
+			op, mod.Path, v.Device(), what, want, want)})
+	}
 	if cur == nil || (md.row == 0 && md.rows == d.B && md.pad == 0) {
 		if cur == nil && !(md.row == 0 && md.rows == d.B) {
 			d.abort(&Error{Kind: "usage", Msg: op + " in a batch of several invokes is not supported; use a single input"})

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -20,7 +21,8 @@ import (
 // GPUScope collects the device buffers allocated while it is open.
 type GPUScope struct {
 	mems    []*gpuMem
-	tainted bool // a second scope tried to open meanwhile: release nothing
+	leaves  []*Tensor // escaped without history: an in-place write may give them some
+	tainted bool      // a second scope tried to open meanwhile: release nothing
 }
 
 var (
@@ -56,9 +58,18 @@ func (s *GPUScope) End() int64 {
 		curScope = nil
 		scopeOpen.Store(false)
 	}
-	mems, tainted := s.mems, s.tainted
-	s.mems = nil
+	mems, tainted, leaves := s.mems, s.tainted, s.leaves
+	s.mems, s.leaves = nil, nil
 	scopeMu.Unlock()
+	// A value saved without history and written in place afterwards (saved,
+	// then edited with a source computed in the pass) now has a graph
+	// through the pass: keep the pass for a backward after it.
+	seen := map[*node]bool{}
+	for _, t := range leaves {
+		if !tainted && writtenHistory(t, seen) {
+			tainted = true
+		}
+	}
 	if tainted {
 		// Left to the collector after all: count it towards the next
 		// collection gpuAlloc asks for.
@@ -68,20 +79,39 @@ func (s *GPUScope) End() int64 {
 			n += int64(m.buf.Len()) * 4
 			m.mu.Unlock()
 		}
-		gpuSinceGC.Add(n)
+		countTowardsGC(n)
 		return 0
 	}
-	var n int64
+	var n, kept int64
 	for _, m := range mems {
 		m.mu.Lock()
 		keep, size := m.escaped || m.freed, int64(m.buf.Len())*4
+		escaped := m.escaped && !m.freed
 		m.mu.Unlock()
+		if escaped {
+			kept += size
+		}
 		if !keep {
 			n += size
 			m.free()
 		}
 	}
+	// What escaped is the collector's again once the program drops it
+	// (saved values and caches of a loop of traces): count it towards the
+	// next collection, as if allocated outside a scope.
+	countTowardsGC(kept)
 	return n
+}
+
+// countTowardsGC adds n bytes left to the collector at the end of a scope
+// and asks for a collection once gpuGCEvery bytes have accumulated: a
+// loop of traces allocates only inside scopes, where gpuAlloc does not
+// ask.
+func countTowardsGC(n int64) {
+	if n > 0 && gpuSinceGC.Add(n) > gpuGCEvery {
+		gpuSinceGC.Store(0)
+		runtime.GC()
+	}
 }
 
 // scopeAdd puts a new device buffer in the open scope, if any.
@@ -100,21 +130,34 @@ func scopeAdd(m *gpuMem) {
 // A tensor with gradient history may be differentiated after the scope
 // (a saved loss, backward after the trace), and its graph holds buffers
 // that cannot all be named here: escaping one keeps the whole scope.
+//
+// That holds for a CPU tensor too: its graph may lead back to GPU tensors
+// of the scope (out.To("cpu"), an op run on host copies like TopK).
 func Escape(t *Tensor) {
-	if t == nil || t.st == nil || t.st.gpu == nil {
+	if t == nil {
 		return
 	}
-	if t.node != nil {
-		scopeMu.Lock()
-		if curScope != nil {
+	scopeMu.Lock()
+	if curScope != nil {
+		if t.node != nil {
 			curScope.tainted = true
+		} else {
+			curScope.leaves = append(curScope.leaves, t)
 		}
-		scopeMu.Unlock()
+	}
+	scopeMu.Unlock()
+	if t.st == nil || t.st.gpu == nil {
+		return
 	}
 	m := t.st.gpu
 	m.mu.Lock()
 	m.escaped = true
 	m.mu.Unlock()
+	// The gradient a leaf accumulated so far (a backward pass in the trace
+	// before Save) is part of what was saved: AccumulatedGrad reads it.
+	if t.grad != nil && t.grad != t {
+		Escape(t.grad)
+	}
 }
 
 func (m *gpuMem) isFreed() bool {
@@ -135,4 +178,25 @@ func outlivesScope(t *Tensor) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return !m.scoped || m.escaped
+}
+
+// writtenHistory reports whether t gained, by in-place writes, a graph that
+// may hold buffers of the pass: anything beyond the write nodes themselves
+// (whose backward keeps no tensor) over leaves and constants. Saving a
+// value, then ablating it (out.Fill(0)), keeps the scope releasable.
+func writtenHistory(t *Tensor, seen map[*node]bool) bool {
+	n := t.node
+	if n == nil || seen[n] {
+		return false
+	}
+	seen[n] = true
+	if n.op != "copy_" && n.op != "view_after_write" {
+		return true
+	}
+	for _, in := range n.inputs {
+		if in != nil && writtenHistory(in, seen) {
+			return true
+		}
+	}
+	return false
 }

@@ -15,7 +15,11 @@ func (t *Tensor) String() string {
 	}
 	if t.onGPU() {
 		s := t.Detach().To("cpu").String()
-		return s[:len(s)-1] + ", device=cuda)"
+		s = s[:len(s)-1] + ", device=cuda"
+		if t.requiresGrad {
+			s += ", requires_grad" // as on the CPU
+		}
+		return s + ")"
 	}
 	var b strings.Builder
 	b.WriteString("tensor(")
