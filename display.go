@@ -40,7 +40,10 @@ var progressIDs atomic.Int64
 // e.g.
 //
 //	bar := nnscope.Progress(12, "layers")
-//	for l := 0; l < 12; l++ { ...; bar.Add(1) }
+//	for l := 0; l < 12; l++ {
+//		// ... layer l's work
+//		bar.Add(1)
+//	}
 //	bar.Done()
 func Progress(total int, label string) *ProgressBar {
 	p := &ProgressBar{label: label, total: total, start: time.Now(), nextPct: 25}

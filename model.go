@@ -3,12 +3,14 @@
 // while the model runs, and generate text under interventions.
 //
 //	model := nnscope.LanguageModel("openai-community/gpt2")
+//	var grad *nnscope.Tensor
 //	model.Trace("The Eiffel Tower is in the city of", func(tr *nnscope.Tracer) {
 //		hs := model.Transformer.H.At(-1).Output()
 //		hs.RequiresGrad()
 //		loss := model.LMHead.Output().Sum()
 //		loss.Backward(func() { grad = hs.Grad().Save() })
 //	})
+//	fmt.Println(grad.Shape()) // [1 10 768]
 package nnscope
 
 import (

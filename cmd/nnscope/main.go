@@ -27,7 +27,7 @@ const usage = `nnscope: look inside GPT-2 and change what it computes.
 
 Usage:
   nnscope run FILE.go [script flags]            run an intervention script
-  nnscope [repl]                                interactive session (readline)
+  nnscope [repl] [-history FILE]                interactive session (readline)
   nnscope kernel install [--user|--prefix DIR]  install the Jupyter kernelspec
   nnscope kernel -f CONNECTION_FILE             run as a Jupyter kernel
   nnscope demo [-model ID|DIR] [-prompt TEXT]   gradient at the last layer and greedy generation
@@ -35,9 +35,13 @@ Usage:
   nnscope version                               print the version
   nnscope help                                  this text
 
-Models are Hugging Face ids (found in the Hugging Face cache or downloaded
-from $HF_ENDPOINT into it; HF_TOKEN and HF_HUB_OFFLINE=1 are honoured) or
-local folders holding config.json and model.safetensors.
+"nnscope COMMAND -h" lists a command's flags.
+
+Models are Hugging Face ids (found in the Hugging Face cache, $HF_HUB_CACHE
+or $HF_HOME/hub, or downloaded from $HF_ENDPOINT into it; HF_TOKEN,
+HF_HUB_OFFLINE=1 and HF_HUB_ETAG_TIMEOUT are honoured) or local folders
+holding config.json and model.safetensors (or a sharded checkpoint).
+NNSCOPE_DEVICE=cuda loads models on the GPU (like nnscope.Device("cuda")).
 `
 
 func main() {
@@ -166,7 +170,7 @@ func (h exitHook) Enter(*rt.Module, []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) { r
 func (h exitHook) Exit(m *rt.Module, out *rt.Tensor) *rt.Tensor              { h(m, out); return nil }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "bench [-only seed1,seed2,...] [-repeats N]", stderr)
+	fs := newFlags("bench", "bench [-only seed1,seed2,...] [-repeats N] [-device cpu|cuda] [-tf32]", stderr)
 	only := fs.String("only", "", "comma-separated workloads (default all)")
 	repeats := fs.Int("repeats", 10, "timed runs per workload (the median is printed)")
 	device := fs.String("device", "cpu", "device to benchmark: cpu or cuda")
@@ -192,8 +196,9 @@ func runScript(args []string, stdout, stderr io.Writer) error {
 
 Runs a Go-syntax intervention script (package main, func main) with the
 interpreter. Flags after the file are the script's own (its flag.Parse sees
-them). Scripts may import the nnscope API and a safe subset of the standard
-library (no os/exec, unsafe, syscall or net).
+them). Scripts may import the nnscope API, gorgonia.org/tensor and a safe
+subset of the standard library (no os/exec, unsafe, syscall or net).
+Ctrl-C stops a running trace or generation and ends the script.
 `)
 		return nil
 	}

@@ -79,7 +79,7 @@ var apiDocs = map[string]string{
 	"Ones":                   "func Ones(shape ...int) *Tensor\n\nOnes makes a tensor of ones.",
 	"Option":                 "type Option func(*modelOptions)\n\nOption configures LanguageModel.",
 	"PlotOption":             "type PlotOption func(*plotOptions)\n\nPlotOption sets an option of Heatmap and Line.",
-	"Progress":               "func Progress(total int, label string) *ProgressBar\n\nProgress starts a progress bar for total steps (0 or less: unknown),\ne.g.\n\n\tbar := nnscope.Progress(12, \"layers\")\n\tfor l := 0; l < 12; l++ { ...; bar.Add(1) }\n\tbar.Done()",
+	"Progress":               "func Progress(total int, label string) *ProgressBar\n\nProgress starts a progress bar for total steps (0 or less: unknown),\ne.g.\n\n\tbar := nnscope.Progress(12, \"layers\")\n\tfor l := 0; l < 12; l++ {\n\t\t// ... layer l's work\n\t\tbar.Add(1)\n\t}\n\tbar.Done()",
 	"ProgressBar":            "type ProgressBar struct {\n\t// contains filtered or unexported fields\n}\n\nProgressBar shows the progress of a loop (layers, prompts, steps): a bar\nredrawn in place on a terminal, a few lines in a log, and a display\nupdated in place in a notebook. A nil *ProgressBar does nothing.\n\nMethods: Add, Count, Done, Set, String.",
 	"ProgressBar.Add":        "func (p *ProgressBar) Add(n int)\n\nAdd records n more steps done.",
 	"ProgressBar.Count":      "func (p *ProgressBar) Count() int\n\nCount returns the steps done so far.",
