@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -115,6 +116,9 @@ func LanguageModel(path string, opts ...Option) *Model {
 	}
 	m := newModel(g, tok, path)
 	modelsMu.Lock()
+	// Loading the same model again (a re-run cell) replaces its entry:
+	// tools list each model once, with the newest traces.
+	loaded = slices.DeleteFunc(loaded, func(o *Model) bool { return o.g == g })
 	loaded = append(loaded, m)
 	modelsMu.Unlock()
 	return m

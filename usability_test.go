@@ -2,6 +2,7 @@ package nnscope
 
 import (
 	"fmt"
+	"nnscope/internal/reference"
 	"strings"
 	"testing"
 )
@@ -190,5 +191,24 @@ func TestNilModel(t *testing.T) {
 	}
 	if s := m.String(); s != "<nil model>" {
 		t.Errorf("String: %q", s)
+	}
+}
+
+// TestLoadedModelsOnce: loading the same model again (a re-run cell)
+// lists it once.
+func TestLoadedModelsOnce(t *testing.T) {
+	a := LanguageModel(reference.Dir())
+	b := LanguageModel(reference.Dir())
+	n := 0
+	for _, m := range LoadedModels() {
+		if m == a {
+			t.Error("the first wrapper is still listed")
+		}
+		if m == b {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the model is listed %d times", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -258,11 +259,18 @@ func Protect(fn func()) (err error) {
 // posRE matches the position prefix of yaegi and go/scanner messages.
 var posRE = regexp.MustCompile(`^(?:[^\s:]*:)?(\d+):(\d+): `)
 
+var importRE = regexp.MustCompile(`import "([^"]+)" error: unable to find source`)
+
 // translate rewrites a few misleading yaegi messages.
 func translateMsg(msg string) string {
 	switch {
 	case strings.Contains(msg, "undefined type for") || strings.Contains(msg, "cannot infer"):
 		return msg + " (the interpreter cannot infer type arguments here: instantiate the generic function explicitly, e.g. F[int](x))"
+	case strings.Contains(msg, "unable to find source related to"):
+		// yaegi looks for packages it has no symbols for in GOPATH.
+		if m := importRE.FindStringSubmatch(msg); m != nil {
+			return fmt.Sprintf("import %q: not available to nnscope scripts (they can import %s)", m[1], strings.Join(importable(), ", "))
+		}
 	case msg == "nil type":
 		return "range over an integer or a function is not supported by the interpreter here (its type could not be determined): use a 3-clause for loop"
 	}
@@ -354,3 +362,18 @@ func enterCall() {
 }
 
 func leaveCall() { callDepth.Add(-1) }
+
+// importable lists the packages scripts can import, sorted: the symbol
+// tables are keyed "import/path/name".
+func importable() []string {
+	seen := map[string]bool{}
+	var out []string
+	for k := range stdlib.Symbols {
+		if i := strings.LastIndex(k, "/"); i > 0 && !seen[k[:i]] {
+			seen[k[:i]] = true
+			out = append(out, k[:i])
+		}
+	}
+	sort.Strings(out)
+	return out
+}

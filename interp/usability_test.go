@@ -71,3 +71,13 @@ func TestEvalForClauseSemicolons(t *testing.T) {
 		t.Fatalf("m = %v, want 26", r.Value)
 	}
 }
+
+// Importing a package scripts cannot use names it and lists those they
+// can, instead of yaegi's advice to set GOPATH.
+func TestImportNotAvailable(t *testing.T) {
+	_, err := runSrc(t, "package main\n\nimport \"os/exec\"\n\nfunc main() { _ = exec.Command }\n")
+	if err == nil || !strings.Contains(err.Error(), `script.go:3:8: import "os/exec": not available to nnscope scripts (they can import bufio,`) ||
+		strings.Contains(err.Error(), "GOPATH") || !strings.Contains(err.Error(), " nnscope,") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -304,14 +305,17 @@ over several lines while brackets are open (blank lines included); two
 blank lines in a row submit it as it is.
 
   model := nnscope.LanguageModel("testdata/gpt2-tiny")
+  var h *nnscope.Tensor
   model.Trace("Hello", func(tr *nnscope.Tracer) { h = model.Transformer.H.At(0).Output().Save() })
+  h.Shape()
 
 Commands:
   :help             this text
   :load FILE [ARGS] evaluate FILE in the session (ARGS are its flags): its imports and
                     declarations, and statements of a snippet; a file with
                     func main (an nnscope run script) then has main run
-                    (it is renamed main_, call main_() to run it again)
+                    (it is renamed main_; :load the file again to rerun it
+                    with fresh flags)
   :modules [PATH]   the module tree of each loaded model with the output
                     shape of every module in the last trace (under PATH)
   :reset            start a fresh session (loaded models stay cached, so
@@ -377,6 +381,13 @@ func (r *REPL) load(path string, args []string) {
 		return
 	}
 	r.sess.SetArgs(append([]string{path}, args...))
+	// A script declares its flags on flag.CommandLine when main runs: a
+	// fresh set for each load lets it be loaded again ("flag redefined"
+	// otherwise), and a bad flag is an error, not the end of the session.
+	// The process's own set comes back afterwards.
+	saved := flag.CommandLine
+	flag.CommandLine = flag.NewFlagSet(path, flag.ContinueOnError)
+	defer func() { flag.CommandLine = saved }()
 	for _, imp := range plan.imports {
 		if _, err := r.eval(imp); err != nil {
 			r.report(interp.Result{}, withFile(err, path))

@@ -406,3 +406,14 @@ func TestLoadScriptWithArgs(t *testing.T) {
 		t.Fatalf("err %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
 	}
 }
+
+// TestLoadTwiceWithFlags: a script that declares flags can be loaded
+// again (a fresh flag set each time, not "flag redefined").
+func TestLoadTwiceWithFlags(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "f.go")
+	os.WriteFile(script, []byte("package main\n\nimport (\n\t\"flag\"\n\t\"fmt\"\n)\n\nfunc main() {\n\tn := flag.Int(\"n\", 1, \"count\")\n\tflag.Parse()\n\tfmt.Println(\"n is\", *n)\n}\n"), 0o644)
+	out, errs, _, _ := runPiped(t, ":load "+script+" -n 3\n:load "+script+" -n 4\n")
+	if !strings.Contains(out, "n is 3\n") || !strings.Contains(out, "n is 4\n") || strings.Contains(errs, "redefined") {
+		t.Errorf("stdout %q, stderr %q", out, errs)
+	}
+}

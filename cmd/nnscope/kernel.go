@@ -43,7 +43,7 @@ func kernelCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 func kernelInstall(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("kernel install", "kernel install [--user | --prefix DIR]", stderr)
+	fs := newFlags("kernel install", "kernel install [--user | --prefix DIR] [--name DISPLAY_NAME]", stderr)
 	user := fs.Bool("user", false, "install for the current user (the Jupyter data dir)")
 	prefix := fs.String("prefix", "", "install under `DIR`/share/jupyter/kernels (e.g. a virtualenv)")
 	name := fs.String("name", "", "display name (default \"Go (nnscope)\")")

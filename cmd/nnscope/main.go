@@ -58,6 +58,7 @@ func main() {
 		case errors.As(err, &code):
 			os.Exit(int(code))
 		case errors.Is(err, flag.ErrHelp):
+			os.Exit(0) // -h asked for the usage, which was printed
 		default:
 			fmt.Fprintln(os.Stderr, "nnscope:", err)
 		}

@@ -17,7 +17,8 @@ const replUsage = `Usage: nnscope repl [-history FILE]   (or just nnscope)
 
 An interactive session: type Go statements, expressions and declarations
 (fmt and nnscope are imported); an expression's value is printed. Input
-continues over several lines while brackets are open; a blank line submits.
+continues over several lines while brackets are open (blank lines inside are
+kept; two blank lines in a row submit what was typed).
 Tab completes names, methods and module paths in Module("..."). Ctrl-C
 clears the line or interrupts a running evaluation; Ctrl-D or :quit leaves.
 Commands: :help, :load FILE, :modules [PATH], :reset, :history, :quit.
