@@ -13,9 +13,23 @@ import (
 type node struct {
 	op       string
 	inputs   []*Tensor
+	gens     []int // per input: its write generation when read, -1 for a view (which sees later writes)
 	backward func(g *Tensor, needs []bool) []*Tensor
 	saved    []savedVersion
 	freed    bool
+}
+
+// input returns input j as this op read it: an op that computed new
+// values from a tensor later written in place (h.Copy(h.Add(1))) sends its
+// gradient to the history the tensor had then, as in PyTorch, not to the
+// write (which would make a cycle or misroute it). Views share the
+// written memory, so they follow the tensor's current history.
+func (n *node) input(j int) *Tensor {
+	in := n.inputs[j]
+	if in == nil || n.gens[j] < 0 || n.gens[j] >= in.gen {
+		return in
+	}
+	return in.olds[n.gens[j]]
 }
 
 // savedVersion remembers the storage version of a tensor an op kept for its
@@ -61,7 +75,23 @@ func recordNeeds(out *Tensor, op string, inputs []*Tensor, backward func(g *Tens
 	if !any {
 		return
 	}
-	n := &node{op: op, inputs: inputs, backward: backward}
+	n := &node{op: op, inputs: inputs, gens: make([]int, len(inputs)), backward: backward}
+	for j, in := range inputs {
+		if in == nil || in.st == out.st {
+			n.gens[j] = -1
+		} else {
+			n.gens[j] = in.gen
+		}
+	}
+	for _, in := range inputs {
+		// The backward may read any input, also one that needs no
+		// gradient (the values v of probs @ v, a layer's input for its
+		// weight's gradient), possibly through another view of its
+		// memory: Release must not give that memory back.
+		if in != nil && in.st != nil {
+			in.st.taped = true
+		}
+	}
 	for _, s := range saved {
 		if s == nil { // an optional operand left out (LayerNorm without gain or bias)
 			continue
@@ -70,6 +100,18 @@ func recordNeeds(out *Tensor, op string, inputs []*Tensor, backward func(g *Tens
 	}
 	out.node = n
 	out.requiresGrad = true
+}
+
+// savedIf returns t when cond, else nil (which recordNeeds skips): an op
+// saves, for the check against in-place writes, only the operands its
+// backward will read, as PyTorch does. Gradients of x*y need y for x and
+// x for y, so x*2 or x@W with constant W keep no x, and an edit like
+// out.Copy(out.Mul(2)) leaves the backward valid.
+func savedIf(cond bool, t *Tensor) *Tensor {
+	if cond {
+		return t
+	}
+	return nil
 }
 
 // RequiresGrad marks t so that ops using it from now on are recorded and a
@@ -208,12 +250,14 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		} else {
 			n := x.node
 			needs := make([]bool, len(n.inputs))
-			for j, in := range n.inputs {
+			for j := range n.inputs {
+				in := n.input(j)
 				needs[j] = in != nil && in.requiresGrad
 			}
 			var gs []*Tensor
 			NoGrad(func() { gs = n.backward(g, needs) })
-			for j, in := range n.inputs {
+			for j := range n.inputs {
+				in := n.input(j)
 				if !needs[j] || j >= len(gs) || gs[j] == nil {
 					continue
 				}
@@ -264,7 +308,7 @@ func topoOrder(t *Tensor) []*Tensor {
 	for len(stack) > 0 {
 		f := &stack[len(stack)-1]
 		if f.t.node != nil && f.i < len(f.t.node.inputs) {
-			in := f.t.node.inputs[f.i]
+			in := f.t.node.input(f.i)
 			f.i++
 			if in != nil && in.requiresGrad && !seen[in] {
 				seen[in] = true

@@ -348,7 +348,7 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 			gs[2] = gpuSumTo(gc.Reshape(rows, outF).Detach(), []int{outF})
 		}
 		return gs
-	}, x, w)
+	}, savedIf(w.requiresGrad, x), savedIf(x.requiresGrad, w))
 	return out
 }
 

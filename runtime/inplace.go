@@ -54,6 +54,14 @@ func (t *Tensor) rebaseAfterWrite(src *Tensor) {
 	}
 	old := &Tensor{st: base.st, off: base.off, shape: base.shape, stride: base.stride,
 		requiresGrad: base.requiresGrad, node: base.node, hooks: nil}
+	// Ops that read base before this write keep its old history.
+	base.olds = append(base.olds, old)
+	base.gen++
+	if t != base {
+		t.olds = append(t.olds, &Tensor{st: t.st, off: t.off, shape: t.shape, stride: t.stride,
+			requiresGrad: t.requiresGrad, node: t.node, view: t.view})
+		t.gen++
+	}
 	srcShape := src.shape
 	tShape := t.shape
 	base.node = nil

@@ -53,7 +53,7 @@ func (t *Tensor) MatMul(b *Tensor) *Tensor {
 			gs[1] = sumTo(a.Detach().T().MatMul(g), b.shape)
 		}
 		return gs
-	}, a, b)
+	}, savedIf(b.requiresGrad, a), savedIf(a.requiresGrad, b))
 	return out
 }
 
@@ -140,6 +140,6 @@ func Linear(x, w, bias *Tensor) *Tensor {
 			gs[2] = gb
 		}
 		return gs
-	}, x, w)
+	}, savedIf(w.requiresGrad, x), savedIf(x.requiresGrad, w))
 	return out
 }

@@ -35,11 +35,12 @@ func newData(n int) []float32 {
 
 // Release returns the memory of tensors nobody will read again to the
 // buffer pool. Only tensors that own their memory outright are released:
-// not views, not file mappings, nothing on an autograd tape. Using a
-// released tensor afterwards is a bug (it sees zero length data).
+// not views, not file mappings, nothing on an autograd tape, nor memory a
+// recorded op read through any view (its backward may read it again).
+// Using a released tensor afterwards is a bug (it sees zero length data).
 func Release(ts ...*Tensor) {
 	for _, t := range ts {
-		if t == nil || t.st == nil || t.view != nil || t.node != nil || t.requiresGrad || t.st.readOnly || t.off != 0 {
+		if t == nil || t.st == nil || t.view != nil || t.node != nil || t.requiresGrad || t.st.readOnly || t.st.taped || t.off != 0 {
 			continue
 		}
 		if t.st.gpu != nil {

@@ -21,6 +21,7 @@ type storage struct {
 	version  int
 	readOnly bool    // data is a read-only file mapping: copy before the first write
 	gpu      *gpuMem // device memory instead of data (see device.go)
+	taped    bool    // an input of a recorded op: its backward may read it, so Release keeps it
 }
 
 // writable makes the storage safe to write, copying a read-only mapping
@@ -47,6 +48,12 @@ type Tensor struct {
 	hooks        []GradHook
 	view         *viewOf // set when this tensor is a view of another one
 	constant     bool    // a Go number made into a scalar: usable on any device
+
+	// In-place writes give the tensor a new autograd history; ops that
+	// read it before keep the old one: olds[k] is the tensor as it was
+	// before write k+1, and gen counts the writes (see rebaseAfterWrite).
+	gen  int
+	olds []*Tensor
 }
 
 // viewOf records how a view maps onto its base, so an in-place write through
