@@ -35,13 +35,10 @@ func onGPUs(t *testing.T, fn func(t *testing.T)) {
 	} else {
 		t.Logf("no GPU here (%v): running on the emulator only", err)
 	}
-	saved, savedErr := gpuDev, gpuErr
-	SetGPUBackend(emu.New())
-	defer func() {
-		SetGPUBackend(saved)
-		gpuErr = savedErr
-	}()
-	t.Run("emulated", fn)
+	t.Run("emulated", func(t *testing.T) {
+		useGPU(t, emu.New())
+		fn(t)
+	})
 }
 
 // TestBackendsAgree runs the op-level suite on the GPU and compares each
@@ -124,14 +121,9 @@ func TestNumbersWorkOnAnyDevice(t *testing.T) {
 // Device memory of dropped tensors comes back through the garbage
 // collector, which does not see it: running out must collect and retry.
 func TestGPUMemoryOfDroppedTensorsIsReused(t *testing.T) {
-	saved, savedErr := gpuDev, gpuErr
 	dev := emu.New()
 	dev.Limit = 4 << 20 // 4 MiB
-	SetGPUBackend(dev)
-	defer func() {
-		SetGPUBackend(saved)
-		gpuErr = savedErr
-	}()
+	useGPU(t, dev)
 	x := Ones(256, 256).To("cuda") // 256 KiB
 	for i := 0; i < 200; i++ {     // 50 MiB allocated in all, never released by hand
 		x = x.Mul(1.0001).Detach()
@@ -155,12 +147,7 @@ func TestGPUMemoryOfDroppedTensorsIsReused(t *testing.T) {
 // installed then (emulated devices hand out the same addresses, so that
 // freed the next device's live buffers).
 func TestGPUMemoryFreedByItsBackend(t *testing.T) {
-	saved, savedErr := gpuDev, gpuErr
-	defer func() {
-		SetGPUBackend(saved)
-		gpuErr = savedErr
-	}()
-	SetGPUBackend(emu.New())
+	useGPU(t, emu.New())
 	func() { _ = Ones(1000).To("cuda") }()
 	SetGPUBackend(emu.New())
 	b := Ones(1000).To("cuda")
@@ -171,4 +158,15 @@ func TestGPUMemoryFreedByItsBackend(t *testing.T) {
 	if got := b.Sum().Item(); got != 1000 {
 		t.Fatalf("sum %v, want 1000", got)
 	}
+}
+
+// useGPU installs b as the GPU for the rest of t and puts back what was
+// there (the real device, or none) afterwards.
+func useGPU(t *testing.T, b GPUBackend) {
+	saved, savedErr := gpuDev, gpuErr
+	SetGPUBackend(b)
+	t.Cleanup(func() {
+		SetGPUBackend(saved)
+		gpuErr = savedErr
+	})
 }

@@ -10,12 +10,7 @@ import (
 )
 
 func TestGPUScope(t *testing.T) {
-	saved, savedErr := gpuDev, gpuErr
-	defer func() {
-		SetGPUBackend(saved)
-		gpuErr = savedErr
-	}()
-	SetGPUBackend(emu.New())
+	useGPU(t, emu.New())
 	outside := Ones(8).To("cuda") // made before the scope: never released
 	w := Ones(8).To("cuda").RequiresGrad()
 	base := GPUMemoryInUse()
@@ -84,12 +79,7 @@ func TestGPUScope(t *testing.T) {
 // cached values and dropped them never asked for one (allocations inside a
 // scope do not count), and device memory grew until an allocation failed.
 func TestGPUScopeCountsEscapedForGC(t *testing.T) {
-	saved, savedErr := gpuDev, gpuErr
-	defer func() {
-		SetGPUBackend(saved)
-		gpuErr = savedErr
-	}()
-	SetGPUBackend(emu.New())
+	useGPU(t, emu.New())
 	every := gpuGCEvery
 	defer func() { gpuGCEvery = every }()
 	gpuGCEvery = 1 << 40
@@ -118,12 +108,7 @@ func TestGPUScopeCountsEscapedForGC(t *testing.T) {
 // TestGPUTensorPrintsRequiresGrad: a GPU tensor prints requires_grad as a
 // CPU one does.
 func TestGPUTensorPrintsRequiresGrad(t *testing.T) {
-	saved, savedErr := gpuDev, gpuErr
-	defer func() {
-		SetGPUBackend(saved)
-		gpuErr = savedErr
-	}()
-	SetGPUBackend(emu.New())
+	useGPU(t, emu.New())
 	x := Ones(2).To("cuda").RequiresGrad()
 	if s := x.String(); !strings.HasSuffix(s, "device=cuda, requires_grad)") {
 		t.Errorf("printed %s", s)
@@ -139,12 +124,7 @@ func TestGPUTensorPrintsRequiresGrad(t *testing.T) {
 // memory was released"); a write of a constant (an ablation after saving)
 // does not.
 func TestGPUScopeSavedThenWritten(t *testing.T) {
-	saved, savedErr := gpuDev, gpuErr
-	defer func() {
-		SetGPUBackend(saved)
-		gpuErr = savedErr
-	}()
-	SetGPUBackend(emu.New())
+	useGPU(t, emu.New())
 	x := Ones(2).To("cuda").RequiresGrad() // from before the scope
 
 	gs := BeginGPUScope()
