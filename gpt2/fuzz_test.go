@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParseConfig: any bytes give a Config or an error naming the file,
@@ -59,6 +60,37 @@ func FuzzParseShardIndex(f *testing.F) {
 			if s != filepath.Base(s) || strings.ContainsAny(s, `/\`) || s == ".." || !strings.HasSuffix(s, ".safetensors") {
 				t.Fatalf("accepted shard %q", s)
 			}
+		}
+	})
+}
+
+// FuzzTokenizer: any text a user types tokenizes without a panic into ids
+// of the vocabulary, and valid UTF-8 decodes back to itself (byte-level
+// BPE loses nothing).
+func FuzzTokenizer(f *testing.F) {
+	for _, s := range []string{"The Eiffel Tower is in the city of", " leading space", "\n\n", "emoji 🤖 and CJK 漢字", "\x00\xff invalid", "<|endoftext|>", ""} {
+		f.Add(s)
+	}
+	tok, err := NewTokenizer()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ids, err := tok.Encode(s)
+		if err != nil {
+			return
+		}
+		for _, id := range ids {
+			if id < 0 || id > 50256 {
+				t.Fatalf("%q: id %d outside the vocabulary", s, id)
+			}
+		}
+		back, err := tok.Decode(ids)
+		if err != nil {
+			t.Fatalf("%q: decoding its own ids: %v", s, err)
+		}
+		if utf8.ValidString(s) && back != s {
+			t.Fatalf("%q decodes back as %q", s, back)
 		}
 	})
 }

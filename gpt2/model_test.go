@@ -152,3 +152,30 @@ func TestBufferReuseAtFullWidth(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenizeDEL: U+007F is token 221 wherever it stands (tiktoken-go's
+// pre-tokenizer used to drop it), with GPT-2's pre-tokenization around it.
+func TestTokenizeDEL(t *testing.T) {
+	tok, err := NewTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string][]int{
+		"\x7f":       {221},
+		"a\x7fb":     {64, 221, 65},
+		" \x7f":      {220, 221},
+		"a  \x7f":    {64, 220, 220, 221},
+		"\n\n\x7f":   {198, 198, 221},
+		"\x7f\x7f":   {221, 221},
+		"!\x7f?":     {0, 221, 30},
+		"hi\x7f you": {5303, 221, 345},
+	} {
+		got, err := tok.Encode(text)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%q: %v %v, want %v", text, got, err, want)
+		}
+		if back, _ := tok.Decode(got); back != text {
+			t.Errorf("%q decodes back as %q", text, back)
+		}
+	}
+}

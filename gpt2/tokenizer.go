@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tiktoken-go/tokenizer"
 )
@@ -29,13 +31,55 @@ func NewTokenizer() (*Tokenizer, error) {
 
 // Encode turns text into token ids.
 func (t *Tokenizer) Encode(text string) ([]int, error) {
+	if !strings.Contains(text, "\x7f") {
+		return t.encode(text, nil)
+	}
+	// tiktoken-go's pre-tokenizer (regexp2) never matches U+007F (DEL)
+	// inside GPT-2's full pattern, though its character class alone does,
+	// so DEL was dropped without a word. GPT-2 has no merge involving DEL:
+	// it is always token 221 and cuts the text into parts that BPE treats
+	// independently. The one pre-tokenization effect to keep: whitespace
+	// right before DEL ends a run, so its last character is a piece of its
+	// own ("a  \x7f" is "a", " ", " \x7f").
+	var out []int
+	segs := strings.Split(text, "\x7f")
+	for i, seg := range segs {
+		if i < len(segs)-1 {
+			last, n := utf8.DecodeLastRuneInString(seg)
+			prev, _ := utf8.DecodeLastRuneInString(seg[:len(seg)-n])
+			if n > 0 && unicode.IsSpace(last) && unicode.IsSpace(prev) && len(seg) > n {
+				var err error
+				if out, err = t.encode(seg[:len(seg)-n], out); err != nil {
+					return nil, err
+				}
+				seg = seg[len(seg)-n:]
+			}
+		}
+		var err error
+		if out, err = t.encode(seg, out); err != nil {
+			return nil, err
+		}
+		if i < len(segs)-1 {
+			out = append(out, delToken)
+		}
+	}
+	return out, nil
+}
+
+// delToken is GPT-2's token for the byte 0x7f.
+const delToken = 221
+
+// encode appends the ids of text to out.
+func (t *Tokenizer) encode(text string, out []int) ([]int, error) {
+	if text == "" {
+		return out, nil
+	}
 	ids, _, err := t.codec.Encode(text)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]int, len(ids))
-	for i, id := range ids {
-		out[i] = int(id)
+	for _, id := range ids {
+		out = append(out, int(id))
 	}
 	return out, nil
 }
