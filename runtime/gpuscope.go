@@ -22,7 +22,7 @@ import (
 type GPUScope struct {
 	mems    []*gpuMem
 	leaves  []*Tensor // escaped without history: an in-place write may give them some
-	tainted bool      // a second scope tried to open meanwhile: release nothing
+	tainted bool      // release nothing: a second scope tried to open meanwhile, or an escaped value has history
 }
 
 var (
@@ -47,8 +47,9 @@ func BeginGPUScope() *GPUScope {
 }
 
 // End closes the scope and releases the buffers allocated in it that did
-// not escape; tensors using them fail loudly afterwards ("no buffer"). It
-// returns the bytes released.
+// not escape; tensors using them fail loudly afterwards (their GPU memory
+// "was released when the trace that computed it ended"). It returns the
+// bytes released.
 func (s *GPUScope) End() int64 {
 	if s == nil {
 		return 0
