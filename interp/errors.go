@@ -158,7 +158,9 @@ func (f stderrFilter) Write(p []byte) (int, error) {
 	return f.in.stderr.Write(p)
 }
 
-// switchWriter forwards to a writer that can be replaced (SetOutput).
+// switchWriter forwards to a writer that can be replaced (SetOutput). It
+// serializes writes: goroutines a script starts print concurrently, and
+// the writer behind (a buffer, a notebook stream) need not be safe for that.
 type switchWriter struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -166,12 +168,11 @@ type switchWriter struct {
 
 func (s *switchWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
-	w := s.w
-	s.mu.Unlock()
-	if w == nil {
+	defer s.mu.Unlock()
+	if s.w == nil {
 		return len(p), nil
 	}
-	return w.Write(p)
+	return s.w.Write(p)
 }
 
 func (s *switchWriter) set(w io.Writer) {
@@ -301,8 +302,23 @@ func registerStmt(p Position) int {
 	return len(stmts.pos) - 1
 }
 
-// stmtAt is _nnsrt.At: the script is about to run statement id.
-func stmtAt(id int) { stmts.last.Store(int64(id) + 1) }
+// stmtAt is _nnsrt.At: the script is about to run statement id. It is
+// also where an interrupted evaluation stops: every statement and every
+// loop iteration passes here, so the interpreted code unwinds at once and
+// the evaluation ends before the next one compiles (yaegi's own stop
+// returns before its goroutine has finished, and that goroutine raced
+// with the next input's compilation).
+func stmtAt(id int) {
+	stmts.last.Store(int64(id) + 1)
+	if interrupting.Load() {
+		panic(errInterrupted)
+	}
+}
+
+// interrupting is set while an evaluation is being interrupted.
+var interrupting atomic.Bool
+
+var errInterrupted = errors.New("interrupted")
 
 func resetStmt() { stmts.last.Store(0) }
 

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	yaegi "github.com/traefik/yaegi/interp"
 
@@ -257,11 +258,14 @@ func (in *Interpreter) exec(ctx context.Context, yi *yaegi.Interpreter, src stri
 		}()
 		r.prog, r.err = yi.Compile(src)
 	}()
-	var r result
-	select {
-	case r = <-ch:
-	case <-ctx.Done():
+	// Compilation is not abandoned on an interrupt: yaegi's state must not
+	// be in use by a goroutine when the next input compiles.
+	r := <-ch
+	interrupted := func() (reflect.Value, error) {
 		return reflect.Value{}, &Error{Msg: "interrupted: " + ctx.Err().Error(), Kind: KindRuntime, Value: ctx.Err()}
+	}
+	if ctx.Err() != nil {
+		return interrupted()
 	}
 	if r.err != nil {
 		if e, ok := r.err.(*Error); ok {
@@ -269,15 +273,45 @@ func (in *Interpreter) exec(ctx context.Context, yi *yaegi.Interpreter, src stri
 		}
 		return reflect.Value{}, in.convertErr(r.err, KindCompile)
 	}
-	v, err := yi.ExecuteWithContext(ctx, r.prog)
-	if err != nil {
-		if ctx.Err() != nil && err == ctx.Err() {
-			return v, &Error{Msg: "interrupted: " + err.Error(), Kind: KindRuntime, Value: err}
-		}
-		return v, in.convertErr(err, KindRuntime)
+	// An interrupt first asks the code to stop at its next statement or
+	// loop iteration (stmtAt), and waits until it has: yaegi's own stop
+	// returns while its goroutine still runs, which raced with the next
+	// input's compilation. Code blocked elsewhere (a channel, a host call
+	// that does not return) gets yaegi's stop after interruptGrace.
+	inner, stop := context.WithCancel(context.Background())
+	defer stop()
+	type execResult struct {
+		v   reflect.Value
+		err error
 	}
-	return v, nil
+	done := make(chan execResult, 1)
+	interrupting.Store(false)
+	go func() {
+		v, err := yi.ExecuteWithContext(inner, r.prog)
+		done <- execResult{v, err}
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			return res.v, in.convertErr(res.err, KindRuntime)
+		}
+		return res.v, nil
+	case <-ctx.Done():
+	}
+	interrupting.Store(true)
+	defer interrupting.Store(false)
+	select {
+	case <-done:
+	case <-time.After(interruptGrace):
+		stop()
+		<-done
+	}
+	return interrupted()
 }
+
+// interruptGrace is how long an interrupt waits for interpreted code to
+// reach a statement before yaegi is told to stop it.
+var interruptGrace = 2 * time.Second
 
 // typeCheck type-checks files leniently; the info is partial on errors.
 func (in *Interpreter) typeCheck(fset *token.FileSet, pkg *types.Package, files []*ast.File) (*types.Info, []types.Error) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -423,7 +424,8 @@ func main() {
 	fmt.Println(out)
 }
 `
-	var out, errb bytes.Buffer
+	var out bytes.Buffer
+	var errb lockedBuffer // the panicking goroutine prints while the test polls
 	in := New(Options{Stdout: &out, Stderr: &errb})
 	if err := in.RunSource(context.Background(), "g.go", src, nil); err != nil {
 		t.Fatal(err)
@@ -484,4 +486,23 @@ func TestSessionRunsPastedProgram(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "5:") {
 		t.Fatalf("error in a pasted program: %v", err)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader on
+// different goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -381,6 +381,26 @@ func (r *rewriter) markStmt(s ast.Stmt) {
 	r.add(off, off, fmt.Sprintf("%s.At(%d); ", rtPkgName, r.stmtPos(off)))
 }
 
+// markEmptyLoop puts a statement marker in a loop body that has no
+// statement of its own (for {}): every iteration then calls the host,
+// which is where an interrupt stops interpreted code (see stmtAt).
+func (r *rewriter) markEmptyLoop(loop ast.Stmt, body *ast.BlockStmt) {
+	if r.stmtPos == nil || body == nil {
+		return
+	}
+	for _, st := range body.List {
+		if _, ok := st.(*ast.EmptyStmt); !ok {
+			return
+		}
+	}
+	at, in := r.off(loop.Pos()), r.off(body.Lbrace)
+	if at < 0 || in < 0 {
+		return
+	}
+	r.usesRT = true
+	r.add(in+1, in+1, fmt.Sprintf(" %s.At(%d); ", rtPkgName, r.stmtPos(at)))
+}
+
 func (r *rewriter) stmt(s ast.Stmt) {
 	if s == nil {
 		return
@@ -426,6 +446,8 @@ func (r *rewriter) stmt(s ast.Stmt) {
 		r.stmt(s.Init)
 		r.expr(s.Cond)
 		r.stmt(s.Post)
+		r.markEmptyLoop(s, s.Body)
+		r.markEmptyLoop(s, s.Body)
 		r.block(s.Body.List)
 		lf.loopDepth--
 		lf.pop()
