@@ -265,12 +265,18 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 		a, b := toInput(d.Pos()), toInput(d.End())
 		inputDecls = append(inputDecls, ctxDecl{names: names, text: src[a:b]})
 	}
+	// A name a ':=' defines again stays visible as the global it is: the
+	// statement's right side may read it (x := x + 1), and its new type
+	// decides below whether the definition becomes an assignment.
+	globals := safeGlobals(in.sess)
 	if body := wrapperBody(f); body != nil {
 		for _, st := range body.List {
 			if as, ok := st.(*ast.AssignStmt); ok && as.Tok == token.DEFINE {
 				for _, l := range as.Lhs {
 					if id, ok := l.(*ast.Ident); ok {
-						declared[id.Name] = true
+						if g, ok := globals[id.Name]; !ok || !g.IsValid() {
+							declared[id.Name] = true
+						}
 					}
 				}
 			}
@@ -305,7 +311,7 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	if cf, err := parser.ParseFile(fset, "ctx", ctxText.String(), 0); err == nil {
 		files = append(files, cf)
 	}
-	for name, v := range safeGlobals(in.sess) {
+	for name, v := range globals {
 		if declared[name] || ctxNames[name] || !v.IsValid() || strings.HasPrefix(name, "_nns") {
 			continue
 		}
@@ -329,21 +335,58 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	if len(rw.errs) > 0 {
 		return Result{}, rw.errs[0]
 	}
+	// A variable defined again with the same type (a notebook cell run
+	// again: h := ...) is assigned instead: yaegi gives every definition a
+	// new global slot and keeps the old value alive for good (for a saved
+	// tensor, its memory and graph, on the GPU too). Functions from earlier
+	// inputs then see the new value, as in Python.
+	reassigned := map[ast.Stmt]bool{}
+	if body := wrapperBody(f); body != nil {
+		for _, st := range body.List {
+			as, ok := st.(*ast.AssignStmt)
+			if !ok || as.Tok != token.DEFINE || !redefinesSameTypes(as, globals, info, in.importer()) {
+				continue
+			}
+			if o := toInput(as.TokPos); o >= 0 {
+				rw.add(o, o+2, "= ")
+				reassigned[st] = true
+			}
+		}
+	}
 	// yaegi keeps every ':=' of top-level REPL statements global, also in
 	// nested blocks: `for k := ...; { k := k }` then never terminates.
 	// Compound statements run inside a closure instead.
+	//
+	// Statements that declare nothing run inside a closure too: at the top
+	// level, yaegi gives every temporary of a statement (call results,
+	// operands) a slot of the session's global frame that is never freed,
+	// so each input kept its intermediate values (tensors) alive, and a
+	// function literal there (a trace body) cloned the whole global frame,
+	// which grew with every input: a session's memory grew with the square
+	// of its inputs. In a closure, temporaries live in its own frame.
 	if body := wrapperBody(f); body != nil {
-		for _, st := range body.List {
-			switch st.(type) {
+		for k, st := range body.List {
+			switch st := st.(type) {
 			case *ast.ForStmt, *ast.RangeStmt, *ast.IfStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt,
 				*ast.SelectStmt, *ast.BlockStmt, *ast.LabeledStmt:
 				if !declaresInBlocks(st) {
 					continue // keep loops without inner declarations cancellable
 				}
-				a, b := toInput(st.Pos()), toInput(st.End())
-				rw.add(a, a, "func() { ")
-				rw.add(b, b, " }()")
+			case *ast.AssignStmt:
+				if st.Tok == token.DEFINE && !reassigned[st] {
+					continue
+				}
+			case *ast.ExprStmt:
+				if k == len(body.List)-1 && shown(st, info) {
+					continue // the value to display
+				}
+			case *ast.IncDecStmt, *ast.SendStmt:
+			default:
+				continue
 			}
+			a, b := toInput(st.Pos()), toInput(st.End())
+			rw.add(a, a, "func() { ")
+			rw.add(b, b, " }()")
 		}
 	}
 
@@ -497,6 +540,26 @@ func wrapperBody(f *ast.File) *ast.BlockStmt {
 	return nil
 }
 
+// shown reports whether an input ending with st may display its value:
+// anything but a call with no result or several.
+func shown(st *ast.ExprStmt, info *types.Info) bool {
+	call, ok := ast.Unparen(st.X).(*ast.CallExpr)
+	if !ok || info == nil {
+		return true
+	}
+	tv, ok := info.Types[call]
+	if !ok || tv.Type == nil {
+		return true
+	}
+	if tv.IsVoid() {
+		return false
+	}
+	if t, ok := tv.Type.(*types.Tuple); ok && t.Len() != 1 {
+		return false
+	}
+	return true
+}
+
 // display applies the display rule to the value of the last statement.
 func (in *Interpreter) display(v reflect.Value, f *ast.File, info *types.Info) Result {
 	body := wrapperBody(f)
@@ -572,4 +635,34 @@ func safeGlobals(yi *yaegi.Interpreter) (g map[string]reflect.Value) {
 		}
 	}()
 	return yi.Globals()
+}
+
+// redefinesSameTypes reports whether every name as defines is a session
+// global of the identical type already (so the definition can be an
+// assignment).
+func redefinesSameTypes(as *ast.AssignStmt, globals map[string]reflect.Value, info *types.Info, imp *symImporter) bool {
+	if info == nil {
+		return false
+	}
+	n := 0
+	for _, l := range as.Lhs {
+		id, ok := l.(*ast.Ident)
+		if !ok {
+			return false
+		}
+		if id.Name == "_" {
+			continue
+		}
+		g, ok := globals[id.Name]
+		obj := info.Defs[id]
+		if !ok || !g.IsValid() || obj == nil {
+			return false
+		}
+		prev := imp.typ(g.Type())
+		if prev == nil || !types.Identical(prev, obj.Type()) {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }

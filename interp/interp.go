@@ -13,6 +13,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -182,15 +183,20 @@ func (in *Interpreter) importer() *symImporter {
 	return in.im
 }
 
-// addChunk registers text and returns it padded so that its lines are
-// unique among all chunks of this interpreter.
+// addChunk registers text and returns it numbered so that its lines are
+// unique among all chunks of this interpreter. A line directive numbers
+// it: padding with newlines made every input as long as the whole session
+// so far, and yaegi's file set keeps a line table for each, so a session's
+// memory (and compile time) grew with the square of its inputs. The
+// directive follows a newline because yaegi may prepend "package main;"
+// and a directive must start its line.
 func (in *Interpreter) addChunk(c *chunk) string {
 	in.chunkMu.Lock()
 	defer in.chunkMu.Unlock()
 	c.firstLine = in.nextLine
 	in.nextLine += strings.Count(c.text, "\n") + 2
 	in.chunks = append(in.chunks, c)
-	return strings.Repeat("\n", c.firstLine-1) + c.text
+	return "\n//line :" + strconv.Itoa(c.firstLine) + ":1\n" + c.text
 }
 
 // userPos maps a yaegi line:col to the user's position.

@@ -3,6 +3,7 @@ package runtime
 import (
 	"math/bits"
 	"sync"
+	"sync/atomic"
 )
 
 // Buffer reuse. Ops allocate their outputs with newData; code that knows a
@@ -26,10 +27,13 @@ func newData(n int) []float32 {
 	}
 	c := sizeClass(n)
 	if b, ok := pools[c].Get().(*[]float32); ok {
+		poolHits.Add(1)
+		poolBytes.Add(-int64(cap(*b)) * 4)
 		d := (*b)[:n]
 		clear(d)
 		return d
 	}
+	poolMisses.Add(1)
 	return make([]float32, n, 1<<c)
 }
 
@@ -53,6 +57,8 @@ func Release(ts ...*Tensor) {
 		}
 		t.st.data = nil
 		d = d[:cap(d)]
+		poolPuts.Add(1)
+		poolBytes.Add(int64(cap(d)) * 4)
 		pools[sizeClass(cap(d))].Put(&d)
 	}
 }
@@ -63,3 +69,20 @@ func (t *Tensor) MemoryKey() any { return t.st }
 
 // SharesMemory reports whether a and b are windows onto the same storage.
 func SharesMemory(a, b *Tensor) bool { return a != nil && b != nil && a.st == b.st }
+
+// BufferPoolStats counts the buffer pool's traffic since the process
+// started. The pool is a set of sync.Pools, which the garbage collector
+// empties, so it cannot grow without bound; Pooled is the bytes given back
+// and not yet taken again (an upper bound on what the pool holds, since a
+// GC drops buffers without telling).
+type BufferPoolStats struct {
+	Puts, Hits, Misses int64 // buffers given back; requests served from the pool; requests that allocated
+	Pooled             int64
+}
+
+var poolPuts, poolHits, poolMisses, poolBytes atomic.Int64
+
+// PoolStats returns the buffer pool's counters.
+func PoolStats() BufferPoolStats {
+	return BufferPoolStats{Puts: poolPuts.Load(), Hits: poolHits.Load(), Misses: poolMisses.Load(), Pooled: poolBytes.Load()}
+}
