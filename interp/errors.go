@@ -310,9 +310,34 @@ func registerStmt(p Position) int {
 // with the next input's compilation).
 func stmtAt(id int) {
 	stmts.last.Store(int64(id) + 1)
-	if interrupting.Load() {
+	if interrupting.Load() || (deadStmtCount.Load() > 0 && isDeadStmt(id)) {
 		panic(errInterrupted)
 	}
+}
+
+// Statements of an input whose evaluation was abandoned (an interrupt
+// that stopped it with yaegi's stop after interruptGrace, while it was
+// blocked in a host call such as time.Sleep). yaegi stops the function
+// frames of an abandoned evaluation, but its top-level statements run in
+// the session's global frame, which the next evaluation revives: once the
+// host call returned, the rest of the interrupted input ran, beside later
+// inputs. Its top-level statement markers stop it instead.
+var (
+	deadStmts     sync.Map // statement id -> struct{}
+	deadStmtCount atomic.Int64
+)
+
+func killStmts(ids []int) {
+	for _, id := range ids {
+		if _, loaded := deadStmts.LoadOrStore(id, struct{}{}); !loaded {
+			deadStmtCount.Add(1)
+		}
+	}
+}
+
+func isDeadStmt(id int) bool {
+	_, ok := deadStmts.Load(id)
+	return ok
 }
 
 // interrupting is set while an evaluation is being interrupted.

@@ -330,8 +330,9 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 		stmtPos: func(off int) int {
 			l, c := lineCol(src, off)
 			return registerStmt(Position{Line: l, Column: c})
-		}}
+		}, rootBody: wrapperBody(f)}
 	rw.run(f)
+	in.rootIDs = rw.rootIDs
 	if len(rw.errs) > 0 {
 		return Result{}, rw.errs[0]
 	}

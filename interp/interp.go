@@ -58,6 +58,7 @@ type Interpreter struct {
 	sess        *yaegi.Interpreter
 	sessImports map[string]string // path -> local name
 	sessDecls   []ctxDecl
+	rootIDs     []int // statement markers of the input's top level (see exec)
 	helpersDone bool
 
 	// chunk table for position mapping; line numbers are unique per
@@ -309,6 +310,7 @@ func (in *Interpreter) exec(ctx context.Context, yi *yaegi.Interpreter, src stri
 	select {
 	case <-done:
 	case <-time.After(interruptGrace):
+		killStmts(in.rootIDs)
 		stop()
 		<-done
 	}
@@ -373,6 +375,7 @@ func (in *Interpreter) RunSource(ctx context.Context, path, src string, args []s
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	resetStmt()
+	in.rootIDs = nil
 
 	text, m, terrs, toPos, err := in.prepareFile(path, src)
 	if err != nil {

@@ -76,6 +76,13 @@ type rewriter struct {
 	// stmtPos registers the input offset of a statement and returns its
 	// id for _nnsrt.At (nil: no statement positions).
 	stmtPos func(off int) int
+	// rootBody is the body of Eval's wrapper function: the input's
+	// top-level statements, which yaegi runs in the session's global
+	// frame. rootIDs collects the ids of the statement markers there
+	// (function bodies excluded; see Interpreter.exec).
+	rootBody *ast.BlockStmt
+	inRoot   bool
+	rootIDs  []int
 }
 
 func (r *rewriter) off(p token.Pos) int { return r.toInput(p) }
@@ -327,6 +334,9 @@ func (lf *lvFunc) lookup(name string) (inLoop, found bool) {
 }
 
 func (r *rewriter) fn(typ *ast.FuncType, recv *ast.FieldList, body *ast.BlockStmt) {
+	savedRoot := r.inRoot
+	r.inRoot = body != nil && body == r.rootBody
+	defer func() { r.inRoot = savedRoot }()
 	saved := r.cur
 	r.cur = &lvFunc{}
 	r.cur.push()
@@ -378,7 +388,16 @@ func (r *rewriter) markStmt(s ast.Stmt) {
 		return
 	}
 	r.usesRT = true
-	r.add(off, off, fmt.Sprintf("%s.At(%d); ", rtPkgName, r.stmtPos(off)))
+	r.add(off, off, fmt.Sprintf("%s.At(%d); ", rtPkgName, r.markID(off)))
+}
+
+// markID registers a statement marker at input offset off.
+func (r *rewriter) markID(off int) int {
+	id := r.stmtPos(off)
+	if r.inRoot {
+		r.rootIDs = append(r.rootIDs, id)
+	}
+	return id
 }
 
 // markEmptyLoop puts a statement marker in a loop body that has no
@@ -398,7 +417,7 @@ func (r *rewriter) markEmptyLoop(loop ast.Stmt, body *ast.BlockStmt) {
 		return
 	}
 	r.usesRT = true
-	r.add(in+1, in+1, fmt.Sprintf(" %s.At(%d); ", rtPkgName, r.stmtPos(at)))
+	r.add(in+1, in+1, fmt.Sprintf(" %s.At(%d); ", rtPkgName, r.markID(at)))
 }
 
 func (r *rewriter) stmt(s ast.Stmt) {
