@@ -262,7 +262,7 @@ type keepingHook struct {
 
 func (h keepingHook) Keeps(t *rt.Tensor) bool {
 	for _, k := range h.kept {
-		if k != nil && rt.SharesMemory(k, t) {
+		if rt.SharesMemory(k, t) { // false for an output not reached yet (nil)
 			return true
 		}
 	}

@@ -17,6 +17,7 @@ type node struct {
 	backward func(g *Tensor, needs []bool) []*Tensor
 	saved    []savedVersion
 	freed    bool
+	gensBuf  [3]int // backs gens for ops of up to 3 inputs: no allocation of its own
 }
 
 // input returns input j as this op read it: an op that computed new
@@ -26,7 +27,7 @@ type node struct {
 // written memory, so they follow the tensor's current history.
 func (n *node) input(j int) *Tensor {
 	in := n.inputs[j]
-	if in == nil || n.gens[j] < 0 || n.gens[j] >= in.gen {
+	if in == nil || n.gens[j] < 0 || n.gens[j] >= len(in.olds) {
 		return in
 	}
 	return in.olds[n.gens[j]]
@@ -75,15 +76,18 @@ func recordNeeds(out *Tensor, op string, inputs []*Tensor, backward func(g *Tens
 	if !any {
 		return
 	}
-	n := &node{op: op, inputs: inputs, gens: make([]int, len(inputs)), backward: backward}
+	n := &node{op: op, inputs: inputs, backward: backward}
+	if len(inputs) <= len(n.gensBuf) {
+		n.gens = n.gensBuf[:len(inputs)]
+	} else {
+		n.gens = make([]int, len(inputs))
+	}
 	for j, in := range inputs {
 		if in == nil || in.st == out.st {
 			n.gens[j] = -1
 		} else {
-			n.gens[j] = in.gen
+			n.gens[j] = len(in.olds)
 		}
-	}
-	for _, in := range inputs {
 		// The backward may read any input, also one that needs no
 		// gradient (the values v of probs @ v, a layer's input for its
 		// weight's gradient), possibly through another view of its

@@ -71,35 +71,23 @@ func (s *GPUScope) End() int64 {
 			tainted = true
 		}
 	}
-	if tainted {
-		// Left to the collector after all: count it towards the next
-		// collection gpuAlloc asks for.
-		var n int64
-		for _, m := range mems {
-			m.mu.Lock()
-			n += int64(m.buf.Len()) * 4
-			m.mu.Unlock()
-		}
-		countTowardsGC(n)
-		return 0
-	}
 	var n, kept int64
 	for _, m := range mems {
 		m.mu.Lock()
-		keep, size := m.escaped || m.freed, int64(m.buf.Len())*4
-		escaped := m.escaped && !m.freed
+		size := int64(m.buf.Len()) * 4 // 0 once freed
+		release := !tainted && !m.escaped && !m.freed
 		m.mu.Unlock()
-		if escaped {
-			kept += size
-		}
-		if !keep {
+		if release {
 			n += size
 			m.free()
+		} else {
+			kept += size
 		}
 	}
-	// What escaped is the collector's again once the program drops it
-	// (saved values and caches of a loop of traces): count it towards the
-	// next collection, as if allocated outside a scope.
+	// What is kept (escaped, or all of a tainted scope) is the collector's
+	// again once the program drops it (saved values and caches of a loop
+	// of traces): count it towards the next collection gpuAlloc asks for,
+	// as if allocated outside a scope.
 	countTowardsGC(kept)
 	return n
 }
@@ -117,6 +105,9 @@ func countTowardsGC(n int64) {
 
 // scopeAdd puts a new device buffer in the open scope, if any.
 func scopeAdd(m *gpuMem) {
+	if !scopeOpen.Load() { // no lock per allocation outside traces
+		return
+	}
 	scopeMu.Lock()
 	if curScope != nil {
 		curScope.mems = append(curScope.mems, m)

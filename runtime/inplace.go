@@ -56,11 +56,9 @@ func (t *Tensor) rebaseAfterWrite(src *Tensor) {
 		requiresGrad: base.requiresGrad, node: base.node, hooks: nil}
 	// Ops that read base before this write keep its old history.
 	base.olds = append(base.olds, old)
-	base.gen++
 	if t != base {
 		t.olds = append(t.olds, &Tensor{st: t.st, off: t.off, shape: t.shape, stride: t.stride,
 			requiresGrad: t.requiresGrad, node: t.node, view: t.view})
-		t.gen++
 	}
 	srcShape := src.shape
 	tShape := t.shape

@@ -51,8 +51,9 @@ type Tensor struct {
 
 	// In-place writes give the tensor a new autograd history; ops that
 	// read it before keep the old one: olds[k] is the tensor as it was
-	// before write k+1, and gen counts the writes (see rebaseAfterWrite).
-	gen  int
+	// before write k+1, so len(olds) is its write generation (see
+	// rebaseAfterWrite). It grows by one per recorded write, as the graph
+	// does: a base's olds are the inputs of its write nodes.
 	olds []*Tensor
 }
 
