@@ -72,10 +72,10 @@ func (a *allocator) cached(bytes uint64) (ptr, class uint64, ok bool) {
 
 // alloc returns a block of at least bytes bytes and its class size.
 func (a *allocator) alloc(bytes uint64) (ptr, class uint64, err error) {
-	if ptr, class, ok := a.cached(bytes); ok {
+	ptr, class, ok := a.cached(bytes)
+	if ok {
 		return ptr, class, nil
 	}
-	class = sizeClass(bytes)
 	ptr, err = a.be.memAlloc(class)
 	if err != nil && IsOutOfMemory(err) {
 		a.stats.OOMRetries++

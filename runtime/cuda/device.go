@@ -31,7 +31,7 @@ type Device struct {
 	nvrtcVersion string
 
 	alloc *allocator
-	sc    *scratch // outside the Go heap (newScratch)
+	sc    *scratch // pinned for the life of the process (newScratch)
 	tf32  bool
 
 	cache    kernelCache
@@ -164,15 +164,23 @@ func OpenDevice(ordinal int) (*Device, error) {
 	return d, nil
 }
 
-// pinnedScratch is the fallback scratch where memory cannot be mapped: Go
-// memory pinned forever (held by this list, so its Pinner never leaks).
-var pinnedScratch []*runtime.Pinner
+// scratches holds the pinner of every Device's scratch for the life of the
+// process: C reads the scratch during every call, and a Pinner dropped
+// still pinning (a Device dropped without Close) makes the runtime panic
+// ("found leaking pinned pointer"). A few KiB per Open; a closed Device
+// refuses calls before touching its scratch.
+var (
+	scratchMu sync.Mutex
+	scratches []*pinner
+)
 
-func newPinnedScratch() *scratch {
+func newScratch() *scratch {
 	sc := new(scratch)
-	p := new(runtime.Pinner)
-	p.Pin(sc)
-	pinnedScratch = append(pinnedScratch, p)
+	p := new(pinner)
+	p.pin(unsafe.Pointer(sc))
+	scratchMu.Lock()
+	scratches = append(scratches, p)
+	scratchMu.Unlock()
 	return sc
 }
 
@@ -259,13 +267,22 @@ func (d *Device) Close() error {
 	return nil
 }
 
-// enter serializes a call and makes the context current on this OS thread;
-// exit undoes it. Every exported method brackets its CUDA calls with them.
-func (d *Device) enter() error {
+// lock serializes a call that makes no CUDA call (the allocator's cache);
+// d.mu.Unlock undoes it.
+func (d *Device) lock() error {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
 		return errClosed
+	}
+	return nil
+}
+
+// enter serializes a call and makes the context current on this OS thread;
+// exit undoes it. Every exported method brackets its CUDA calls with them.
+func (d *Device) enter() error {
+	if err := d.lock(); err != nil {
+		return err
 	}
 	runtime.LockOSThread()
 	if err := d.drv.call("cuCtxSetCurrent", d.drv.cuCtxSetCurrent, d.ctx); err != nil {

@@ -9,4 +9,6 @@ import (
 // TestOnFakeCUDA runs the GPU tests against fakecuda, the host-CPU stand-in
 // for the driver, NVRTC and cuBLAS: every kernel, compiled from
 // kernels/*.cu, checked against the CPU runtime on machines without a GPU.
-func TestOnFakeCUDA(t *testing.T) { fakecuda.Run(t, "^TestGPU") }
+// Without poisoned allocations: these tests write every input themselves,
+// and the allocator's cached path (which poisoning bypasses) runs here.
+func TestOnFakeCUDA(t *testing.T) { fakecuda.Run(t, "^TestGPU", "NNSCOPE_CUDA_POISON=0") }

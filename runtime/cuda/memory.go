@@ -60,15 +60,18 @@ func (d *Device) Alloc(n int) (Buffer, error) {
 		return Buffer{}, fmt.Errorf("cuda: Alloc of %d elements", n)
 	}
 	// Served from the cache (the steady state), an allocation needs only
-	// the mutex, not the context made current (a driver call).
-	d.mu.Lock()
-	if !d.closed && n <= math.MaxInt/elemSize && !poison {
-		if p, _, ok := d.alloc.cached(uint64(max(n, 1)) * elemSize); ok {
-			d.mu.Unlock()
+	// the mutex, not the context made current (a driver call). Poisoned
+	// blocks are filled on the stream, so they take the full path.
+	if bytes, err := allocSize(n); err == nil && !poison {
+		if err := d.lock(); err != nil {
+			return Buffer{}, err
+		}
+		p, _, ok := d.alloc.cached(bytes)
+		d.mu.Unlock()
+		if ok {
 			return Buffer{base: p, n: n}, nil
 		}
 	}
-	d.mu.Unlock()
 	if err := d.enter(); err != nil {
 		return Buffer{}, err
 	}
@@ -76,10 +79,18 @@ func (d *Device) Alloc(n int) (Buffer, error) {
 	return d.allocLocked(n)
 }
 
-func (d *Device) allocLocked(n int) (Buffer, error) {
-	bytes := uint64(max(n, 1)) * elemSize
+// allocSize is the size in bytes of an allocation of n elements (at least one).
+func allocSize(n int) (uint64, error) {
 	if n > math.MaxInt/elemSize {
-		return Buffer{}, fmt.Errorf("cuda: out of memory allocating %d elements", n)
+		return 0, fmt.Errorf("cuda: out of memory allocating %d elements", n)
+	}
+	return uint64(max(n, 1)) * elemSize, nil
+}
+
+func (d *Device) allocLocked(n int) (Buffer, error) {
+	bytes, err := allocSize(n)
+	if err != nil {
+		return Buffer{}, err
 	}
 	p, class, err := d.alloc.alloc(bytes)
 	if err != nil {
@@ -108,11 +119,10 @@ func (d *Device) Free(b Buffer) error {
 		return nil
 	}
 	// Back to the cache: no driver call, so no context needed.
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return errClosed
+	if err := d.lock(); err != nil {
+		return err
 	}
+	defer d.mu.Unlock()
 	return d.alloc.put(b.base)
 }
 

@@ -13,6 +13,7 @@ package fakecuda
 import (
 	"bytes"
 	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -72,7 +73,8 @@ var (
 // NNSCOPE_CUDA_POISON=1 (every allocation starts as NaNs, so a kernel that
 // reads memory nobody wrote is caught even when the allocator reuses a
 // block) and a fresh kernel cache. It skips without g++, and inside the child.
-func Run(t *testing.T, pattern string) {
+// env entries ("NAME=value") are added last and win.
+func Run(t *testing.T, pattern string, env ...string) {
 	t.Helper()
 	if os.Getenv(EnvChild) != "" {
 		t.Skip("already running on fakecuda")
@@ -89,16 +91,17 @@ func Run(t *testing.T, pattern string) {
 			buildErr = Build(libDir)
 		}
 	})
+	if errors.Is(buildErr, exec.ErrNotFound) {
+		t.Skipf("no g++ here: the GPU backend is not run on the fake GPU (%v)", buildErr)
+	}
 	if buildErr != nil {
-		if _, err := exec.LookPath("g++"); err != nil {
-			t.Skipf("no g++ here: the GPU backend is not run on the fake GPU (%v)", err)
-		}
 		t.Fatal(buildErr)
 	}
 	cache := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run", pattern, "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), EnvChild+"=1", "NNSCOPE_REQUIRE_GPU=1", "NNSCOPE_CUDA_POISON=1", "NNSCOPE_CUDA_LIB="+libDir,
 		"NNSCOPE_CUDA_CACHE="+cache, "NNSCOPE_CUDA_DEVICE=")
+	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()

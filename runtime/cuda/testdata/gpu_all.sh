@@ -30,13 +30,14 @@ OUT="$OUT" timeout 200 bash runtime/cuda/testdata/gpu_check.sh >/dev/null 2>&1 |
 # 3. Every reference.json case with the model on the GPU.
 (cd "$root/gpt2" && timeout 90 "$root/.bin/gpt2.test" -test.v -test.count=1 -test.run 'ReferenceOnGPU') >"$OUT/reference.txt" 2>&1 || status=1
 # 4. Interventions through the API and through `nnscope run`, as users drive them.
+# (A group's status is its last command's: each command sets status itself.)
 {
-	(cd "$root" && timeout 60 "$root/.bin/nnscope.test" -test.v -test.count=1 -test.run 'InterventionsOnGPU|TraceReleasesGPUMemory')
+	(cd "$root" && timeout 60 "$root/.bin/nnscope.test" -test.v -test.count=1 -test.run 'InterventionsOnGPU|TraceReleasesGPUMemory') || status=1
 	for s in gradients gradient_edit activation_patching steering; do
 		echo "== NNSCOPE_DEVICE=cuda nnscope run scripts/$s.go"
-		NNSCOPE_DEVICE=cuda timeout 60 "$root/.bin/nnscope" run "scripts/$s.go" -model testdata/gpt2-tiny 2>&1 | tail -n 15
+		NNSCOPE_DEVICE=cuda timeout 60 "$root/.bin/nnscope" run "scripts/$s.go" -model testdata/gpt2-tiny 2>&1 | tail -n 15 || status=1
 	done
-} >"$OUT/scripts.txt" 2>&1 || status=1
+} >"$OUT/scripts.txt" 2>&1
 # 5. Speed: nnscope FP32 and TF32, then PyTorch on the same machine.
 unset NNSCOPE_CUDA_POISON
 if [ -n "${NNSCOPE_GPU_SKIP_BENCH:-}" ]; then
@@ -44,9 +45,9 @@ if [ -n "${NNSCOPE_GPU_SKIP_BENCH:-}" ]; then
 	exit $status
 fi
 {
-	timeout 120 "$root/.bin/nnscope" bench -device cuda -repeats 20
-	timeout 60 "$root/.bin/nnscope" bench -device cuda -tf32 -repeats 20 -only seed1,seed1-32x128,gemm-128x768x3072
-} >"$OUT/bench.txt" 2>&1 || status=1
+	timeout 120 "$root/.bin/nnscope" bench -device cuda -repeats 20 || status=1
+	timeout 60 "$root/.bin/nnscope" bench -device cuda -tf32 -repeats 20 -only seed1,seed1-32x128,gemm-128x768x3072 || status=1
+} >"$OUT/bench.txt" 2>&1
 timeout 120 python3 "$root/.bin/device_baseline.py" >"$OUT/pytorch.txt" 2>&1 || true
 tail -n 5 "$OUT"/*.txt
 exit $status

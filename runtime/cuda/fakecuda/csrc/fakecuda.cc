@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,8 +73,16 @@ struct Alloc {
 static std::map<CUdeviceptr, Alloc> allocs;  // keyed by the address handed out
 static size_t used;
 
+// The FAKECUDA_* switches, read once (the environment is the process's own).
+static const bool kQuiet = getenv("FAKECUDA_QUIET") != nullptr;
+static const bool kProfile = getenv("FAKECUDA_PROFILE") != nullptr;
+// FAKECUDA_NOEXEC checks and accepts launches, GEMMs, device-to-device
+// copies and memsets but runs none (results are garbage): what is left of a
+// pass's time is the host's own cost, the part a GPU cannot hide.
+static const bool kNoExec = getenv("FAKECUDA_NOEXEC") != nullptr;
+
 static void logf_(const char* fmt, const char* a, const char* b = "") {
-    if (getenv("FAKECUDA_QUIET") == nullptr) fprintf(stderr, fmt, a, b);
+    if (!kQuiet) fprintf(stderr, fmt, a, b);
 }
 
 // inside reports whether [p, p+n) lies in one live allocation.
@@ -91,16 +98,6 @@ static CUresult enter() {
     if (!initialized) return NOT_INITIALIZED;
     if (current != kContext) return INVALID_CONTEXT;
     return sticky;
-}
-
-// FAKECUDA_NOEXEC=1 checks and accepts launches, GEMMs, device-to-device
-// copies and memsets but runs none
-// (results are garbage): what is left of a pass's time is the host's own
-// cost, the part a GPU cannot hide.
-static bool noExec() {
-    static int v = -1;
-    if (v < 0) v = getenv("FAKECUDA_NOEXEC") != nullptr;
-    return v;
 }
 
 static CUresult fault(const char* what, const char* detail) {
@@ -285,7 +282,7 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void*)
     std::lock_guard<std::mutex> l(mu);
     if (CUresult r = enter()) return r;
     if (!inside(dst, n) || !inside(src, n)) return INVALID_VALUE;
-    if (noExec()) return OK;
+    if (kNoExec) return OK;
     memmove((void*)dst, (const void*)src, n);
     return OK;
 }
@@ -293,7 +290,7 @@ CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, void*) {
     std::lock_guard<std::mutex> l(mu);
     if (CUresult r = enter()) return r;
     if (dst % 4 != 0 || !inside(dst, 4 * n)) return INVALID_VALUE;
-    if (noExec()) return OK;
+    if (kNoExec) return OK;
     unsigned* p = (unsigned*)dst;
     for (size_t i = 0; i < n; i++) p[i] = v;
     return OK;
@@ -364,10 +361,11 @@ CUresult cuModuleGetFunction(void** f, void* mod, const char* name) {
 static sigjmp_buf faultJump;
 static volatile sig_atomic_t inKernel;
 static struct sigaction oldSegv, oldBus;
+static pthread_t kernelThread;  // the thread inKernel speaks for
 static volatile void* faultAddr;
 
 static void onFault(int sig, siginfo_t* info, void* uctx) {
-    if (inKernel) {
+    if (inKernel && pthread_equal(pthread_self(), kernelThread)) {
         faultAddr = info->si_addr;
         siglongjmp(faultJump, 1);
     }
@@ -394,7 +392,7 @@ CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigne
     if (gx > 0x7fffffffu || gy > 65535 || gz > 65535) return INVALID_VALUE;
     if (bx > 1024 || by > 1024 || bz > 64 || (unsigned long long)bx * by * bz > 1024) return INVALID_VALUE;
     if (shmem > 48 * 1024) return INVALID_VALUE;
-    if (noExec()) return OK;
+    if (kNoExec) return OK;
     char err[256] = "";
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -406,6 +404,7 @@ CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigne
     timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (sigsetjmp(faultJump, 1) == 0) {
+        kernelThread = pthread_self();
         inKernel = 1;
         rc = f->mod->launch(f->kernel, gx, gy, gz, bx, by, bz, params, err, sizeof err);
         inKernel = 0;
@@ -416,7 +415,7 @@ CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigne
     }
     sigaction(SIGSEGV, &oldSegv, nullptr);
     sigaction(SIGBUS, &oldBus, nullptr);
-    if (getenv("FAKECUDA_PROFILE")) {
+    if (kProfile) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         fprintf(stderr, "fakecuda-profile: %s grid (%u,%u,%u) block (%u,%u,%u) %.3f ms\n", f->name.c_str(), gx, gy, gz,
                 bx, by, bz, (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
@@ -425,7 +424,6 @@ CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigne
     if (rc != 0) {
         logf_("fakecuda: %s: %s\n", f->name.c_str(), err);
         sticky = LAUNCH_FAILED;
-        return OK;
     }
     return OK;
 }
@@ -433,7 +431,7 @@ CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigne
 // ---- NVRTC ----
 
 struct Program {
-    std::string src, name, log;
+    std::string src, log;
     std::vector<char> cubin;
 };
 
@@ -455,7 +453,7 @@ const char* nvrtcGetErrorString(int code) {
 int nvrtcCreateProgram(void** prog, const char* src, const char* name, int numHeaders, const char* const*,
                        const char* const*) {
     if (!prog || !src || numHeaders < 0) return 3;
-    *prog = new Program{src, name ? name : "default_program", "", {}};
+    *prog = new Program{src, "", {}};
     return 0;
 }
 int nvrtcDestroyProgram(void** prog) {
@@ -592,22 +590,19 @@ int nvrtcGetCUBIN(void* prog, char* out) {
 enum { BLAS_OK = 0, BLAS_NOT_INITIALIZED = 1, BLAS_INVALID_VALUE = 7, BLAS_EXECUTION_FAILED = 13 };
 struct Handle {
     int mathMode;
-    void* stream;
 };
 
 int cublasCreate_v2(void** h) {
     if (current != kContext) return BLAS_NOT_INITIALIZED;
-    *h = new Handle{0, nullptr};
+    *h = new Handle{0};
     return BLAS_OK;
 }
 int cublasDestroy_v2(void* h) {
     delete (Handle*)h;
     return BLAS_OK;
 }
-int cublasSetStream_v2(void* h, void* s) {
-    if (s != &streamTag && s != nullptr) return BLAS_INVALID_VALUE;
-    ((Handle*)h)->stream = s;
-    return BLAS_OK;
+int cublasSetStream_v2(void*, void* s) {  // one stream: work runs at once, in order
+    return s == &streamTag || s == nullptr ? BLAS_OK : BLAS_INVALID_VALUE;
 }
 int cublasSetMathMode(void* h, int mode) {
     if (mode != 0 && mode != 1 && mode != 3 && mode != 16) return BLAS_INVALID_VALUE;
@@ -641,7 +636,7 @@ static int gemm(Handle* h, int ta, int tb, int m, int n, int k, float alpha, con
             return BLAS_OK;
         }
     }
-    if (noExec()) return BLAS_OK;
+    if (kNoExec) return BLAS_OK;
     for (int j = 0; j < n; j++) {
         for (int i = 0; i < m; i++) {
             double s = 0;
@@ -660,7 +655,7 @@ static int gemm(Handle* h, int ta, int tb, int m, int n, int k, float alpha, con
 
 static int checkGemm(void* h, int ta, int tb, int m, int n, int k, int lda, int ldb, int ldc) {
     if (!h) return BLAS_NOT_INITIALIZED;
-    if (enter() != OK) return enter() == ILLEGAL_ADDRESS ? BLAS_EXECUTION_FAILED : BLAS_NOT_INITIALIZED;
+    if (CUresult r = enter()) return r == ILLEGAL_ADDRESS ? BLAS_EXECUTION_FAILED : BLAS_NOT_INITIALIZED;
     if (ta < 0 || ta > 2 || tb < 0 || tb > 2 || m < 0 || n < 0 || k < 0) return BLAS_INVALID_VALUE;
     if (lda < (ta ? k : m) || lda < 1 || ldb < (tb ? n : k) || ldb < 1 || ldc < m || ldc < 1) return BLAS_INVALID_VALUE;
     return BLAS_OK;

@@ -1,5 +1,0 @@
-//go:build !unix
-
-package cuda
-
-func newScratch() *scratch { return newPinnedScratch() }
