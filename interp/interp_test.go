@@ -144,6 +144,17 @@ func TestCancel(t *testing.T) {
 	if r.Value.Interface() != 3 {
 		t.Fatal(r)
 	}
+	// Empty loop bodies carry a statement marker, so they stop there, not
+	// after interruptGrace by yaegi's own stop.
+	for _, loop := range []string{"for {}", "for range 1 << 40 {}"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		start := time.Now()
+		_, err := in.Eval(ctx, loop)
+		cancel()
+		if took := time.Since(start); err == nil || took >= interruptGrace {
+			t.Errorf("%s: %v after %v, want an interrupt before the %v grace", loop, err, took, interruptGrace)
+		}
+	}
 }
 
 // Trap a: loop variables captured by closures.

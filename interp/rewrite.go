@@ -466,7 +466,6 @@ func (r *rewriter) stmt(s ast.Stmt) {
 		r.expr(s.Cond)
 		r.stmt(s.Post)
 		r.markEmptyLoop(s, s.Body)
-		r.markEmptyLoop(s, s.Body)
 		r.block(s.Body.List)
 		lf.loopDepth--
 		lf.pop()
@@ -484,6 +483,7 @@ func (r *rewriter) stmt(s ast.Stmt) {
 			r.expr(s.Key)
 			r.expr(s.Value)
 		}
+		r.markEmptyLoop(s, s.Body)
 		r.block(s.Body.List)
 		lf.loopDepth--
 		lf.pop()
