@@ -50,11 +50,15 @@ func (x *Tensor) use(op string) *rt.Tensor {
 	if x == nil {
 		fail("usage", "%s on a nil tensor (was it assigned inside a trace that did not reach it?)", op)
 	}
-	if x.scope != nil && x.scope.ended && !x.saved {
+	if x.expired() {
 		fail("not saved", "%s: tensor of shape %v from the %s was not saved: call .Save() on it inside the %s to use it afterwards", op, x.t.Shape(), x.scope.name, x.scope.kind)
 	}
 	return x.t
 }
+
+// expired reports whether x belongs to a trace or backward block that has
+// ended without x being saved.
+func (x *Tensor) expired() bool { return x.scope != nil && x.scope.ended && !x.saved }
 
 func operand(op string, v any) any {
 	switch o := v.(type) {
@@ -133,7 +137,7 @@ func (x *Tensor) String() string {
 	if x == nil {
 		return "<nil tensor>"
 	}
-	if x.scope != nil && x.scope.ended && !x.saved {
+	if x.expired() {
 		return "<tensor not saved>"
 	}
 	return x.t.String()
@@ -406,5 +410,5 @@ func LayerNorm(x, w, b *Tensor, eps float64) *Tensor {
 			fail("usage", "LayerNorm: %s has shape %v, want [%d] (the last axis of x %v)", p.name, p.t.Shape(), c, xt.Shape())
 		}
 	}
-	return derive(rt.LayerNorm(x.use("LayerNorm"), wt, bt, eps), x, w, b)
+	return derive(rt.LayerNorm(xt, wt, bt, eps), x, w, b)
 }

@@ -13,7 +13,7 @@ import (
 func (x *Tensor) Format(f fmt.State, verb rune) {
 	switch verb {
 	case 'e', 'E', 'f', 'F', 'g', 'G':
-		if x == nil || x.t == nil || (x.scope != nil && x.scope.ended && !x.saved) {
+		if x == nil || x.t == nil || x.expired() {
 			io.WriteString(f, x.String())
 			return
 		}

@@ -136,7 +136,7 @@ func (c *Cache) Get(path string) *Tensor {
 		p = ""
 	}
 	p = strings.TrimPrefix(p, "model.")
-	mod := c.root
+	var mod *rt.Module
 	if c.root != nil {
 		mod = c.root.Find(p)
 	}
@@ -428,17 +428,15 @@ func (d *driver) Exit(mod *rt.Module, out *rt.Tensor) *rt.Tensor {
 func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op string) *rt.Tensor {
 	// A value on the wrong device would fail later, in whichever module
 	// reads it first: say so here, naming the module it was given to.
-	want := ""
+	want := d.tr.model.g.Device() // a Skip's value: the model's device
 	if cur != nil {
 		want = cur.Device()
-	} else if w := d.tr.model.g.W["wte.weight"]; w != nil {
-		want = w.Device() // a Skip's value: the model's device
 	}
-	if want != "" && v.Device() != want {
-		what := strings.ToLower(strings.TrimPrefix(op, "Set"))
-		if op == "Skip" {
-			what = "output"
-		}
+	what := strings.ToLower(strings.TrimPrefix(op, "Set")) // what v replaces
+	if op == "Skip" {
+		what = "output"
+	}
+	if v.Device() != want {
 		d.abort(&Error{Kind: "usage", Msg: fmt.Sprintf("%s on %s: the value is on %s, the %s on %s (move it with .To(%q))",
 			op, mod.Path, v.Device(), what, want, want)})
 	}
@@ -457,7 +455,7 @@ func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op strin
 							panic(r)
 						}
 						d.abort(&Error{Kind: "usage", Msg: fmt.Sprintf("%s on %s: the value has shape %v, the %s has shape %v (a replacement must have that shape or broadcast to it)",
-							op, mod.Path, v.Shape(), strings.ToLower(strings.TrimPrefix(op, "Set")), cur.Shape())})
+							op, mod.Path, v.Shape(), what, cur.Shape())})
 					}
 				}()
 				v = v.Expand(cur.Shape()...).Contiguous()

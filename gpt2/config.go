@@ -144,7 +144,7 @@ func ParseConfig(name string, data []byte) (Config, error) {
 		one := map[string]json.RawMessage{k: v}
 		b, _ := json.Marshal(one)
 		if err := json.Unmarshal(b, &c); err != nil {
-			return Config{}, &ConfigError{File: name, Key: k, Msg: fmt.Sprintf("bad value %s (want %s)", clipValue(v), kw.want)}
+			return Config{}, &ConfigError{File: name, Key: k, Msg: fmt.Sprintf("bad value %s (want %s)", clip(string(v), 60), kw.want)}
 		}
 	}
 	for _, k := range []string{"vocab_size", "n_positions", "n_embd", "n_layer", "n_head"} {
@@ -226,10 +226,10 @@ func lineCol(data []byte, off int64) (line, col int) {
 	return line, col
 }
 
-func clipValue(v json.RawMessage) string {
-	s := string(v)
-	if len(s) > 60 {
-		s = s[:60] + "..."
+// clip shortens s to its first n bytes and "..." for an error message.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
 	}
 	return s
 }

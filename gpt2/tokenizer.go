@@ -167,7 +167,7 @@ func CheckTokenizerFiles(dir string) error {
 	}
 	if bad >= 0 {
 		return fmt.Errorf("%s: token %d is %q but GPT-2's is %q: this model has its own tokenizer, and nnscope only has GPT-2's (r50k_base), so text would be tokenized wrongly (to run it on token ids anyway, move %s out of the folder)",
-			filepath.Join(dir, name), bad, clipToken(spelledBytes(badTok)), clipToken(want), name)
+			filepath.Join(dir, name), bad, clip(spelledBytes(badTok), 40), clip(want, 40), name)
 	}
 	return nil
 }
@@ -183,13 +183,6 @@ func sameToken(spelled, b string) bool {
 		i++
 	}
 	return i == len(b)
-}
-
-func clipToken(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
 }
 
 // spelledBytes turns a vocab.json spelling back into bytes (characters

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -163,16 +164,16 @@ func ParseShardIndex(name string, b []byte) (map[string]string, []string, error)
 	}
 	var idx shardIndex
 	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, nil, fmt.Errorf("%s: key \"weight_map\": want an object mapping tensor names to shard file names, got %s", name, clipName(string(wm)))
+		return nil, nil, fmt.Errorf("%s: key \"weight_map\": want an object mapping tensor names to shard file names, got %s", name, clip(string(wm), 100))
 	}
 	if len(idx.WeightMap) == 0 {
 		return nil, nil, fmt.Errorf("%s: key \"weight_map\": empty", name)
 	}
 	var shards []string
-	for _, k := range sortedKeys(idx.WeightMap) {
+	for _, k := range slices.Sorted(maps.Keys(idx.WeightMap)) {
 		f := idx.WeightMap[k]
 		if f == "" || f != filepath.Base(f) || f == "." || f == ".." || strings.ContainsAny(f, `/\`) || !strings.HasSuffix(f, ".safetensors") {
-			return nil, nil, fmt.Errorf("%s: tensor %q: shard %q is not a .safetensors file name in the same folder", name, k, clipName(f))
+			return nil, nil, fmt.Errorf("%s: tensor %q: shard %q is not a .safetensors file name in the same folder", name, k, clip(f, 100))
 		}
 		if !slices.Contains(shards, f) {
 			shards = append(shards, f)
@@ -204,7 +205,7 @@ func openShards(dir string) (*weightSource, error) {
 		s.files = append(s.files, f)
 		byName[sh] = f
 	}
-	for _, k := range sortedKeys(wm) {
+	for _, k := range slices.Sorted(maps.Keys(wm)) {
 		f := byName[wm[k]]
 		if _, err := f.Info(k); err != nil {
 			s.Close()
@@ -214,22 +215,6 @@ func openShards(dir string) (*weightSource, error) {
 		s.keys = append(s.keys, k)
 	}
 	return s, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
-func clipName(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "..."
-	}
-	return s
 }
 
 // layerOf returns N for a bare key "h.N.…", or -1.

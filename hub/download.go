@@ -41,7 +41,7 @@ func etagTimeout() time.Duration {
 
 // networkError explains a HEAD request that got no HTTP answer: the model
 // is not in the cache and the Hub cannot be reached.
-func (d *downloader) networkError(name, u string, err error, timedOut bool) error {
+func (d *downloader) networkError(name string, err error, timedOut bool) error {
 	what := err.Error()
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -197,7 +197,7 @@ func (d *downloader) head(ctx context.Context, rev, name string) (*fileMeta, err
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("hub: %s: asking for %s: %w", d.id, name, ctx.Err())
 			}
-			return nil, d.networkError(name, u, err, timedOut)
+			return nil, d.networkError(name, err, timedOut)
 		}
 		resp.Body.Close()
 		if resp.StatusCode >= 400 {

@@ -269,8 +269,9 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	// statement's right side may read it (x := x + 1), and its new type
 	// decides below whether the definition becomes an assignment.
 	globals := safeGlobals(in.sess)
-	if body := wrapperBody(f); body != nil {
-		for _, st := range body.List {
+	root := wrapperBody(f) // the input's top-level statements (nil: declarations only)
+	if root != nil {
+		for _, st := range root.List {
 			if as, ok := st.(*ast.AssignStmt); ok && as.Tok == token.DEFINE {
 				for _, l := range as.Lhs {
 					if id, ok := l.(*ast.Ident); ok {
@@ -330,7 +331,7 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 		stmtPos: func(off int) int {
 			l, c := lineCol(src, off)
 			return registerStmt(Position{Line: l, Column: c})
-		}, rootBody: wrapperBody(f)}
+		}, rootBody: root}
 	rw.run(f)
 	in.rootIDs = rw.rootIDs
 	if len(rw.errs) > 0 {
@@ -342,8 +343,8 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	// tensor, its memory and graph, on the GPU too). Functions from earlier
 	// inputs then see the new value, as in Python.
 	reassigned := map[ast.Stmt]bool{}
-	if body := wrapperBody(f); body != nil {
-		for _, st := range body.List {
+	if root != nil {
+		for _, st := range root.List {
 			as, ok := st.(*ast.AssignStmt)
 			if !ok || as.Tok != token.DEFINE || !redefinesSameTypes(as, globals, info, in.importer()) {
 				continue
@@ -365,8 +366,8 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	// function literal there (a trace body) cloned the whole global frame,
 	// which grew with every input: a session's memory grew with the square
 	// of its inputs. In a closure, temporaries live in its own frame.
-	if body := wrapperBody(f); body != nil {
-		for k, st := range body.List {
+	if root != nil {
+		for k, st := range root.List {
 			switch st := st.(type) {
 			case *ast.ForStmt, *ast.RangeStmt, *ast.IfStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt,
 				*ast.SelectStmt, *ast.BlockStmt, *ast.LabeledStmt:
@@ -378,7 +379,7 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 					continue
 				}
 			case *ast.ExprStmt:
-				if k == len(body.List)-1 && shown(st, info) {
+				if k == len(root.List)-1 && shown(st, info) {
 					continue // the value to display
 				}
 			case *ast.IncDecStmt, *ast.SendStmt:

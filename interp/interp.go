@@ -351,7 +351,7 @@ func (in *Interpreter) typeCheck(fset *token.FileSet, pkg *types.Package, files 
 func undefinedErr(errs []types.Error, src func(token.Pos) Position) *Error {
 	for _, e := range errs {
 		if strings.HasPrefix(e.Msg, "undefined: ") {
-			return &Error{Pos: src(e.Pos), Msg: e.Msg, Kind: KindCompile}
+			return typeErr(e, src)
 		}
 	}
 	return nil
@@ -450,27 +450,29 @@ func (in *Interpreter) finish(err error, terrs []types.Error, toPos func(token.P
 		}
 		return e
 	}
-	if e, ok := err.(*Error); ok && e.Kind == KindCompile && internalCompileErr(e.Msg) && len(terrs) > 0 {
+	e, ok := err.(*Error)
+	if !ok || e.Kind != KindCompile {
+		return err
+	}
+	if internalCompileErr(e.Msg) && len(terrs) > 0 {
 		// yaegi crashed on code the type checker rejects (e.g. indexing
 		// a struct pointer): its message is an internal one without the
 		// user's position; the checker's names the mistake.
 		return typeErr(terrs[0], toPos)
 	}
-	if e, ok := err.(*Error); ok && e.Kind == KindCompile {
-		// yaegi's "undefined method: Mlp" points at the statement; the
-		// checker's names the receiver's type, the spot and the right
-		// spelling ("..., but does have field MLP").
-		for _, pre := range []string{"undefined method: ", "undefined field: ", "undefined selector: "} {
-			if name, ok := strings.CutPrefix(e.Msg, pre); ok {
-				for _, t := range terrs {
-					if strings.Contains(t.Msg, "has no field or method "+name) {
-						return typeErr(t, toPos)
-					}
+	// yaegi's "undefined method: Mlp" points at the statement; the
+	// checker's names the receiver's type, the spot and the right
+	// spelling ("..., but does have field MLP").
+	for _, pre := range []string{"undefined method: ", "undefined field: ", "undefined selector: "} {
+		if name, ok := strings.CutPrefix(e.Msg, pre); ok {
+			for _, t := range terrs {
+				if strings.Contains(t.Msg, "has no field or method "+name) {
+					return typeErr(t, toPos)
 				}
 			}
 		}
 	}
-	if e, ok := err.(*Error); ok && e.Kind == KindCompile && strings.Contains(e.Msg, "constant definition loop") {
+	if strings.Contains(e.Msg, "constant definition loop") {
 		if u := undefinedErr(terrs, toPos); u != nil {
 			return u
 		}

@@ -32,10 +32,6 @@ const (
 	ContinuationPrompt = "...      "
 )
 
-// Imports done in every new session, so that `nnscope.LanguageModel(...)`
-// and `fmt.Println(...)` work without an import line.
-var preImports = []string{`import "fmt"`, `import "nnscope"`}
-
 // Options configure a REPL.
 type Options struct {
 	Stdin          io.Reader // default os.Stdin
@@ -85,7 +81,7 @@ func New(o Options) *REPL {
 
 func (r *REPL) newSession() {
 	r.sess = session.New(session.Options{Stdin: r.opts.Stdin, Stdout: r.out, Stderr: r.errw})
-	for _, imp := range preImports {
+	for _, imp := range session.PreImports {
 		if _, err := r.sess.Eval(context.Background(), imp); err != nil {
 			fmt.Fprintf(r.errw, "error: %s: %v\n", imp, err)
 		}

@@ -15,6 +15,11 @@ import (
 	_ "nnscope/stdlib" // registers the nnscope API for scripts
 )
 
+// PreImports are evaluated first in every REPL session and notebook, so
+// that `nnscope.LanguageModel(...)` and `fmt.Println(...)` work without an
+// import line (an import of either still works).
+var PreImports = []string{`import "fmt"`, `import "nnscope"`}
+
 // Session evaluates scripts and REPL/notebook input.
 type Session struct {
 	in *interp.Interpreter

@@ -134,13 +134,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var preImports = []string{`import "fmt"`, `import "nnscope"`}
-
 // newSession is a session set up like the REPL's and a notebook's.
 func newSession(t *testing.T, stdout, stderr *syncBuffer) *session.Session {
 	t.Helper()
 	s := session.New(session.Options{Stdout: stdout, Stderr: stderr})
-	for _, imp := range preImports {
+	for _, imp := range session.PreImports {
 		if _, err := s.Eval(context.Background(), imp); err != nil {
 			t.Fatalf("%s: %v", imp, err)
 		}

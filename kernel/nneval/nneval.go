@@ -37,13 +37,11 @@ type Evaluator struct {
 	imports sync.Once // the pre-imports, before the first cell
 }
 
-// preImports are done before the first cell, as in the REPL: a notebook
-// can start with nnscope.LanguageModel(...) (an import cell still works).
-var preImports = []string{`import "fmt"`, `import "nnscope"`}
-
+// preImport does session.PreImports before the first cell, as the REPL
+// does: a notebook can start with nnscope.LanguageModel(...).
 func (e *Evaluator) preImport() {
 	e.imports.Do(func() {
-		for _, imp := range preImports {
+		for _, imp := range session.PreImports {
 			_, _ = e.s.Eval(context.Background(), imp)
 		}
 	})
