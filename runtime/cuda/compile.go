@@ -67,8 +67,9 @@ func (n *nvrtcAPI) versionString() string {
 
 // compileCUBIN compiles src (named name in messages) with the given
 // options; the options must name a real architecture
-// (--gpu-architecture=sm_XY) for NVRTC to produce a CUBIN.
-func (n *nvrtcAPI) compileCUBIN(src, name string, opts []string) ([]byte, error) {
+// (--gpu-architecture=sm_XY) for NVRTC to produce a CUBIN. log is NVRTC's
+// message log (warnings, after a success).
+func (n *nvrtcAPI) compileCUBIN(src, name string, opts []string) (cubin []byte, log string, err error) {
 	var p pinner
 	defer p.unpin()
 	srcC, nameC := cBytes(src), cBytes(name)
@@ -76,7 +77,7 @@ func (n *nvrtcAPI) compileCUBIN(src, name string, opts []string) ([]byte, error)
 	p.pin(unsafe.Pointer(&prog))
 	if err := n.call("nvrtcCreateProgram", n.create, uintptr(unsafe.Pointer(&prog)),
 		p.bytes(srcC), p.bytes(nameC), 0, 0, 0); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer purego.SyscallN(n.destroy, uintptr(unsafe.Pointer(&prog)))
 	optPtrs := make([]uintptr, len(opts)+1)
@@ -87,27 +88,27 @@ func (n *nvrtcAPI) compileCUBIN(src, name string, opts []string) ([]byte, error)
 	cerr := n.call("nvrtcCompileProgram", n.compile, prog, uintptr(len(opts)), uintptr(unsafe.Pointer(&optPtrs[0])))
 	var size uint64
 	p.pin(unsafe.Pointer(&size))
-	if cerr != nil {
-		log := ""
-		if n.call("nvrtcGetProgramLogSize", n.logSize, prog, uintptr(unsafe.Pointer(&size))) == nil && size > 1 {
-			buf := make([]byte, size)
-			if n.call("nvrtcGetProgramLog", n.log, prog, p.bytes(buf)) == nil {
-				log = string(bytes.TrimRight(buf, "\x00"))
-			}
+	if n.call("nvrtcGetProgramLogSize", n.logSize, prog, uintptr(unsafe.Pointer(&size))) == nil && size > 1 {
+		buf := make([]byte, size)
+		if n.call("nvrtcGetProgramLog", n.log, prog, p.bytes(buf)) == nil {
+			log = string(bytes.TrimRight(buf, "\x00"))
 		}
-		return nil, fmt.Errorf("%w; options %v; log:\n%s", cerr, opts, log)
 	}
+	if cerr != nil {
+		return nil, log, fmt.Errorf("%w; options %v; log:\n%s", cerr, opts, log)
+	}
+	size = 0
 	if err := n.call("nvrtcGetCUBINSize", n.cubinSize, prog, uintptr(unsafe.Pointer(&size))); err != nil {
-		return nil, err
+		return nil, log, err
 	}
 	if size == 0 {
-		return nil, fmt.Errorf("cuda: NVRTC produced no CUBIN (options %v need a real sm_XY architecture)", opts)
+		return nil, log, fmt.Errorf("cuda: NVRTC produced no CUBIN (options %v need a real sm_XY architecture)", opts)
 	}
-	cubin := make([]byte, size)
+	cubin = make([]byte, size)
 	if err := n.call("nvrtcGetCUBIN", n.cubin, prog, p.bytes(cubin)); err != nil {
-		return nil, err
+		return nil, log, err
 	}
-	return cubin, nil
+	return cubin, log, nil
 }
 
 // compileFunc compiles CUDA source with options to a CUBIN (NVRTC, or a

@@ -158,7 +158,8 @@ func OpenDevice(ordinal int) (*Device, error) {
 	d.alloc = newAllocator(driverMem{d.drv})
 	d.cache = kernelCache{dir: defaultCacheDir(os.Getenv), driver: d.info.DriverVersion, nvrtc: d.nvrtcVersion,
 		compile: func(src string, opts []string) ([]byte, error) {
-			return d.nvrtc.compileCUBIN(src, "nnscope_kernels.cu", opts)
+			cubin, _, err := d.nvrtc.compileCUBIN(src, "nnscope_kernels.cu", opts)
+			return cubin, err
 		}}
 	ok = true
 	return d, nil
