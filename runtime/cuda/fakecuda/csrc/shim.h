@@ -5,9 +5,19 @@
 // that __syncthreads and warp shuffles really wait for the other threads.
 //
 // Blocks run one at a time in reverse order (a kernel that depends on the
-// order of blocks is wrong on a GPU too), threads round-robin; a barrier
-// that not every thread reaches is reported as a deadlock instead of
-// hanging. Only what nnscope's kernels use is here.
+// order of blocks is wrong on a GPU too), threads round-robin, each
+// running alone until its next barrier; a barrier that not every thread
+// reaches is reported as a deadlock instead of hanging. Only what
+// nnscope's kernels use is here.
+//
+// Threads switch only at barriers, so a race between two threads of a
+// block (a missing __syncthreads or __syncwarp) is invisible in one order
+// of running them. FAKECUDA_THREAD_ORDER=skew runs another order: warps
+// one after another, last first, each as far as it gets before waiting
+// at a block barrier, and within a warp the last lane first. A warp then
+// reaches its next phase before the others leave the last one, and a
+// kernel with such a race reads other values in one of the two orders;
+// the tests run in both.
 #pragma once
 #include <math.h>
 #include <stdint.h>
@@ -172,6 +182,11 @@ static unsigned long long xchg[MAX_THREADS];
 
 static void yield() { jump(fib[cur].ctx, sched); }
 
+static const bool skewOrder = [] {
+    const char* o = getenv("FAKECUDA_THREAD_ORDER");
+    return o != nullptr && strcmp(o, "skew") == 0;
+}();
+
 static void arrive(Barrier& b, int n) {
     int g = b.gen;
     if (++b.count >= n) {
@@ -228,10 +243,25 @@ static int runBlock() {
     }
     while (live > 0) {
         unsigned long long before = progress;
-        for (int t = 0; t < nthreads; t++) {
-            if (fib[t].done) continue;
-            setThread(t);
-            jump(sched, fib[t].ctx);
+        if (!skewOrder) {
+            for (int t = 0; t < nthreads; t++) {
+                if (fib[t].done) continue;
+                setThread(t);
+                jump(sched, fib[t].ctx);
+            }
+        } else {
+            for (int w = (nthreads - 1) / 32; w >= 0; w--) {
+                // Run this warp's lanes, last first, until a round of them
+                // opens no barrier: all wait at a block barrier or are done.
+                for (unsigned long long p = progress - 1; p != progress;) {
+                    p = progress;
+                    for (int t = min(nthreads, (w + 1) * 32) - 1; t >= w * 32; t--) {
+                        if (fib[t].done) continue;
+                        setThread(t);
+                        jump(sched, fib[t].ctx);
+                    }
+                }
+            }
         }
         // Every live thread came back waiting at a barrier that none of
         // them opened: they will wait forever.
