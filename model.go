@@ -110,11 +110,7 @@ func LanguageModel(path string, opts ...Option) *Model {
 		models[key] = g
 		modelsMu.Unlock()
 	}
-	tok, err := gpt2.NewTokenizer()
-	if err != nil {
-		fail("load", "%v", err)
-	}
-	m := newModel(g, tok, path)
+	m := newModel(g, path)
 	modelsMu.Lock()
 	// Loading the same model again (a re-run cell) replaces its entry:
 	// tools list each model once, with the newest traces.
@@ -151,15 +147,16 @@ func (m *Model) OutputShapes() map[string][]int {
 }
 
 // FromGPT2 wraps an already loaded model (for Go programs and tests).
-func FromGPT2(g *gpt2.Model) *Model {
-	tok, err := gpt2.NewTokenizer()
-	if err != nil {
-		fail("load", "%v", err)
-	}
-	return newModel(g, tok, "")
-}
+func FromGPT2(g *gpt2.Model) *Model { return newModel(g, "") }
 
-func newModel(g *gpt2.Model, tok *gpt2.Tokenizer, path string) *Model {
+func newModel(g *gpt2.Model, path string) *Model {
+	tok := g.Tokenizer
+	if tok == nil {
+		var err error
+		if tok, err = gpt2.NewTokenizer(); err != nil {
+			fail("load", "%v", err)
+		}
+	}
 	m := &Model{g: g, tok: tok, path: path, envoys: map[*rt.Module]*Envoy{}, lastShapes: map[string][]int{}}
 	g.Root.Walk(func(mod *rt.Module) { m.envoys[mod] = &Envoy{model: m, mod: mod} })
 	m.root = m.envoys[g.Root]

@@ -180,7 +180,7 @@ func (tr *Tracer) run() {
 	for _, inv := range tr.invokes {
 		rows = append(rows, inv.rows...)
 	}
-	in := gpt2.Batch(rows, tr.model.tok.EOS)
+	in := gpt2.Batch(rows, tr.model.tok.PadID())
 	T := len(in.IDs[0])
 	d := &driver{tr: tr, seen: map[event]bool{}, T: T, B: len(rows), ctx: sessionContext()}
 	r := 0

@@ -24,6 +24,10 @@ type Model struct {
 	LnF         *rt.Module
 	LMHead      *rt.Module
 
+	// Tokenizer is the folder's (LoadTokenizer) for a loaded model, GPT-2's
+	// for one built with New.
+	Tokenizer *Tokenizer
+
 	closer io.Closer
 }
 
@@ -36,17 +40,26 @@ type Block struct {
 	prefix                                string
 }
 
-// Load reads config.json and model.safetensors from a folder.
+// Load reads config.json, model.safetensors and the tokenizer files (see
+// LoadTokenizer) from a folder.
 func Load(dir string) (*Model, error) {
 	c, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
+	}
+	tok, err := LoadTokenizer(dir, c)
+	if err != nil {
+		return nil, err
+	}
+	if n := tok.Size(); n > c.VocabSize && tok.bpe != nil {
+		return nil, fmt.Errorf("%s: the tokenizer has ids up to %d, but config.json's vocab_size is %d", dir, n-1, c.VocabSize)
 	}
 	w, f, err := LoadWeights(filepath.Join(dir, "model.safetensors"), c)
 	if err != nil {
 		return nil, err
 	}
 	m := New(c, w)
+	m.Tokenizer = tok
 	m.closer = f
 	return m, nil
 }
@@ -62,6 +75,7 @@ func (m *Model) Close() error {
 // New builds a model from a config and weights (see WeightShapes).
 func New(c Config, w Weights) *Model {
 	m := &Model{Config: c, W: w}
+	m.Tokenizer, _ = NewTokenizer() // compiled in: fails only if the binary is broken
 	m.Root = rt.NewModule(nil, "", "GPT2LMHeadModel")
 	m.Transformer = rt.NewModule(m.Root, "transformer", "GPT2Model")
 	m.WTE = rt.NewModule(m.Transformer, "wte", "Embedding")

@@ -28,9 +28,6 @@ func LoadPretrained(ctx context.Context, idOrPath string, opts hub.Options) (*Mo
 			return nil, err
 		}
 	}
-	if err := CheckTokenizerFiles(dir); err != nil {
-		return nil, err
-	}
 	return Load(dir)
 }
 

@@ -1,10 +1,8 @@
 package gpt2
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -12,13 +10,18 @@ import (
 	"github.com/tiktoken-go/tokenizer"
 )
 
-// Tokenizer is GPT-2's byte-level BPE (tiktoken's r50k_base, the same
-// vocabulary and merges as Hugging Face's GPT2Tokenizer). The vocabulary is
-// compiled into the binary, so it works offline.
+// Tokenizer is a byte-level BPE tokenizer: GPT-2's own (tiktoken's
+// r50k_base, the same vocabulary and merges as Hugging Face's
+// GPT2Tokenizer, compiled into the binary, so it works offline), or one
+// read from a model folder whose vocabulary is not GPT-2's (LoadTokenizer).
 type Tokenizer struct {
-	codec tokenizer.Codec
-	EOS   int
+	codec tokenizer.Codec // GPT-2's; nil when bpe is set
+	bpe   *bpe
+	EOS   int // the end-of-text id; -1 when the vocabulary has none
 }
+
+// gpt2VocabSize is the size of GPT-2's vocabulary; its last id is <|endoftext|>.
+const gpt2VocabSize = 50257
 
 // NewTokenizer returns the GPT-2 tokenizer.
 func NewTokenizer() (*Tokenizer, error) {
@@ -26,13 +29,82 @@ func NewTokenizer() (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gpt2 tokenizer: %w", err)
 	}
-	return &Tokenizer{codec: c, EOS: 50256}, nil
+	return &Tokenizer{codec: c, EOS: gpt2VocabSize - 1}, nil
+}
+
+// LoadTokenizer returns the tokenizer of the model folder dir with config
+// c: GPT-2's when the folder has no tokenizer files (vocab.json with
+// merges.txt, or tokenizer.json) or their vocabulary is GPT-2's (tokens
+// added after GPT-2's are allowed and never produced from text), else the
+// folder's own byte-level BPE. EOS is the config's eos_token_id when the
+// vocabulary has that id.
+func LoadTokenizer(dir string, c Config) (*Tokenizer, error) {
+	f, err := readTokenizerFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	var t *Tokenizer
+	if f == nil || len(f.vocab) == 0 || isGPT2Vocab(f.vocab) {
+		if t, err = NewTokenizer(); err != nil {
+			return nil, err
+		}
+	} else {
+		b, err := newBPE(f)
+		if err != nil {
+			return nil, err
+		}
+		t = &Tokenizer{bpe: b, EOS: -1}
+		if id, ok := f.vocab[endOfText]; ok {
+			t.EOS = id
+		}
+	}
+	if c.EosTokenID >= 0 && c.EosTokenID < t.Size() {
+		t.EOS = c.EosTokenID
+	}
+	return t, nil
+}
+
+// PadID is the id that left-pads batch rows (masked out, so any id does):
+// EOS, as Hugging Face pads GPT-2, or 0 when the vocabulary has no EOS.
+func (t *Tokenizer) PadID() int { return max(t.EOS, 0) }
+
+// Size is one more than the largest token id.
+func (t *Tokenizer) Size() int {
+	if t.bpe != nil {
+		return t.bpe.size()
+	}
+	return gpt2VocabSize
 }
 
 // Encode turns text into token ids.
+// As in Hugging Face's tokenizers, the special token <|endoftext|> written
+// in the text is that token, not its 13 characters.
 func (t *Tokenizer) Encode(text string) ([]int, error) {
+	if t.bpe != nil {
+		return t.bpe.encode(text, nil), nil
+	}
+	var out []int
+	for {
+		before, after, found := strings.Cut(text, endOfText)
+		var err error
+		if out, err = t.encodeGPT2(before, out); err != nil {
+			return nil, err
+		}
+		if !found {
+			return out, nil
+		}
+		out = append(out, gpt2VocabSize-1)
+		text = after
+	}
+}
+
+// endOfText is GPT-2's special token.
+const endOfText = "<|endoftext|>"
+
+// encodeGPT2 appends the ids of text, without special tokens, to out.
+func (t *Tokenizer) encodeGPT2(text string, out []int) ([]int, error) {
 	if !strings.Contains(text, "\x7f") {
-		return t.encode(text, nil)
+		return t.encode(text, out)
 	}
 	// tiktoken-go's pre-tokenizer (regexp2) never matches U+007F (DEL)
 	// inside GPT-2's full pattern, though its character class alone does,
@@ -41,7 +113,6 @@ func (t *Tokenizer) Encode(text string) ([]int, error) {
 	// independently. The one pre-tokenization effect to keep: whitespace
 	// right before DEL ends a run, so its last character is a piece of its
 	// own ("a  \x7f" is "a", " ", " \x7f").
-	var out []int
 	segs := strings.Split(text, "\x7f")
 	for i, seg := range segs {
 		if i < len(segs)-1 {
@@ -87,6 +158,10 @@ func (t *Tokenizer) encode(text string, out []int) ([]int, error) {
 // Decode turns token ids back into text (invalid UTF-8 from partial
 // multi-byte tokens is kept as the replacement character).
 func (t *Tokenizer) Decode(ids []int) (string, error) {
+	if t.bpe != nil {
+		b, err := t.bpe.decode(ids)
+		return strings.ToValidUTF8(string(b), "\uFFFD"), err
+	}
 	u := make([]uint, len(ids))
 	for i, id := range ids {
 		if id < 0 || id > 50256 {
@@ -94,7 +169,28 @@ func (t *Tokenizer) Decode(ids []int) (string, error) {
 		}
 		u[i] = uint(id)
 	}
-	return t.codec.Decode(u)
+	// tiktoken's codec knows no special tokens: decode the runs between
+	// <|endoftext|> ids.
+	var sb strings.Builder
+	for len(u) > 0 {
+		i := slices.Index(u, gpt2VocabSize-1)
+		if i < 0 {
+			i = len(u)
+		}
+		if i > 0 {
+			s, err := t.codec.Decode(u[:i])
+			if err != nil {
+				return "", err
+			}
+			sb.WriteString(s)
+		}
+		if i < len(u) {
+			sb.WriteString(endOfText)
+			i++
+		}
+		u = u[i:]
+	}
+	return sb.String(), nil
 }
 
 // byteRunes is GPT-2's bytes_to_unicode: the printable character each byte
@@ -114,62 +210,26 @@ var byteRunes = func() map[rune]byte {
 	return m
 }()
 
-// CheckTokenizerFiles compares the vocabulary of a model folder's own
-// tokenizer files (vocab.json, else tokenizer.json), if it has any, with
-// GPT-2's, which is the only tokenizer nnscope has. Tokens added after
-// GPT-2's 50257 are allowed (they are never produced from text). A folder
-// without tokenizer files is fine.
-func CheckTokenizerFiles(dir string) error {
-	var vocab map[string]int
-	var name string
-	if b, err := os.ReadFile(filepath.Join(dir, "vocab.json")); err == nil {
-		name = "vocab.json"
-		if err := json.Unmarshal(b, &vocab); err != nil {
-			return fmt.Errorf("%s: %s", filepath.Join(dir, name), jsonErrorAt(b, err))
-		}
-	} else if b, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil {
-		name = "tokenizer.json"
-		var tj struct {
-			Model struct {
-				Type  string          `json:"type"`
-				Vocab json.RawMessage `json:"vocab"`
-			} `json:"model"`
-		}
-		if err := json.Unmarshal(b, &tj); err != nil {
-			return fmt.Errorf("%s: %s", filepath.Join(dir, name), jsonErrorAt(b, err))
-		}
-		if tj.Model.Type != "" && tj.Model.Type != "BPE" {
-			return fmt.Errorf("%s: a %s tokenizer, but nnscope only has GPT-2's byte-level BPE tokenizer (to run the model on token ids anyway, move %s out of the folder)", filepath.Join(dir, name), tj.Model.Type, name)
-		}
-		if len(tj.Model.Vocab) > 0 && json.Unmarshal(tj.Model.Vocab, &vocab) != nil {
-			return fmt.Errorf("%s: key \"model.vocab\": want an object mapping tokens to ids", filepath.Join(dir, name))
-		}
-	} else {
-		return nil
-	}
-	if len(vocab) == 0 {
-		return nil
-	}
+// isGPT2Vocab reports whether a vocab.json or tokenizer.json vocabulary is
+// GPT-2's: every id below <|endoftext|> spells GPT-2's token. Ids from
+// <|endoftext|> on are not compared (tokens added after GPT-2's).
+func isGPT2Vocab(vocab map[string]int) bool {
 	tok, err := NewTokenizer()
 	if err != nil {
-		return err
+		return false
 	}
-	// Report the lowest mismatching id, for a stable message.
-	bad, badTok, want := -1, "", ""
+	n := 0
 	for s, id := range vocab {
-		if id < 0 || id >= tok.EOS || (bad >= 0 && id >= bad) {
+		if id < 0 || id >= tok.EOS {
 			continue
 		}
+		n++
 		got, err := tok.codec.Decode([]uint{uint(id)})
 		if err != nil || !sameToken(s, got) {
-			bad, badTok, want = id, s, got
+			return false
 		}
 	}
-	if bad >= 0 {
-		return fmt.Errorf("%s: token %d is %q but GPT-2's is %q: this model has its own tokenizer, and nnscope only has GPT-2's (r50k_base), so text would be tokenized wrongly (to run it on token ids anyway, move %s out of the folder)",
-			filepath.Join(dir, name), bad, clip(spelledBytes(badTok), 40), clip(want, 40), name)
-	}
-	return nil
+	return n == tok.EOS
 }
 
 // sameToken reports whether a vocab.json spelling encodes the bytes b.

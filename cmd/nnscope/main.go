@@ -127,10 +127,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	defer m.Close()
-	tok, err := gpt2.NewTokenizer()
-	if err != nil {
-		return err
-	}
+	tok := m.Tokenizer
 	ids, err := tok.Encode(*prompt)
 	if err != nil {
 		return err

@@ -1,0 +1,147 @@
+package nnscope_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"nnscope"
+	"nnscope/gpt2"
+	"nnscope/safetensors"
+)
+
+// ownVocabModel writes a small GPT-2 with a byte-level BPE vocabulary of
+// its own (not GPT-2's): the 256 bytes, a few merges, <|endoftext|> last;
+// random weights.
+func ownVocabModel(t *testing.T, tokenizerFiles map[string]string) string {
+	t.Helper()
+	spell := func(b byte) string { // bytes_to_unicode
+		switch {
+		case b >= '!' && b <= '~', b >= 0xA1 && b <= 0xAC, b >= 0xAE:
+			return string(rune(b))
+		}
+		n := 0
+		for c := 0; c < int(b); c++ {
+			if !(c >= '!' && c <= '~' || c >= 0xA1 && c <= 0xAC || c >= 0xAE) {
+				n++
+			}
+		}
+		return string(rune(256 + n))
+	}
+	vocab := map[string]int{}
+	for b := 0; b < 256; b++ {
+		vocab[spell(byte(b))] = b
+	}
+	for i, m := range []string{"he", "ll", "hell", "hello", "Ġw", "or", "Ġwor", "ld", "Ġworld"} {
+		vocab[m] = 256 + i
+	}
+	vocab["<|endoftext|>"] = 265
+	js, _ := json.Marshal(vocab)
+	files := map[string]string{
+		"vocab.json": string(js),
+		"merges.txt": "#version: 0.2\nh e\nl l\nhe ll\nhell o\nĠ w\no r\nĠw or\nl d\nĠwor ld\n",
+	}
+	for k, v := range tokenizerFiles {
+		files[k] = v
+	}
+	c := gpt2.Config{VocabSize: 266, NPositions: 32, NEmbd: 16, NLayer: 2, NHead: 2, LayerNormEpsilon: 1e-5,
+		ActivationFunction: "gelu_new", BosTokenID: 265, EosTokenID: 265, ModelType: "gpt2"}
+	cj, _ := json.Marshal(c)
+	r := rand.New(rand.NewSource(7))
+	ts := map[string]safetensors.Tensor{}
+	for name, shape := range gpt2.WeightShapes(c) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		d := make([]float32, n)
+		for i := range d {
+			d[i] = float32(0.3 * r.NormFloat64())
+			if strings.Contains(name, "ln_") && strings.HasSuffix(name, ".weight") {
+				d[i] += 1
+			}
+		}
+		ts[name] = safetensors.Tensor{Dtype: "F32", Shape: shape, Data: d}
+	}
+	dir := t.TempDir()
+	files["config.json"] = string(cj)
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestOwnVocabularyModel runs a model whose folder has its own tokenizer
+// through the API: text is tokenized with the folder's merges, traces and
+// generation run on those ids, and decoding uses the folder's tokens.
+func TestOwnVocabularyModel(t *testing.T) {
+	model := nnscope.LanguageModel(ownVocabModel(t, nil))
+	ids := model.Encode("hello world")
+	if fmt.Sprint(ids) != "[259 264]" {
+		t.Fatalf("Encode: %v, want [259 264] (hello, Ġworld)", ids)
+	}
+	if got := model.Decode(259, 264, 265); got != "hello world<|endoftext|>" {
+		t.Errorf("Decode: %q", got)
+	}
+	if id := model.Token(" world"); id != 264 {
+		t.Errorf("Token(\" world\") = %d, want 264", id)
+	}
+	var logits *nnscope.Tensor
+	model.Trace([]string{"hello world", "hell"}, func(tr *nnscope.Tracer) {
+		logits = model.Output().Save()
+	})
+	if s := fmt.Sprint(logits.Shape()); s != "[2 2 266]" {
+		t.Errorf("logits shape %s, want [2 2 266]", s)
+	}
+	gen := model.Generate("hello", nnscope.MaxNewTokens(5), nnscope.IgnoreEOS())
+	if n := len(gen.NewTokens()); n != 5 {
+		t.Fatalf("%d new tokens, want 5", n)
+	}
+	for _, id := range gen.Tokens() {
+		if id < 0 || id >= 266 {
+			t.Errorf("generated id %d outside the vocabulary", id)
+		}
+	}
+	if !strings.HasPrefix(gen.Text(), "hello") || gen.Text() != model.Decode(gen.Tokens()...) {
+		t.Errorf("Text %q is not the decoded tokens %v", gen.Text(), gen.Tokens())
+	}
+	if !slices.Equal(gen.Tokens()[:1], []int{259}) {
+		t.Errorf("tokens %v do not start with the prompt's", gen.Tokens())
+	}
+}
+
+// TestOwnVocabularyErrors: tokenizer files that cannot be used fail the
+// load with the file and the reason.
+func TestOwnVocabularyErrors(t *testing.T) {
+	dir := ownVocabModel(t, map[string]string{"merges.txt": "#version: 0.2\nh e\nonly-one-token\n"})
+	err := catchLoad(func() { nnscope.LanguageModel(dir) })
+	if err == nil || !strings.Contains(err.Error(), "merges.txt:3") || !strings.Contains(err.Error(), "only-one-token") {
+		t.Errorf("bad merges.txt: %v", err)
+	}
+}
+
+// catchLoad runs f and returns the error a failing LanguageModel panics
+// with (scripts see it as their error).
+func catchLoad(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = e
+			} else {
+				err = fmt.Errorf("%v", r)
+			}
+		}
+	}()
+	f()
+	return nil
+}
