@@ -48,6 +48,9 @@ var byteSpelling = func() [256]rune {
 // repeats them; a stream of unique ones must not grow memory forever).
 const maxBPECache = 1 << 16
 
+// TokenizerFiles are the files LoadTokenizer reads from a model folder.
+var TokenizerFiles = []string{"vocab.json", "merges.txt", "added_tokens.json", "tokenizer.json"}
+
 // tokenizerFiles is what a model folder's tokenizer files hold.
 type tokenizerFiles struct {
 	name      string // the file the vocabulary came from, for messages

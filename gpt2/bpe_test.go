@@ -1,6 +1,7 @@
 package gpt2
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"unicode/utf8"
+
+	"nnscope/hub"
+	"nnscope/internal/reference"
 )
 
 // spell writes bytes the way vocab.json and merges.txt do.
@@ -308,5 +312,30 @@ func TestBPEPieceCacheBounded(t *testing.T) {
 	}
 	if n := len(b.cache); n > maxBPECache {
 		t.Errorf("cache holds %d pieces, bound %d", n, maxBPECache)
+	}
+}
+
+// TestOwnTokenizerFromHub: a Hub model's tokenizer files come with its
+// download, so a model with its own vocabulary is tokenized with it.
+func TestOwnTokenizerFromHub(t *testing.T) {
+	files := map[string][]byte{}
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(reference.Dir(), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = b
+	}
+	files["vocab.json"], _ = json.Marshal(smallVocab("he"))
+	files["merges.txt"] = []byte("#version: 0.2\nh e\n")
+	srv := miniHub(t, files)
+	m, err := LoadPretrained(context.Background(), "org/own-vocab", hub.Options{Endpoint: srv.URL, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ids, err := m.Tokenizer.Encode("hehe")
+	if err != nil || fmt.Sprint(ids) != "[256 256]" || m.Tokenizer.Size() != 258 {
+		t.Errorf("the Hub model's own tokenizer: %v %v (size %d), want [256 256] (size 258)", ids, err, m.Tokenizer.Size())
 	}
 }

@@ -17,7 +17,13 @@ import (
 // but with a sharded checkpoint (model.safetensors.index.json and its
 // shards, as save_pretrained writes for large models) is loaded from the
 // shards.
+//
+// A download also fetches the model's tokenizer files (TokenizerFiles) when
+// the repository has them, for models with a vocabulary of their own.
 func LoadPretrained(ctx context.Context, idOrPath string, opts hub.Options) (*Model, error) {
+	if opts.Optional == nil {
+		opts.Optional = TokenizerFiles
+	}
 	dir, err := hub.Resolve(ctx, idOrPath, opts)
 	if err != nil {
 		if len(opts.Files) != 0 || !weightsMissing(err) {

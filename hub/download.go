@@ -95,7 +95,23 @@ func (d *downloader) run(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("hub: %s: server answered commit %s for %s but %s for %s: %w", d.id, commit, d.o.Files[0], c, f, ErrNotHub)
 		}
 	}
-	return filepath.Join(d.repo, "snapshots", commit), nil
+	snap := filepath.Join(d.repo, "snapshots", commit)
+	for _, f := range d.o.Optional {
+		if regular(filepath.Join(snap, filepath.FromSlash(f))) {
+			continue
+		}
+		c, err := d.file(ctx, commit, f)
+		if errors.Is(err, ErrNotFound) {
+			continue // the repository has no such file
+		}
+		if err != nil {
+			return "", err
+		}
+		if c != commit {
+			return "", fmt.Errorf("hub: %s: server answered commit %s for %s but %s for %s: %w", d.id, commit, d.o.Files[0], c, f, ErrNotHub)
+		}
+	}
+	return snap, nil
 }
 
 func (d *downloader) writeRef(rev, commit string) error {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -26,6 +27,10 @@ type Options struct {
 	Progress   io.Writer    // progress bars go here; nil draws none
 	HTTPClient *http.Client // default http.DefaultClient
 	Files      []string     // default DefaultFiles (config.json, model.safetensors)
+	// Optional files are fetched with Files when a download happens, and
+	// skipped when the repository has none; a folder or a cache that
+	// already holds Files is used as it is, without the network.
+	Optional []string
 }
 
 func (o Options) withDefaults() Options {
@@ -71,7 +76,7 @@ func Resolve(ctx context.Context, idOrPath string, opts Options) (string, error)
 	}
 	opts.Revision = rev
 	o := opts.withDefaults()
-	for _, f := range o.Files {
+	for _, f := range slices.Concat(o.Files, o.Optional) {
 		if err := checkFilename(f); err != nil {
 			return "", err
 		}

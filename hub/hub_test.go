@@ -327,6 +327,40 @@ func TestFreshDownloadThenCache(t *testing.T) {
 	}
 }
 
+// TestOptionalFiles: optional files come with a download when the
+// repository has them, are skipped when it has not, and never make a
+// cached model reach for the network.
+func TestOptionalFiles(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	cache := t.TempDir()
+	o := f.opts(cache)
+	o.Optional = []string{"sub/extra.txt", "vocab.json"}
+	dir, err := Resolve(context.Background(), "org/tiny", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.checkLayout(t, cache, "org/tiny", dir, "config.json", "model.safetensors", "sub/extra.txt")
+	if _, err := os.Stat(filepath.Join(dir, "vocab.json")); err == nil {
+		t.Error("a file the repository lacks is in the snapshot")
+	}
+	reqs := strings.Join(f.requests(), "\n")
+	if !strings.Contains(reqs, "HEAD /org/tiny/resolve/"+f.commit+"/vocab.json") {
+		t.Errorf("vocab.json was not asked for at the snapshot's commit:\n%s", reqs)
+	}
+	f.reset()
+	if d, err := Resolve(context.Background(), "org/tiny", o); err != nil || d != dir {
+		t.Fatalf("second Resolve: %s, %v", d, err)
+	}
+	if r := f.requests(); len(r) != 0 {
+		t.Errorf("a cached model with an optional file missing made requests: %v", r)
+	}
+	o.Optional = []string{"../escape"}
+	if _, err := Resolve(context.Background(), "org/tiny", o); err == nil {
+		t.Error("an optional file name outside the snapshot was accepted")
+	}
+}
+
 func TestMissingFileInSnapshotIsFetched(t *testing.T) {
 	cleanEnv(t)
 	f := newFakeHub(t)
