@@ -46,9 +46,16 @@ func (k Kind) String() string {
 
 // Position is a place in the user's source. Filename is empty for REPL
 // input; Line is 0 when the position is unknown.
+//
+// Input numbers the session inputs (REPL lines, notebook cells) of an
+// Interpreter from 1; it is 0 in files. An error of Eval at a position in
+// an earlier input than the one evaluated (a function defined there) has
+// Filename "earlier input": its line and column are not the current
+// input's.
 type Position struct {
 	Filename     string
 	Line, Column int
+	Input        int
 }
 
 func (p Position) String() string {

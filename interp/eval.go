@@ -126,6 +126,13 @@ var (
 )
 
 func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
+	return in.EvalAs(ctx, "", src)
+}
+
+// EvalAs is Eval for input read from a file (the REPL's :load): positions
+// in it carry name as their Filename, also when an error of a later input
+// happens in a function it declared.
+func (in *Interpreter) EvalAs(ctx context.Context, name, src string) (Result, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	resetStmt()
@@ -150,6 +157,53 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	if err := in.ensureSession(ctx); err != nil {
 		return Result{}, err
 	}
+	in.inputNo++
+	in.inputName = name
+	res, err := in.eval(ctx, src)
+	if err != nil {
+		in.markEarlier(err, in.inputNo, 0)
+	}
+	return res, err
+}
+
+// markEarlier relabels the positions of err (and of the body errors it
+// carries) that lie in an earlier session input than cur: a panic in a
+// function defined in an earlier cell has that cell's line and column,
+// which are not the current input's. The line's text is added so that the
+// user can find it.
+func (in *Interpreter) markEarlier(err error, cur, depth int) {
+	e, ok := err.(*Error)
+	if !ok || depth > 8 {
+		return
+	}
+	if e.Pos.Input != 0 && e.Pos.Input != cur && e.Pos.Filename == "" {
+		e.Pos.Filename = "earlier input"
+		if line := in.inputLine(e.Pos.Input, e.Pos.Line); line != "" {
+			e.Msg += " (at: " + line + ")"
+		}
+	}
+	if v, ok := e.Value.(error); ok {
+		in.markEarlier(v, cur, depth+1)
+	}
+}
+
+// inputLine returns the text of line (1-based) of session input n.
+func (in *Interpreter) inputLine(n, line int) string {
+	in.chunkMu.Lock()
+	defer in.chunkMu.Unlock()
+	for _, c := range in.chunks {
+		if c.inputNo == n {
+			lines := strings.Split(c.input, "\n")
+			if line >= 1 && line <= len(lines) {
+				return strings.TrimSpace(lines[line-1])
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 	if strings.TrimSpace(src) == "" {
 		return Result{}, nil
 	}
@@ -210,7 +264,7 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 			return Position{}
 		}
 		l, c := lineCol(src, o)
-		return Position{Line: l, Column: c}
+		return Position{Filename: in.inputName, Line: l, Column: c, Input: in.inputNo}
 	}
 	if perr != nil {
 		if el, ok := perr.(scanner.ErrorList); ok && len(el) > 0 {
@@ -330,7 +384,7 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 	rw := &rewriter{src: src, fset: fset, toInput: toInput, info: info, imports: imports,
 		stmtPos: func(off int) int {
 			l, c := lineCol(src, off)
-			return registerStmt(Position{Line: l, Column: c})
+			return registerStmt(Position{Filename: in.inputName, Line: l, Column: c, Input: in.inputNo})
 		}, rootBody: root}
 	rw.run(f)
 	in.rootIDs = rw.rootIDs
@@ -455,7 +509,7 @@ func (in *Interpreter) Eval(ctx context.Context, src string) (Result, error) {
 			}
 		}
 		rtext, m := applyEdits(text, edits)
-		padded := in.addChunk(&chunk{text: rtext, m: m, input: src})
+		padded := in.addChunk(&chunk{text: rtext, m: m, input: src, inputNo: in.inputNo, filename: in.inputName})
 		v, err := in.exec(ctx, in.sess, padded)
 		if err != nil {
 			return Result{}, in.finish(err, terrs, toPos)

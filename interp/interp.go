@@ -58,7 +58,9 @@ type Interpreter struct {
 	sess        *yaegi.Interpreter
 	sessImports map[string]string // path -> local name
 	sessDecls   []ctxDecl
-	rootIDs     []int // statement markers of the input's top level (see exec)
+	rootIDs     []int  // statement markers of the input's top level (see exec)
+	inputNo     int    // number of the input being evaluated (Position.Input)
+	inputName   string // its file name (EvalAs), "" for typed input
 	helpersDone bool
 
 	// chunk table for position mapping; line numbers are unique per
@@ -85,6 +87,7 @@ type chunk struct {
 	m         *srcMap
 	input     string // the user's source, before rewriting
 	filename  string
+	inputNo   int // the session input it is part of (0: a file)
 }
 
 // New returns an interpreter.
@@ -216,10 +219,10 @@ func (in *Interpreter) userPos(line, col int) Position {
 	off = c.m.orig(off)
 	if off > len(c.input) {
 		// In an appended helper: no user position.
-		return Position{Filename: c.filename}
+		return Position{Filename: c.filename, Input: c.inputNo}
 	}
 	l, cl := lineCol(c.input, off)
-	return Position{Filename: c.filename, Line: l, Column: cl}
+	return Position{Filename: c.filename, Line: l, Column: cl, Input: c.inputNo}
 }
 
 // convertErr turns an error from yaegi into an *Error with a user position.
@@ -409,6 +412,9 @@ func (in *Interpreter) prepareFile(path, src string) (text string, m *srcMap, te
 		pp := fset.Position(p)
 		return Position{Filename: path, Line: pp.Line, Column: pp.Column}
 	}
+	if err := checkMain(f, toPos); err != nil {
+		return "", nil, nil, nil, err
+	}
 	var info *types.Info
 	info, terrs = in.typeCheck(fset, types.NewPackage("main", "main"), []*ast.File{f})
 	rw := &rewriter{
@@ -438,6 +444,28 @@ func (in *Interpreter) prepareFile(path, src string) (text string, m *srcMap, te
 	}
 
 	return text, m, terrs, toPos, nil
+}
+
+// checkMain reports a file that would run nothing: another package than
+// main, no func main, or a main with parameters or results (yaegi runs
+// such a file without an error and without calling anything).
+func checkMain(f *ast.File, toPos func(token.Pos) Position) error {
+	if f.Name.Name != "main" {
+		return &Error{Pos: toPos(f.Name.Pos()), Msg: "package " + f.Name.Name + ": a script must be package main (with func main)", Kind: KindCompile}
+	}
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok || fd.Recv != nil || fd.Name.Name != "main" {
+			continue
+		}
+		if fd.Type.Params.NumFields() > 0 || fd.Type.Results.NumFields() > 0 {
+			return &Error{Pos: toPos(fd.Name.Pos()), Msg: "func main must have no arguments and no return values", Kind: KindCompile}
+		}
+		return nil
+	}
+	p := toPos(f.Name.Pos())
+	p.Line, p.Column = 0, 0
+	return &Error{Pos: p, Msg: "function main is undeclared in the main package (a script runs its func main)", Kind: KindCompile}
 }
 
 func (in *Interpreter) finish(err error, terrs []types.Error, toPos func(token.Pos) Position) error {

@@ -251,7 +251,10 @@ func (r *REPL) submit(src string) {
 }
 
 // eval runs src in the session with a context that Ctrl-C cancels.
-func (r *REPL) eval(src string) (interp.Result, error) {
+func (r *REPL) eval(src string) (interp.Result, error) { return r.evalAs("", src) }
+
+// evalAs is eval for input from the file name (:load).
+func (r *REPL) evalAs(name, src string) (interp.Result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.mu.Lock()
 	r.cancel = cancel
@@ -265,7 +268,7 @@ func (r *REPL) eval(src string) (interp.Result, error) {
 	if !r.opts.Interactive {
 		defer r.catchInterrupts()()
 	}
-	res, err := r.sess.Eval(ctx, src)
+	res, err := r.sess.EvalAs(ctx, name, src)
 	if err != nil && ctx.Err() != nil {
 		return res, errInterrupted
 	}
@@ -390,7 +393,7 @@ func (r *REPL) load(path string, args []string) {
 			return
 		}
 	}
-	res, err := r.eval(plan.body)
+	res, err := r.evalAs(path, plan.body)
 	if err != nil {
 		r.report(res, withFile(err, path))
 		return

@@ -70,10 +70,16 @@ func (s *Session) RunFile(ctx context.Context, path string, args []string) error
 }
 
 // Eval evaluates REPL or notebook input in the session.
-func (s *Session) Eval(ctx context.Context, src string) (res interp.Result, err error) {
+func (s *Session) Eval(ctx context.Context, src string) (interp.Result, error) {
+	return s.EvalAs(ctx, "", src)
+}
+
+// EvalAs is Eval for input read from the file name (the REPL's :load):
+// errors in it, also later ones in the functions it declared, name the file.
+func (s *Session) EvalAs(ctx context.Context, name, src string) (res interp.Result, err error) {
 	err = withContext(ctx, func() error {
 		var e error
-		res, e = s.in.Eval(ctx, src)
+		res, e = s.in.EvalAs(ctx, name, src)
 		return tidy(e)
 	})
 	return res, err
