@@ -24,6 +24,11 @@ var RetainGraph BackwardOption = func(o *backwardOptions) { o.retain = true }
 // trace and on saved tensors after it.
 func (x *Tensor) Backward(body func(), opts ...BackwardOption) {
 	t := x.use("Backward")
+	if current != nil && current.scope.kind == "backward block" {
+		// The outer pass waits for this body: a pass run from here left
+		// the outer block's Grad() without a value (a nil dereference).
+		fail("usage", "Backward called inside a backward block: run the second backward pass after the block returns (pass nnscope.RetainGraph to the first)")
+	}
 	var o backwardOptions
 	for _, f := range opts {
 		if f != nil {

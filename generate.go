@@ -2,6 +2,7 @@ package nnscope
 
 import (
 	"fmt"
+	"math"
 	"nnscope/display"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ type genOptions struct {
 	maxNew   int
 	samp     gpt2.Sampling
 	noEOS    bool
+	greedy   bool                // Temperature(0): no sampling, whatever else is asked
 	stream   []func(text string) // called with each new piece of text
 	progress bool                // show a bar of generated tokens
 }
@@ -24,17 +26,39 @@ type genOptions struct {
 // MaxNewTokens sets how many tokens to generate (default 20).
 func MaxNewTokens(n int) GenerateOption { return func(o *genOptions) { o.maxNew = n } }
 
-// Temperature turns on sampling at temperature t.
+// Temperature turns on sampling at temperature t (> 0); Temperature(0) is
+// greedy decoding (the limit of t -> 0).
 func Temperature(t float64) GenerateOption {
-	return func(o *genOptions) { o.samp.Sample, o.samp.Temperature = true, t }
+	return func(o *genOptions) {
+		if !(t >= 0) || math.IsInf(t, 1) {
+			fail("usage", "Generate: Temperature(%g): the temperature must be a positive number (0 for greedy decoding)", t)
+		}
+		if t == 0 {
+			o.greedy = true
+			return
+		}
+		o.samp.Sample, o.samp.Temperature = true, t
+	}
 }
 
 // TopK turns on sampling from the k most likely tokens.
-func TopK(k int) GenerateOption { return func(o *genOptions) { o.samp.Sample, o.samp.TopK = true, k } }
+func TopK(k int) GenerateOption {
+	return func(o *genOptions) {
+		if k < 1 {
+			fail("usage", "Generate: TopK(%d): k must be at least 1", k)
+		}
+		o.samp.Sample, o.samp.TopK = true, k
+	}
+}
 
 // TopP turns on nucleus sampling with probability mass p.
 func TopP(p float64) GenerateOption {
-	return func(o *genOptions) { o.samp.Sample, o.samp.TopP = true, p }
+	return func(o *genOptions) {
+		if !(p > 0 && p <= 1) {
+			fail("usage", "Generate: TopP(%g): p must be in (0, 1]", p)
+		}
+		o.samp.Sample, o.samp.TopP = true, p
+	}
 }
 
 // Seed sets the sampling seed (sampling is reproducible for a seed).
@@ -109,6 +133,9 @@ func (m *Model) Generate(input any, args ...any) *Generation {
 		default:
 			fail("usage", "Generate: unexpected argument of type %T (want options like nnscope.MaxNewTokens(n) and a func(tr *nnscope.Tracer) body)", a)
 		}
+	}
+	if g.opts.greedy {
+		g.opts.samp.Sample, g.opts.samp.TopK, g.opts.samp.TopP, g.opts.samp.Temperature = false, 0, 0, 0
 	}
 	if g.opts.maxNew < 1 {
 		fail("usage", "Generate: MaxNewTokens must be at least 1, got %d", g.opts.maxNew)

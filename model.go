@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -88,7 +89,15 @@ func LanguageModel(path string, opts ...Option) *Model {
 			fail("device", "LanguageModel(%q): %v", path, err)
 		}
 	}
-	key := path + "@" + o.revision + "@" + dev
+	key := path
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		// One folder, however it is spelled ("testdata/x", "./x/", an
+		// absolute path), is one model: loaded once.
+		if abs, err := filepath.Abs(path); err == nil {
+			key = abs
+		}
+	}
+	key += "@" + o.revision + "@" + dev
 	if dev == "cuda" {
 		key += fmt.Sprint("#", rt.GPUEpoch())
 	}

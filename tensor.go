@@ -1,6 +1,7 @@
 package nnscope
 
 import (
+	"fmt"
 	"reflect"
 
 	"gorgonia.org/tensor"
@@ -56,6 +57,15 @@ func (x *Tensor) use(op string) *rt.Tensor {
 	return x.t
 }
 
+// arg is use for an argument of op named name: a nil one is reported as
+// the argument, not as the tensor the method was called on.
+func (x *Tensor) arg(op, name string) *rt.Tensor {
+	if x == nil {
+		fail("usage", "%s: %s is a nil tensor (was it assigned inside a trace that did not reach it?)", op, name)
+	}
+	return x.use(op)
+}
+
 // expired reports whether x belongs to a trace or backward block that has
 // ended without x being saved.
 func (x *Tensor) expired() bool { return x.scope != nil && x.scope.ended && !x.saved }
@@ -63,7 +73,7 @@ func (x *Tensor) expired() bool { return x.scope != nil && x.scope.ended && !x.s
 func operand(op string, v any) any {
 	switch o := v.(type) {
 	case *Tensor:
-		return o.use(op)
+		return o.arg(op, "the operand")
 	case float64, float32, int, int64, int32:
 		return o
 	case int8, int16, uint, uint8, uint16, uint32, uint64:
@@ -182,18 +192,28 @@ func NewTensor(values []float64, shape ...int) *Tensor {
 }
 
 // Zeros makes a tensor of zeros.
-func Zeros(shape ...int) *Tensor { return wrap(rt.New(shape...), current.scopeOrNil()) }
+func Zeros(shape ...int) *Tensor {
+	defer guard("Zeros")
+	return wrap(rt.New(shape...), current.scopeOrNil())
+}
 
 // Ones makes a tensor of ones.
-func Ones(shape ...int) *Tensor { return wrap(rt.Ones(shape...), current.scopeOrNil()) }
+func Ones(shape ...int) *Tensor {
+	defer guard("Ones")
+	return wrap(rt.Ones(shape...), current.scopeOrNil())
+}
 
 // Full makes a tensor filled with v.
 func Full(v float64, shape ...int) *Tensor {
+	defer guard("Full")
 	return wrap(rt.Full(float32(v), shape...), current.scopeOrNil())
 }
 
 // Arange makes [0, 1, ..., n-1].
-func Arange(n int) *Tensor { return wrap(rt.Arange(n), current.scopeOrNil()) }
+func Arange(n int) *Tensor {
+	defer guard("Arange")
+	return wrap(rt.Arange(n), current.scopeOrNil())
+}
 
 func (x *Tensor) unary(op string, f func(*rt.Tensor) *rt.Tensor) *Tensor {
 	defer guard(op)
@@ -220,7 +240,7 @@ func (x *Tensor) Div(v any) *Tensor { return x.binary("Div", v, (*rt.Tensor).Div
 // MatMul multiplies the last two dimensions (batched, broadcasting).
 func (x *Tensor) MatMul(y *Tensor) *Tensor {
 	defer guard("MatMul")
-	return derive(x.use("MatMul").MatMul(y.use("MatMul")), x, y)
+	return derive(x.use("MatMul").MatMul(y.arg("MatMul", "the argument")), x, y)
 }
 
 // Neg returns -x.
@@ -344,20 +364,20 @@ func (x *Tensor) Fill(v float64) *Tensor {
 // Copy writes src (broadcast) into x in place and returns x.
 func (x *Tensor) Copy(src *Tensor) *Tensor {
 	defer guard("Copy")
-	x.use("Copy").Copy(src.use("Copy"))
+	x.use("Copy").Copy(src.arg("Copy", "the source"))
 	return x
 }
 
 // MaskedFill returns a copy of x with v where mask is non-zero.
 func (x *Tensor) MaskedFill(mask *Tensor, v float64) *Tensor {
 	defer guard("MaskedFill")
-	return derive(x.use("MaskedFill").MaskedFill(mask.use("MaskedFill"), v), x, mask)
+	return derive(x.use("MaskedFill").MaskedFill(mask.arg("MaskedFill", "the mask"), v), x, mask)
 }
 
 // Where picks a where cond is non-zero, else b.
 func Where(cond, a, b *Tensor) *Tensor {
 	defer guard("Where")
-	return derive(rt.Where(cond.use("Where"), a.use("Where"), b.use("Where")), cond, a, b)
+	return derive(rt.Where(cond.arg("Where", "cond"), a.arg("Where", "a"), b.arg("Where", "b")), cond, a, b)
 }
 
 // Concat joins tensors along an axis.
@@ -375,13 +395,13 @@ func Stack(axis int, ts ...*Tensor) *Tensor {
 // CrossEntropy is the mean next-token loss of logits [N, V] for targets.
 func CrossEntropy(logits *Tensor, targets []int) *Tensor {
 	defer guard("CrossEntropy")
-	return derive(rt.CrossEntropy(logits.use("CrossEntropy"), targets), logits)
+	return derive(rt.CrossEntropy(logits.arg("CrossEntropy", "logits"), targets), logits)
 }
 
 func unwrapAll(op string, ts []*Tensor) []*rt.Tensor {
 	out := make([]*rt.Tensor, len(ts))
 	for i, t := range ts {
-		out[i] = t.use(op)
+		out[i] = t.arg(op, fmt.Sprintf("tensor %d", i))
 	}
 	return out
 }
@@ -397,7 +417,7 @@ func LayerNorm(x, w, b *Tensor, eps float64) *Tensor {
 	if b != nil {
 		bt = b.use("LayerNorm")
 	}
-	xt := x.use("LayerNorm")
+	xt := x.arg("LayerNorm", "x")
 	if xt.Dim() == 0 {
 		fail("usage", "LayerNorm: x is a scalar; it needs a last axis to normalize")
 	}

@@ -79,12 +79,22 @@ func (tr *Tracer) collect(input any, body func(tr *Tracer)) {
 		return
 	}
 	if body != nil {
-		body(tr)
+		prev := collecting
+		collecting = tr
+		func() {
+			defer func() { collecting = prev }()
+			body(tr)
+		}()
 	}
 	if len(tr.invokes) == 0 {
 		fail("usage", "%s with nil input needs at least one tr.Invoke(input, body)", tr.scope.kind)
 	}
 }
+
+// collecting is the tracer whose Trace(nil, ...) body is registering its
+// invokes (the model has not started), for a clear error when that body
+// accesses a module itself.
+var collecting *Tracer
 
 // Invoke adds an input to a Trace(nil, ...) batch with its own body,
 // which sees only its rows. All invokes run as one batched forward.
@@ -110,6 +120,9 @@ func (tr *Tracer) Stop() {
 // Cache returns a cache that records every module's output from now on in
 // this trace (all rows). Its tensors stay usable after the trace.
 func (tr *Tracer) Cache() *Cache {
+	if tr.cache == nil && tr.scope.ended {
+		fail("usage", "Cache called after the %s ended: call tr.Cache() inside its body (it records module outputs from then on)", tr.scope.kind)
+	}
 	if tr.cache == nil {
 		tr.cache = &Cache{byPath: map[string]*Tensor{}, root: tr.model.g.Root}
 	}
@@ -500,6 +513,9 @@ func (e *Envoy) body(op string) *mediator {
 	md := current
 	if md != nil && md.tracer == nil {
 		fail("usage", "%s.%s() called inside a backward block: read module values in the trace body before calling Backward, and their gradients with t.Grad() inside it", e.mod.Path, op)
+	}
+	if md == nil && collecting != nil {
+		fail("usage", "%s.%s() called in the body of %s(nil, ...) outside tr.Invoke: with nil input, access modules inside the invoke bodies, tr.Invoke(input, func() { ... })", e.mod.Path, op, map[bool]string{true: "Generate", false: "Trace"}[collecting.gen != nil])
 	}
 	if md == nil || md.tracer == nil {
 		fail("usage", "%s.%s() called outside a trace: call it inside model.Trace(input, func(tr *nnscope.Tracer) { ... })", e.mod.Path, op)
