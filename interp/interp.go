@@ -35,6 +35,10 @@ type Options struct {
 	// Symbols are extra symbol tables (yaegi extract format) made
 	// importable, in addition to stdlib.Symbols.
 	Symbols []map[string]map[string]reflect.Value
+	// GoroutinePanic, when set, is called after a panic in a goroutine the
+	// script started has been reported on Stderr (nnscope run ends the
+	// process, as a compiled program would). Unset, the session lives on.
+	GoroutinePanic func(error)
 }
 
 // Result is the outcome of Eval. HasValue reports whether the input ended
@@ -132,6 +136,9 @@ func (in *Interpreter) goProtected(fn func()) {
 	go func() {
 		if err := protectOwnSite(fn); err != nil {
 			fmt.Fprintf(&in.stderr, "panic in a goroutine the script started: %v\n", err)
+			if in.opts.GoroutinePanic != nil {
+				in.opts.GoroutinePanic(err)
+			}
 		}
 	}()
 }

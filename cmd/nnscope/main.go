@@ -188,9 +188,16 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
+// osExit ends the process (a variable for tests).
+var osExit = os.Exit
+
 func runScript(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		fmt.Fprint(stdout, `Usage: nnscope run FILE.go [script flags]
+		w := stdout
+		if len(args) == 0 { // a mistake: the usage is the error message
+			w = stderr
+		}
+		fmt.Fprint(w, `Usage: nnscope run FILE.go [script flags]
 
 Runs a Go-syntax intervention script (package main, func main) with the
 interpreter. Flags after the file are the script's own (its flag.Parse sees
@@ -198,11 +205,16 @@ them). Scripts may import the nnscope API, gorgonia.org/tensor and a safe
 subset of the standard library (no os/exec, unsafe, syscall or net).
 Ctrl-C stops a running trace or generation and ends the script.
 `)
+		if len(args) == 0 {
+			return exitCode(2)
+		}
 		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	s := session.New(session.Options{Stdout: stdout, Stderr: stderr})
+	s := session.New(session.Options{Stdout: stdout, Stderr: stderr,
+		// A panic in a goroutine ends a compiled Go program with status 2.
+		GoroutinePanic: func(error) { osExit(2) }})
 	err := s.RunFile(ctx, args[0], args[1:])
 	if code, ok := interp.ExitCode(err); ok {
 		return exitCode(code)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runCLI(t *testing.T, args ...string) (string, string, error) {
@@ -96,5 +97,23 @@ func main() {
 	}
 	if _, _, err := runCLI(t, "run", filepath.Join(dir, "missing.go")); err == nil || !strings.Contains(err.Error(), "missing.go") {
 		t.Fatalf("missing file: %v", err)
+	}
+	if _, _, err := runCLI(t, "run"); !errors.As(err, &code) || code != 2 {
+		t.Errorf("run without a file: %v, want exit status 2", err)
+	}
+	// A panic in a goroutine ends the script with status 2, as it ends a
+	// compiled program.
+	exited := make(chan int, 1)
+	osExit = func(code int) { exited <- code; select {} }
+	defer func() { osExit = os.Exit }()
+	gopanic := write("gopanic.go", "package main\n\nimport \"time\"\n\nfunc main() {\n\tgo func() { panic(\"boom\") }()\n\ttime.Sleep(time.Minute)\n}\n")
+	go runCLI(t, "run", gopanic)
+	select {
+	case c := <-exited:
+		if c != 2 {
+			t.Errorf("goroutine panic: exit status %d, want 2", c)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("a goroutine panic did not end the script")
 	}
 }
