@@ -254,7 +254,11 @@ func (tr *Tracer) Iter(fn func(step int)) {
 	if md == nil || md.tracer != tr || tr.gen == nil {
 		fail("usage", "Iter must be called inside a Generate body")
 	}
-	defer func(s int) { md.step = s }(md.step)
+	if md.inIter {
+		fail("usage", "Iter called inside an Iter function: tr.Iter already runs its function once per generation step")
+	}
+	md.inIter = true
+	defer func(s int) { md.step, md.inIter = s, false }(md.step)
 	for s := md.step; ; s++ {
 		resp := md.ask(&request{ev: event{kind: evStep, step: s}, what: fmt.Sprintf("generation step %d", s)})
 		if resp.ended {

@@ -98,6 +98,7 @@ type mediator struct {
 	now     func(event) bool // whether an event is in progress (answer at once)
 	step    int              // the generation step this body's requests refer to
 	genOver bool             // a tr.Iter returned: the generation has ended
+	inIter  bool             // inside a tr.Iter function
 
 	// Invoke geometry: rows of the batch and left padding to hide.
 	row, rows, pad int

@@ -43,6 +43,17 @@ func TestMisuseMessages(t *testing.T) {
 		{"negative temperature", func() { m.Generate("Hi", MaxNewTokens(2), Temperature(-1)) }, "Temperature(-1): the temperature must be a positive number"},
 		{"TopP above 1", func() { m.Generate("Hi", MaxNewTokens(2), TopP(2)) }, "TopP(2): p must be in (0, 1]"},
 		{"TopK 0", func() { m.Generate("Hi", MaxNewTokens(2), TopK(0)) }, "TopK(0): k must be at least 1"},
+		// The runtime's Copy is an implementation detail of SetOutput.
+		{"SetOutput shape in a padded batch", func() {
+			m.Trace(nil, func(tr *Tracer) {
+				tr.Invoke("Hello there my friend", func() { m.Transformer.H.At(0).SetOutput(Zeros(1, 2, 5)) })
+				tr.Invoke("Hi", func() {})
+			})
+		}, "SetOutput on transformer.h.0: the value has shape [1 2 5], this invoke's output has shape [1 4 32]"},
+		{"Iter inside Iter", func() {
+			m.Generate("Hi", MaxNewTokens(2), func(tr *Tracer) { tr.Iter(func(int) { tr.Iter(func(int) {}) }) })
+		}, "Iter called inside an Iter function"},
+		{"Decode out of range", func() { m.Decode(99999999) }, "Decode: token id 99999999 outside"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

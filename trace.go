@@ -462,15 +462,7 @@ func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op strin
 			// is sized for cur: broadcast v to it like an edit in place
 			// would, or fail here rather than deep inside a later module.
 			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						if _, ok := r.(*rt.Error); !ok {
-							panic(r)
-						}
-						d.abort(&Error{Kind: "usage", Msg: fmt.Sprintf("%s on %s: the value has shape %v, the %s has shape %v (a replacement must have that shape or broadcast to it)",
-							op, mod.Path, v.Shape(), what, cur.Shape())})
-					}
-				}()
+				defer d.abortOnShape(op, mod, v, "the "+what, cur)
 				v = v.Expand(cur.Shape()...).Contiguous()
 			}()
 		}
@@ -478,10 +470,22 @@ func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op strin
 	}
 	view := d.rowsView(md, mod, cur)
 	func() {
-		defer guard(op + " on " + mod.Path)
+		defer d.abortOnShape(op, mod, v, "this invoke's "+what, view)
 		view.Copy(v)
 	}()
 	return cur
+}
+
+// abortOnShape, deferred around putting v in place of target, turns the
+// runtime's shape error into one that names the module and both shapes.
+func (d *driver) abortOnShape(op string, mod *rt.Module, v *rt.Tensor, what string, target *rt.Tensor) {
+	if r := recover(); r != nil {
+		if _, ok := r.(*rt.Error); !ok {
+			panic(r)
+		}
+		d.abort(&Error{Kind: "usage", Msg: fmt.Sprintf("%s on %s: the value has shape %v, %s has shape %v (a replacement must have that shape or broadcast to it)",
+			op, mod.Path, v.Shape(), what, target.Shape())})
+	}
 }
 
 // hand gives a body the live value t of a module's input or output. The

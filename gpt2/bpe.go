@@ -302,7 +302,7 @@ func (t *bpe) decode(ids []int) ([]byte, error) {
 	var b []byte
 	for _, id := range ids {
 		if id < 0 || id >= len(t.pieces) {
-			return nil, fmt.Errorf("decode: token id %d outside the vocabulary [0, %d] of %s", id, len(t.pieces)-1, t.source)
+			return nil, fmt.Errorf("token id %d outside the vocabulary [0, %d] of %s", id, len(t.pieces)-1, t.source)
 		}
 		b = append(b, t.pieces[id]...)
 	}

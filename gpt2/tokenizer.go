@@ -165,7 +165,7 @@ func (t *Tokenizer) Decode(ids []int) (string, error) {
 	u := make([]uint, len(ids))
 	for i, id := range ids {
 		if id < 0 || id > 50256 {
-			return "", fmt.Errorf("decode: token id %d outside GPT-2's vocabulary [0, 50256]", id)
+			return "", fmt.Errorf("token id %d outside GPT-2's vocabulary [0, 50256]", id)
 		}
 		u[i] = uint(id)
 	}
