@@ -24,6 +24,9 @@ type bpe struct {
 	ranks  map[string]int // "left right" -> merge rank
 	added  []addedToken   // longest first
 	source string         // the file(s) read, for messages
+	// ByteLevel's options: a space put before text that does not start
+	// with one, and no regular-expression split (a whole text is a piece).
+	prefixSpace, wholeText bool
 
 	mu    sync.Mutex
 	cache map[string][]int // piece -> ids
@@ -49,7 +52,7 @@ var byteSpelling = func() [256]rune {
 const maxBPECache = 1 << 16
 
 // TokenizerFiles are the files LoadTokenizer reads from a model folder.
-var TokenizerFiles = []string{"vocab.json", "merges.txt", "added_tokens.json", "tokenizer.json"}
+var TokenizerFiles = []string{"vocab.json", "merges.txt", "added_tokens.json", "tokenizer_config.json", "tokenizer.json"}
 
 // tokenizerFiles is what a model folder's tokenizer files hold.
 type tokenizerFiles struct {
@@ -58,6 +61,8 @@ type tokenizerFiles struct {
 	merges    [][2]string
 	mergesErr error // vocab.json without a readable merges.txt
 	added     []addedToken
+	// ByteLevel's add_prefix_space, and not its use_regex.
+	prefixSpace, wholeText bool
 }
 
 // readTokenizerFiles reads the folder's tokenizer files: vocab.json with
@@ -99,6 +104,15 @@ func readTokenizerFiles(dir string) (*tokenizerFiles, error) {
 		if id, ok := f.vocab[endOfText]; ok {
 			f.added = append(f.added, addedToken{endOfText, id})
 		}
+		if cb, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
+			var cfg struct {
+				AddPrefixSpace bool `json:"add_prefix_space"`
+			}
+			if err := json.Unmarshal(cb, &cfg); err != nil {
+				return nil, fmt.Errorf("%s: %s", filepath.Join(dir, "tokenizer_config.json"), jsonErrorAt(cb, err))
+			}
+			f.prefixSpace = cfg.AddPrefixSpace
+		}
 		return f, nil
 	}
 	path := filepath.Join(dir, "tokenizer.json")
@@ -112,7 +126,9 @@ func readTokenizerFiles(dir string) (*tokenizerFiles, error) {
 			Content string `json:"content"`
 		} `json:"added_tokens"`
 		PreTokenizer *struct {
-			Type string `json:"type"`
+			Type           string `json:"type"`
+			AddPrefixSpace bool   `json:"add_prefix_space"`
+			UseRegex       *bool  `json:"use_regex"` // default true
 		} `json:"pre_tokenizer"`
 		Model struct {
 			Type   string            `json:"type"`
@@ -130,6 +146,10 @@ func readTokenizerFiles(dir string) (*tokenizerFiles, error) {
 		return nil, fmt.Errorf("%s: key \"pre_tokenizer.type\" is %q, but nnscope reads only byte-level BPE tokenizers (ByteLevel, GPT-2's kind): to run the model on token ids anyway, move tokenizer.json out of the folder", path, p.Type)
 	}
 	f := &tokenizerFiles{name: path}
+	if p := tj.PreTokenizer; p != nil {
+		f.prefixSpace = p.AddPrefixSpace
+		f.wholeText = p.UseRegex != nil && !*p.UseRegex
+	}
 	if len(tj.Model.Vocab) > 0 && json.Unmarshal(tj.Model.Vocab, &f.vocab) != nil {
 		return nil, fmt.Errorf("%s: key \"model.vocab\": want an object mapping tokens to ids", path)
 	}
@@ -165,7 +185,8 @@ func newBPE(f *tokenizerFiles) (*bpe, error) {
 		return nil, fmt.Errorf("%s: the vocabulary has no tokens", f.name)
 	}
 	source, vocab, merges, added := f.name, f.vocab, f.merges, f.added
-	t := &bpe{vocab: vocab, ranks: make(map[string]int, len(merges)), source: source, cache: map[string][]int{}}
+	t := &bpe{vocab: vocab, ranks: make(map[string]int, len(merges)), source: source, cache: map[string][]int{},
+		prefixSpace: f.prefixSpace, wholeText: f.wholeText}
 	n := 0
 	for s, id := range vocab {
 		if id < 0 || id > MaxDim {
@@ -232,6 +253,15 @@ func (t *bpe) encode(text string, out []int) []int {
 
 // encodeText encodes text without added tokens.
 func (t *bpe) encodeText(text string, out []int) []int {
+	if text == "" {
+		return out
+	}
+	if t.prefixSpace && text[0] != ' ' {
+		text = " " + text
+	}
+	if t.wholeText {
+		return t.encodePiece(text, out)
+	}
 	for text != "" {
 		n := pretokenLen(text)
 		out = t.encodePiece(text[:n], out)

@@ -339,3 +339,42 @@ func TestOwnTokenizerFromHub(t *testing.T) {
 		t.Errorf("the Hub model's own tokenizer: %v %v (size %d), want [256 256] (size 258)", ids, err, m.Tokenizer.Size())
 	}
 }
+
+// TestBPEByteLevelOptions: ByteLevel's add_prefix_space (tokenizer.json,
+// or tokenizer_config.json beside vocab.json) and use_regex: false.
+func TestBPEByteLevelOptions(t *testing.T) {
+	vocab := smallVocab("he", "ll", "hell", "hello", "Ġw", "or", "Ġwor", "a,")
+	js, _ := json.Marshal(vocab)
+	merges := `["h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "a ,"]`
+	tj := func(pre string) string {
+		return fmt.Sprintf(`{"pre_tokenizer": %s, "model": {"type": "BPE", "vocab": %s, "merges": %s}}`, pre, js, merges)
+	}
+	mergesTxt := "h e\nl l\nhe ll\nhell o\nĠ w\no r\nĠw or\na ,\n"
+	c := GPT2Small()
+	c.VocabSize, c.EosTokenID = 265, 264
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		text  string
+		want  string
+	}{
+		{"plain", map[string]string{"tokenizer.json": tj(`{"type": "ByteLevel", "add_prefix_space": false}`)}, "world a,b", "[119 261 108 100 32 97 44 98]"},
+		{"prefix space", map[string]string{"tokenizer.json": tj(`{"type": "ByteLevel", "add_prefix_space": true}`)}, "world", "[262 108 100]"},
+		{"prefix space kept", map[string]string{"tokenizer.json": tj(`{"type": "ByteLevel", "add_prefix_space": true}`)}, " world", "[262 108 100]"},
+		{"no regex", map[string]string{"tokenizer.json": tj(`{"type": "ByteLevel", "use_regex": false}`)}, "a,b", "[263 98]"},
+		{"regex", map[string]string{"tokenizer.json": tj(`{"type": "ByteLevel"}`)}, "a,b", "[97 44 98]"},
+		{"tokenizer_config", map[string]string{"vocab.json": string(js), "merges.txt": mergesTxt,
+			"tokenizer_config.json": `{"add_prefix_space": true}`}, "world", "[262 108 100]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := LoadTokenizer(writeFiles(t, tc.files), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tok.Encode(tc.text)
+			if err != nil || fmt.Sprint(got) != tc.want {
+				t.Errorf("%q: %v %v, want %s", tc.text, got, err, tc.want)
+			}
+		})
+	}
+}

@@ -44,7 +44,7 @@ func LoadTokenizer(dir string, c Config) (*Tokenizer, error) {
 		return nil, err
 	}
 	var t *Tokenizer
-	if f == nil || len(f.vocab) == 0 || isGPT2Vocab(f.vocab) {
+	if f == nil || len(f.vocab) == 0 || !f.prefixSpace && !f.wholeText && isGPT2Vocab(f.vocab) {
 		if t, err = NewTokenizer(); err != nil {
 			return nil, err
 		}
