@@ -3,6 +3,7 @@ package nnscope
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,21 +75,9 @@ func TestTemperatureZeroIsGreedy(t *testing.T) {
 	m, _ := tiny(t)
 	greedy := m.Generate("Hello", MaxNewTokens(5)).NewTokens()
 	zero := m.Generate("Hello", MaxNewTokens(5), Temperature(0), Seed(1)).NewTokens()
-	if !slicesEqual(greedy, zero) {
+	if !slices.Equal(greedy, zero) {
 		t.Errorf("Temperature(0) gave %v, greedy %v", zero, greedy)
 	}
-}
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // One folder spelled two ways is one model, loaded once.

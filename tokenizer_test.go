@@ -1,4 +1,4 @@
-package nnscope_test
+package nnscope
 
 import (
 	"encoding/json"
@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"nnscope"
 	"nnscope/gpt2"
 	"nnscope/safetensors"
 )
@@ -85,7 +84,7 @@ func ownVocabModel(t *testing.T, tokenizerFiles map[string]string) string {
 // through the API: text is tokenized with the folder's merges, traces and
 // generation run on those ids, and decoding uses the folder's tokens.
 func TestOwnVocabularyModel(t *testing.T) {
-	model := nnscope.LanguageModel(ownVocabModel(t, nil))
+	model := LanguageModel(ownVocabModel(t, nil))
 	ids := model.Encode("hello world")
 	if fmt.Sprint(ids) != "[259 264]" {
 		t.Fatalf("Encode: %v, want [259 264] (hello, Ġworld)", ids)
@@ -96,14 +95,14 @@ func TestOwnVocabularyModel(t *testing.T) {
 	if id := model.Token(" world"); id != 264 {
 		t.Errorf("Token(\" world\") = %d, want 264", id)
 	}
-	var logits *nnscope.Tensor
-	model.Trace([]string{"hello world", "hell"}, func(tr *nnscope.Tracer) {
+	var logits *Tensor
+	model.Trace([]string{"hello world", "hell"}, func(tr *Tracer) {
 		logits = model.Output().Save()
 	})
 	if s := fmt.Sprint(logits.Shape()); s != "[2 2 266]" {
 		t.Errorf("logits shape %s, want [2 2 266]", s)
 	}
-	gen := model.Generate("hello", nnscope.MaxNewTokens(5), nnscope.IgnoreEOS())
+	gen := model.Generate("hello", MaxNewTokens(5), IgnoreEOS())
 	if n := len(gen.NewTokens()); n != 5 {
 		t.Fatalf("%d new tokens, want 5", n)
 	}
@@ -124,24 +123,8 @@ func TestOwnVocabularyModel(t *testing.T) {
 // load with the file and the reason.
 func TestOwnVocabularyErrors(t *testing.T) {
 	dir := ownVocabModel(t, map[string]string{"merges.txt": "#version: 0.2\nh e\nonly-one-token\n"})
-	err := catchLoad(func() { nnscope.LanguageModel(dir) })
+	err := expectErrorTB(func() { LanguageModel(dir) })
 	if err == nil || !strings.Contains(err.Error(), "merges.txt:3") || !strings.Contains(err.Error(), "only-one-token") {
 		t.Errorf("bad merges.txt: %v", err)
 	}
-}
-
-// catchLoad runs f and returns the error a failing LanguageModel panics
-// with (scripts see it as their error).
-func catchLoad(f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-			} else {
-				err = fmt.Errorf("%v", r)
-			}
-		}
-	}()
-	f()
-	return nil
 }
