@@ -80,8 +80,9 @@ func Size(width, height float64) PlotOption {
 	return func(o *plotOptions) { o.Width, o.Height = width, height }
 }
 
-// File sets the PNG file a figure is written to outside notebooks (by
-// default a name made from the title, or figure-N.png).
+// File sets the PNG file a figure is written to. Outside notebooks a
+// figure is always written (by default to a name made from the title, or
+// figure-N.png); in a notebook it is shown, and written too with File.
 func File(path string) PlotOption { return func(o *plotOptions) { o.file = path } }
 
 // Series is one named curve of Line. Values is a []float64, []float32,
@@ -163,6 +164,11 @@ func (f *Figure) show(file string) {
 	text := f.String()
 	if display.Show(display.Output{Data: map[string][]byte{"image/png": f.png, "text/plain": []byte(text)}}) {
 		f.shown = true
+		if file != "" { // asked for by name: written in a notebook too
+			if err := f.Save(file); err != nil {
+				fail("io", "figure: %v", err)
+			}
+		}
 		return
 	}
 	if file == "" {

@@ -1,8 +1,10 @@
 package nneval
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -57,6 +59,18 @@ func TestEvaluator(t *testing.T) {
 	res, shown, _, err := run(t, e, "nnscope.Heatmap(x.Select(0, 0), nil, nil)")
 	if err != nil || res != nil || len(shown) != 1 || shown[0]["image/png"] == nil {
 		t.Fatalf("heatmap: res %v, shown %d, err %v", res, len(shown), err)
+	}
+	// With File it is shown and written; a file that cannot be written is
+	// an error, not silence.
+	png := filepath.Join(t.TempDir(), "h.png")
+	if _, shown, _, err := run(t, e, fmt.Sprintf("nnscope.Heatmap(x.Select(0, 0), nil, nil, nnscope.File(%q))", png)); err != nil || len(shown) != 1 {
+		t.Fatalf("heatmap with File: shown %d, err %v", len(shown), err)
+	}
+	if b, err := os.ReadFile(png); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("File in a notebook wrote no PNG: %v", err)
+	}
+	if _, _, _, err := run(t, e, `nnscope.Heatmap(x.Select(0, 0), nil, nil, nnscope.File("/nonexistent/dir/h.png"))`); err == nil || !strings.Contains(err.Error(), "/nonexistent/dir/h.png") {
+		t.Errorf("unwritable File in a notebook: %v", err)
 	}
 
 	// Completion of module paths and members; inspection.
