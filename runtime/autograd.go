@@ -13,7 +13,7 @@ import (
 type node struct {
 	op       string
 	inputs   []*Tensor
-	gens     []int // per input: its write generation when read, -1 for a view (which sees later writes)
+	gens     []int // per input: its write generation when read
 	backward func(g *Tensor, needs []bool) []*Tensor
 	saved    []savedVersion
 	freed    bool
@@ -23,11 +23,14 @@ type node struct {
 // input returns input j as this op read it: an op that computed new
 // values from a tensor later written in place (h.Copy(h.Add(1))) sends its
 // gradient to the history the tensor had then, as in PyTorch, not to the
-// write (which would make a cycle or misroute it). Views share the
-// written memory, so they follow the tensor's current history.
+// write (which would make a cycle or misroute it). That holds for views
+// too (v := h.Slice("0"); y := v.Mul(2); h.Fill(0): y's gradient reaches
+// h's history before the fill); a view used after a write to its base
+// first takes the write's history (refreshView), as PyTorch regenerates a
+// view's grad_fn.
 func (n *node) input(j int) *Tensor {
 	in := n.inputs[j]
-	if in == nil || n.gens[j] < 0 || n.gens[j] >= len(in.olds) {
+	if in == nil || n.gens[j] >= len(in.olds) {
 		return in
 	}
 	return in.olds[n.gens[j]]
@@ -66,6 +69,20 @@ func recordNeeds(out *Tensor, op string, inputs []*Tensor, backward func(g *Tens
 	if gradDisabled > 0 {
 		return
 	}
+	for _, in := range inputs {
+		if in != out {
+			in.refreshView()
+		}
+	}
+	recordRaw(out, op, inputs, backward, saved...)
+}
+
+// recordRaw is recordNeeds without refreshing views among the inputs (the
+// write itself, which makes them stale, records its nodes with it).
+func recordRaw(out *Tensor, op string, inputs []*Tensor, backward func(g *Tensor, needs []bool) []*Tensor, saved ...*Tensor) {
+	if gradDisabled > 0 {
+		return
+	}
 	any := false
 	for _, in := range inputs {
 		if in != nil && in.requiresGrad {
@@ -83,8 +100,8 @@ func recordNeeds(out *Tensor, op string, inputs []*Tensor, backward func(g *Tens
 		n.gens = make([]int, len(inputs))
 	}
 	for j, in := range inputs {
-		if in == nil || in.st == out.st {
-			n.gens[j] = -1
+		if in == nil {
+			n.gens[j] = 0
 		} else {
 			n.gens[j] = len(in.olds)
 		}
@@ -182,6 +199,7 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	t.refreshView()
 	if !t.requiresGrad {
 		return errorf("backward: tensor of shape %v does not require grad (call RequiresGrad on a tensor it depends on before computing it)", t.shape)
 	}

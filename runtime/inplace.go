@@ -43,11 +43,48 @@ func (t *Tensor) Copy(src *Tensor) *Tensor {
 	return t
 }
 
+// refreshView gives a view whose base was written in place since the
+// view's history was recorded the base's current history, as PyTorch
+// regenerates a view's grad_fn: the values it reads now are the write's.
+// Ops that read the view before keep its old history (in t.olds), so
+// v := h.Slice("0"); y := v.Mul(2); h.Fill(0) still sends y's gradient to
+// h's history before the fill. Ops call it on their inputs (recordNeeds).
+func (t *Tensor) refreshView() {
+	if t == nil || t.view == nil || gradDisabled > 0 {
+		return
+	}
+	v := t.view
+	if v.gen == len(v.base.olds) || (t.node == nil && t.requiresGrad) {
+		return // current, or a leaf made by RequiresGrad on the view
+	}
+	t.olds = append(t.olds, &Tensor{st: t.st, off: t.off, shape: t.shape, stride: t.stride,
+		requiresGrad: t.requiresGrad, node: t.node, view: v})
+	base, region := v.base, v.apply
+	t.view = &viewOf{base: base, apply: region, gen: len(base.olds)}
+	t.node = nil
+	t.requiresGrad = false
+	recordRaw(t, "view_after_write", []*Tensor{base}, viewGrad(base, region))
+}
+
+// viewGrad is the backward of a view of base with geometry region: the
+// gradient scattered into zeros of base's shape.
+func viewGrad(base *Tensor, region func(*Tensor) *Tensor) func(g *Tensor, _ []bool) []*Tensor {
+	return func(g *Tensor, _ []bool) []*Tensor {
+		z := newLike(g, base.shape...)
+		copyStrided(region(z), g)
+		return []*Tensor{z}
+	}
+}
+
 // rebaseAfterWrite rewrites autograd history after src was written into t:
 // the base tensor (t, or the tensor t views) becomes a new op whose
 // gradient flows to its old history outside the written region and to src
 // inside it.
 func (t *Tensor) rebaseAfterWrite(src *Tensor) {
+	// Views written or read here take the history of earlier writes
+	// first; the nodes below then pin the generations they read.
+	t.refreshView()
+	src.refreshView()
 	base, region := t, func(x *Tensor) *Tensor { return x }
 	if t.view != nil {
 		base, region = t.view.base, t.view.apply
@@ -64,7 +101,7 @@ func (t *Tensor) rebaseAfterWrite(src *Tensor) {
 	tShape := t.shape
 	base.node = nil
 	base.requiresGrad = false
-	recordNeeds(base, "copy_", []*Tensor{old, src}, func(g *Tensor, needs []bool) []*Tensor {
+	recordRaw(base, "copy_", []*Tensor{old, src}, func(g *Tensor, needs []bool) []*Tensor {
 		gs := make([]*Tensor, 2)
 		gc := g.Detach().Clone()
 		if needs[1] {
@@ -81,11 +118,8 @@ func (t *Tensor) rebaseAfterWrite(src *Tensor) {
 		// t itself now reads the new base.
 		t.node = nil
 		t.requiresGrad = false
-		record(t, "view_after_write", []*Tensor{base}, func(g *Tensor) []*Tensor {
-			z := newLike(g, base.shape...)
-			copyStrided(region(z), g)
-			return []*Tensor{z}
-		})
+		t.view = &viewOf{base: base, apply: region, gen: len(base.olds)}
+		recordRaw(t, "view_after_write", []*Tensor{base}, viewGrad(base, region))
 	}
 }
 

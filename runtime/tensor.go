@@ -62,6 +62,7 @@ type Tensor struct {
 type viewOf struct {
 	base  *Tensor
 	apply func(*Tensor) *Tensor // the view's geometry, applied to base's shape
+	gen   int                   // base's write generation (len(base.olds)) the view's history reads
 }
 
 // New returns a zero tensor of the given shape.

@@ -18,7 +18,7 @@ func makeView(t *Tensor, op string, off int, shape, stride []int, apply func(*Te
 		inner := t.view.apply
 		full = func(x *Tensor) *Tensor { return apply(inner(x)) }
 	}
-	v.view = &viewOf{base: base, apply: full}
+	v.view = &viewOf{base: base, apply: full, gen: len(base.olds)}
 	record(v, op, []*Tensor{t}, func(g *Tensor) []*Tensor {
 		z := newLike(g, t.shape...)
 		copyStrided(apply(z), g)
@@ -335,6 +335,9 @@ func resolveShape(shape []int, n int) []int {
 
 // Unsqueeze inserts a dimension of size 1 at dim.
 func (t *Tensor) Unsqueeze(dim int) *Tensor {
+	if n := len(t.shape); dim < -n-1 || dim > n {
+		panic(errorf("Unsqueeze: dim %d out of range for a %d-d tensor (want %d..%d)", dim, n, -n-1, n))
+	}
 	if dim < 0 {
 		dim += len(t.shape) + 1
 	}
