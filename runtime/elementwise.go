@@ -265,6 +265,16 @@ func (t *Tensor) Sqrt() *Tensor {
 
 // Pow returns t^p for a constant exponent.
 func (t *Tensor) Pow(p float64) *Tensor {
+	if p == 0 {
+		// x^0 is 1 for every x (NaN and 0 included) and its gradient is 0,
+		// as in PyTorch; p x^(p-1) would give 0 * inf = NaN at x = 0.
+		out := newLike(t, t.shape...)
+		copyStrided(out, constant(1).Expand(t.shape...))
+		recordNeeds(out, "pow", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
+			return []*Tensor{newLike(g, t.shape...)}
+		})
+		return out
+	}
 	if t.onGPU() {
 		return gpuUnary(t, cuda.OpPow, float32(p), "pow")
 	}

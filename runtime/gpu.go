@@ -26,8 +26,43 @@ func gpuBinary(a, b *Tensor, name string) *Tensor {
 		panic(errorf("%s: shapes %v and %v do not broadcast", name, a.shape, b.shape))
 	}
 	out := gpuEmpty(shape...)
-	check(name, gpuDev.Binary(binaryOps[name], cuda.Contig(out.gbuf(), shape...), a.gs(), b.gs()))
+	check(name, gpuDev.Binary(binaryOps[name], cuda.Contig(out.gbuf(), shape...), a.gsRead(), b.gsRead()))
 	return out
+}
+
+// Views with a negative step (x.Slice("::-1")) have negative strides,
+// which runtime/cuda's kernels do not take: such views are read through a
+// contiguous copy and written on the host, both made by downloading the
+// whole allocation (a rare path; the result is the same as on the CPU).
+
+// negStrides reports whether t has a negative stride.
+func negStrides(t *Tensor) bool {
+	for _, s := range t.stride {
+		if s < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// gpuHostView downloads t's whole allocation and returns the same view of
+// it on the host.
+func gpuHostView(t *Tensor) *Tensor {
+	b := t.liveBuf()
+	host := make([]float32, b.Len())
+	check("download", gpuDev.Download(host, b))
+	return fromStorage(&storage{data: host}, t.off, cloneInts(t.shape), cloneInts(t.stride))
+}
+
+// gsRead describes t for a kernel that reads it: t itself, or for a view
+// with negative strides a contiguous copy of it.
+func (t *Tensor) gsRead() cuda.Strided {
+	if !negStrides(t) {
+		return t.gs()
+	}
+	c := gpuEmpty(t.shape...)
+	check("upload", gpuDev.Upload(c.gbuf(), gpuHostView(t).Contiguous().raw()))
+	return c.gs()
 }
 
 // gpuScalarOp computes x op p (or p op x when swapped) elementwise.
@@ -69,28 +104,39 @@ func gpuUnary(t *Tensor, op cuda.UnaryOp, p float32, name string) *Tensor {
 
 // gpuCopy is copyStrided on the GPU; a constant source is a fill.
 func gpuCopy(dst, src *Tensor) {
-	if !src.onGPU() {
-		if len(src.st.data) == 1 { // a number, possibly expanded
-			check("fill", gpuDev.Fill(dst.gs(), src.st.data[src.off]))
-			return
+	if !src.onGPU() && len(src.st.data) != 1 || !dst.onGPU() {
+		panic(errorf("copy: tensors on different devices (%s and %s): move one with .To(%q)", dst.Device(), src.Device(), dst.Device()))
+	}
+	if negStrides(dst) {
+		// Write on the host and upload the whole allocation back.
+		h := gpuHostView(dst)
+		if src.onGPU() {
+			copyStrided(h, gpuHostView(src))
+		} else {
+			copyStrided(h, src)
 		}
-		panic(errorf("copy: tensors on different devices (cuda and cpu): move one with .To(\"cuda\")"))
+		check("upload", gpuDev.Upload(dst.liveBuf(), h.st.data))
+		return
 	}
-	if !dst.onGPU() {
-		panic(errorf("copy: tensors on different devices (cpu and cuda): move one with .To(\"cpu\")"))
+	if !src.onGPU() { // a number, possibly expanded
+		check("fill", gpuDev.Fill(dst.gs(), src.st.data[src.off]))
+		return
 	}
-	check("copy", gpuDev.Copy(dst.gs(), src.gs()))
+	check("copy", gpuDev.Copy(dst.gs(), src.gsRead()))
 }
 
 // gpuSumTo is sumTo on the GPU.
 func gpuSumTo(g *Tensor, shape []int) *Tensor {
 	out := gpuEmpty(shape...)
-	check("sum", gpuDev.SumTo(out.gbuf(), g.gs(), shape, 1, 0))
+	check("sum", gpuDev.SumTo(out.gbuf(), g.gsRead(), shape, 1, 0))
 	return out
 }
 
 func gpuRows(t *Tensor) (rows, n int) {
-	n = t.shape[len(t.shape)-1]
+	n = 1 // a 0-d tensor is one row of one element
+	if len(t.shape) > 0 {
+		n = t.shape[len(t.shape)-1]
+	}
 	return t.Size() / max(n, 1), n
 }
 
@@ -225,6 +271,13 @@ func gpuCrossEntropy(logits *Tensor, targets []int) *Tensor {
 // calls of 12 small products for a 32x128 batch, per layer and product),
 // such an operand is copied contiguous first: one copy kernel and one GEMM.
 func gpuMatmulInto(out, a, b *Tensor, batch []int, m, n, k int) {
+	if out.Size() == 0 {
+		return
+	}
+	if k == 0 { // an empty sum: zeros (cuBLAS refuses leading dimension 0)
+		check("matmul", gpuDev.Memset(out.st.gpu.buf, 0))
+		return
+	}
 	ab := a.Expand(append(cloneInts(batch), m, k)...).Detach()
 	bb := b.Expand(append(cloneInts(batch), k, n)...).Detach()
 	ax, aT, lda := matOperand(ab)

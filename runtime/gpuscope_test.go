@@ -5,6 +5,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"nnscope/runtime/cuda/emu"
 )
@@ -13,6 +14,7 @@ func TestGPUScope(t *testing.T) {
 	useGPU(t, emu.New())
 	outside := Ones(8).To("cuda") // made before the scope: never released
 	w := Ones(8).To("cuda").RequiresGrad()
+	settleGPUMemory()
 	base := GPUMemoryInUse()
 
 	gs := BeginGPUScope()
@@ -151,5 +153,19 @@ func TestGPUScopeSavedThenWritten(t *testing.T) {
 	}
 	if got := a.Sum().Item(); got != 2 {
 		t.Errorf("ablated value reads %v, want 2", got)
+	}
+}
+
+// settleGPUMemory lets the collector free the GPU tensors earlier tests
+// dropped, so that their cleanups do not change GPUMemoryInUse in the
+// middle of a test that measures it.
+func settleGPUMemory() {
+	for range 20 {
+		before := GPUMemoryInUse()
+		goruntime.GC()
+		time.Sleep(2 * time.Millisecond) // cleanups run on their own goroutine
+		if GPUMemoryInUse() == before {
+			return
+		}
 	}
 }

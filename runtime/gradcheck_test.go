@@ -155,6 +155,23 @@ func opCases() []opCase {
 			x.Slice("0").Fill(0)
 			return x.Exp()
 		}, []*Tensor{rt(2, 3)}},
+		// torch.matmul's 1-d operands: a row on the left, a column on the
+		// right, their dimension dropped.
+		{"matmul vector @ matrix", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(4), rt(4, 5)}},
+		{"matmul batch @ vector", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(2, 3, 4), rt(4)}},
+		{"matmul dot", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(4), rt(4)}},
+		{"matmul over an empty inner dimension", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(3, 0), rt(0, 2)}},
+		// Negative steps: negative strides, which the GPU kernels do not take.
+		{"reversed views", func(in []*Tensor) *Tensor {
+			return in[0].Slice("::-1, ::-2").Mul(in[1].Slice("::-1")).Add(in[0].Slice("1:, ::-1").Sum(0).Slice("::-2"))
+		}, []*Tensor{rt(3, 4), rt(2)}},
+		{"reversed view contiguous", func(in []*Tensor) *Tensor { return in[0].Slice("::-1").T().Softmax() }, []*Tensor{rt(3, 4)}},
+		{"copy into a reversed view", func(in []*Tensor) *Tensor {
+			x := in[0].Mul(1)
+			x.Slice("::-1, 0").Copy(in[1].Slice("::-1"))
+			x.Slice("0, ::-2").Fill(3)
+			return x.Mul(x)
+		}, []*Tensor{rt(3, 4), rt(3)}},
 	}
 }
 

@@ -19,12 +19,36 @@ func matOperand(t *Tensor) (x *Tensor, trans bool, ld int) {
 	return x, false, c
 }
 
-// MatMul multiplies the last two dimensions, broadcasting leading ones
-// (like torch.matmul for tensors of at least 2 dimensions).
+// MatMul multiplies the last two dimensions, broadcasting leading ones,
+// like torch.matmul: a 1-d operand is a row (on the left) or a column (on
+// the right) whose dimension is dropped from the result, so two vectors
+// give their dot product.
 func (t *Tensor) MatMul(b *Tensor) *Tensor {
 	a := t
-	if len(a.shape) < 2 || len(b.shape) < 2 {
-		panic(errorf("MatMul: need at least 2-d tensors, got %v and %v", a.shape, b.shape))
+	if len(a.shape) == 0 || len(b.shape) == 0 {
+		panic(errorf("MatMul: need at least 1-d tensors, got %v and %v", a.shape, b.shape))
+	}
+	if len(a.shape) == 1 || len(b.shape) == 1 {
+		if a.shape[len(a.shape)-1] != b.shape[max(len(b.shape)-2, 0)] {
+			panic(errorf("MatMul: inner dimensions differ: %v x %v", a.shape, b.shape))
+		}
+		a2, b2 := a, b
+		if len(a.shape) == 1 {
+			a2 = a.Unsqueeze(0)
+		}
+		if len(b.shape) == 1 {
+			b2 = b.Unsqueeze(1)
+		}
+		out := a2.MatMul(b2)
+		nd := len(out.shape)
+		shape := cloneInts(out.shape[:nd-2])
+		if len(a.shape) > 1 {
+			shape = append(shape, out.shape[nd-2])
+		}
+		if len(b.shape) > 1 {
+			shape = append(shape, out.shape[nd-1])
+		}
+		return out.Reshape(shape...)
 	}
 	m, k := a.shape[len(a.shape)-2], a.shape[len(a.shape)-1]
 	k2, n := b.shape[len(b.shape)-2], b.shape[len(b.shape)-1]

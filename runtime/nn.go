@@ -2,9 +2,13 @@ package runtime
 
 import "math"
 
-// rowsOf views a contiguous tensor as rows of its last dimension.
+// rowsOf views a contiguous tensor as rows of its last dimension (a 0-d
+// tensor is one row of one element, as PyTorch's softmax takes it).
 func rowsOf(t *Tensor) (data []float32, rows, n int) {
-	n = t.shape[len(t.shape)-1]
+	n = 1
+	if len(t.shape) > 0 {
+		n = t.shape[len(t.shape)-1]
+	}
 	return t.raw(), t.Size() / max(n, 1), n
 }
 

@@ -139,7 +139,12 @@ func (t *Tensor) TopK(k int) (values, indices *Tensor) {
 			}
 			order[0] = best
 		} else {
-			sort.SliceStable(order, func(a, b int) bool { return row[order[a]] > row[order[b]] })
+			// NaN ranks above every number, as in PyTorch (a plain >
+			// is no ordering with NaNs: they stayed where they were).
+			sort.SliceStable(order, func(a, b int) bool {
+				x, y := row[order[a]], row[order[b]]
+				return x > y || (x != x && y == y)
+			})
 		}
 		for j := 0; j < k; j++ {
 			vd[r*k+j] = row[order[j]]

@@ -50,8 +50,12 @@ func Stack(axis int, ts ...*Tensor) *Tensor {
 	if len(ts) == 0 {
 		panic(errorf("Stack: no tensors"))
 	}
+	nd := len(ts[0].shape)
+	if axis < -nd-1 || axis > nd {
+		panic(errorf("Stack: axis %d out of range for %d-d tensors (want %d..%d)", axis, nd, -nd-1, nd))
+	}
 	if axis < 0 {
-		axis += len(ts[0].shape) + 1
+		axis += nd + 1
 	}
 	us := make([]*Tensor, len(ts))
 	for i, t := range ts {

@@ -9,6 +9,9 @@ import "slices"
 // rowIter visits every innermost row of shape for k operands with their own
 // strides, calling fn with each operand's offset of the row start.
 func rowIter(shape []int, strides [][]int, offs []int, fn func(offs []int)) {
+	if numel(shape) == 0 {
+		return // no rows (a dimension of size 0)
+	}
 	nd := len(shape)
 	if nd <= 1 {
 		fn(offs)
@@ -122,25 +125,31 @@ func sumTo(g *Tensor, shape []int) *Tensor {
 	}
 	out := New(shape...)
 	st := broadcastStrides(out, g.shape)
-	od, gd := out.st.data, g.st.data
 	nd := len(g.shape)
 	if nd == 0 {
 		return out
 	}
+	// Accumulate in float64, as sumAll does: a float32 running sum over a
+	// long axis loses digits (2e-5 relative over 4M elements).
+	acc := make([]float64, len(out.st.data))
+	gd := g.st.data
 	n := g.shape[nd-1]
 	gs, os := g.stride[nd-1], st[nd-1]
 	rowIter(g.shape, [][]int{g.stride, st}, []int{g.off, 0}, func(o []int) {
 		if os == 0 {
-			var s float32
+			var s float64
 			for i := 0; i < n; i++ {
-				s += gd[o[0]+i*gs]
+				s += float64(gd[o[0]+i*gs])
 			}
-			od[o[1]] += s
+			acc[o[1]] += s
 			return
 		}
 		for i := 0; i < n; i++ {
-			od[o[1]+i*os] += gd[o[0]+i*gs]
+			acc[o[1]+i*os] += float64(gd[o[0]+i*gs])
 		}
 	})
+	for i, v := range acc {
+		out.st.data[i] = float32(v)
+	}
 	return out
 }
