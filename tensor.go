@@ -237,7 +237,9 @@ func (x *Tensor) Mul(v any) *Tensor { return x.binary("Mul", v, (*rt.Tensor).Mul
 // Div returns x / v elementwise.
 func (x *Tensor) Div(v any) *Tensor { return x.binary("Div", v, (*rt.Tensor).Div) }
 
-// MatMul multiplies the last two dimensions (batched, broadcasting).
+// MatMul multiplies the last two dimensions (batched, broadcasting), as
+// torch.matmul: a 1-d operand is a row on the left or a column on the
+// right, and its dimension is dropped from the result.
 func (x *Tensor) MatMul(y *Tensor) *Tensor {
 	defer guard("MatMul")
 	return derive(x.use("MatMul").MatMul(y.arg("MatMul", "the argument")), x, y)

@@ -124,7 +124,7 @@ var apiDocs = map[string]string{
 	"Tensor.Log":             "func (x *Tensor) Log() *Tensor\n\nLog returns ln x.",
 	"Tensor.LogSoftmax":      "func (x *Tensor) LogSoftmax() *Tensor\n\nLogSoftmax over the last axis.",
 	"Tensor.MaskedFill":      "func (x *Tensor) MaskedFill(mask *Tensor, v float64) *Tensor\n\nMaskedFill returns a copy of x with v where mask is non-zero.",
-	"Tensor.MatMul":          "func (x *Tensor) MatMul(y *Tensor) *Tensor\n\nMatMul multiplies the last two dimensions (batched, broadcasting).",
+	"Tensor.MatMul":          "func (x *Tensor) MatMul(y *Tensor) *Tensor\n\nMatMul multiplies the last two dimensions (batched, broadcasting), as\ntorch.matmul: a 1-d operand is a row on the left or a column on the\nright, and its dimension is dropped from the result.",
 	"Tensor.Max":             "func (x *Tensor) Max() float64\n\nMax returns the largest element.",
 	"Tensor.Mean":            "func (x *Tensor) Mean(axes ...int) *Tensor\n\nMean averages all elements (no axes) or along the given axes.",
 	"Tensor.Min":             "func (x *Tensor) Min() float64\n\nMin returns the smallest element.",
