@@ -349,9 +349,9 @@ func CrossEntropy(logits *Tensor, targets []int) *Tensor {
 		loss += float64(m) + math.Log(s) - float64(x[r*V+tg])
 		count++
 	}
-	if count > 0 {
-		loss /= float64(count)
-	}
+	// The mean over no counted rows (every target -100) is NaN, as in
+	// PyTorch; its gradient is zero.
+	loss /= float64(count)
 	out := Scalar(float32(loss))
 	targets = append([]int(nil), targets...)
 	record(out, "cross_entropy", []*Tensor{logits}, func(g *Tensor) []*Tensor {

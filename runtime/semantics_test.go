@@ -135,3 +135,21 @@ func TestSumOverAxisAccumulatesInFloat64(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossEntropyNothingCounted: every target ignored gives the mean of
+// nothing, NaN, as in PyTorch (it was 0), and a zero gradient.
+func TestCrossEntropyNothingCounted(t *testing.T) {
+	x := FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3).RequiresGrad()
+	loss := CrossEntropy(x, []int{-100, -100})
+	if v := loss.Item(); v == v {
+		t.Errorf("loss %v, want NaN", v)
+	}
+	if err := loss.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range x.Grad().Data() {
+		if g != 0 {
+			t.Errorf("gradient[%d] = %v, want 0", i, g)
+		}
+	}
+}

@@ -547,6 +547,28 @@ func TestGPUCrossEntropy(t *testing.T) {
 	}
 }
 
+// TestGPUCrossEntropyNothingCounted: with every target ignored the loss is
+// NaN (the mean of nothing, as in PyTorch) and the gradient zero.
+func TestGPUCrossEntropyNothingCounted(t *testing.T) {
+	d := gpu(t)
+	N, V := 3, 7
+	xb, tb := up(t, d, randn(rand.New(rand.NewSource(3)), N*V, 1)), upInt(t, d, []int{-100, -100, -100})
+	loss, lse, dl, gx := alloc(t, d, 2), alloc(t, d, N), up(t, d, []float32{1}), alloc(t, d, N*V)
+	must(t, d.CrossEntropy(loss, lse, xb, tb, N, V))
+	if got := down(t, d, loss, 2); got[0] == got[0] || got[1] != 0 {
+		t.Errorf("loss %v, want NaN with 0 rows counted", got)
+	}
+	must(t, d.CrossEntropyBackward(gx, xb, lse, tb, loss, dl, N, V))
+	for i, g := range down(t, d, gx, N*V) {
+		if g != 0 {
+			t.Fatalf("gradient[%d] = %v, want 0", i, g)
+		}
+	}
+	for _, b := range []cuda.Buffer{xb, tb, loss, lse, dl, gx} {
+		d.Free(b)
+	}
+}
+
 func TestGPUArgmaxTopK(t *testing.T) {
 	d := gpu(t)
 	rng := rand.New(rand.NewSource(10))

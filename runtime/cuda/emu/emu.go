@@ -605,7 +605,7 @@ func (d *Device) CrossEntropy(loss, lse, logits, targets cuda.Buffer, N, V int) 
 		total += m + math.Log(s) - float64(row[tg[r]])
 		count++
 	}
-	ls[0], ls[1] = 0, float32(count)
+	ls[0], ls[1] = float32(math.NaN()), float32(count) // no row counted: NaN, as in PyTorch
 	if count > 0 {
 		ls[0] = float32(total / float64(count))
 	}

@@ -38,7 +38,7 @@ extern "C" __global__ void ce_mean(float* loss, const float* lossrow, const int*
     s = blockSum(s);
     c = blockSum(c);
     if (threadIdx.x == 0) {
-        loss[0] = c > 0.0f ? s / c : 0.0f;
+        loss[0] = c > 0.0f ? s / c : __int_as_float(0x7fc00000); // no row counted: NaN, as in PyTorch
         loss[1] = c;
     }
 }
