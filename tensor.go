@@ -294,10 +294,16 @@ func (x *Tensor) LogSoftmax() *Tensor { return x.unary("LogSoftmax", (*rt.Tensor
 func (x *Tensor) Norm() float64 { return x.use("Norm").Norm() }
 
 // Max returns the largest element.
-func (x *Tensor) Max() float64 { return x.use("Max").Max() }
+func (x *Tensor) Max() float64 {
+	defer guard("Max")
+	return x.use("Max").Max()
+}
 
 // Min returns the smallest element.
-func (x *Tensor) Min() float64 { return x.use("Min").Min() }
+func (x *Tensor) Min() float64 {
+	defer guard("Min")
+	return x.use("Min").Min()
+}
 
 // Argmax returns the indices of the largest values along the last axis.
 func (x *Tensor) Argmax() *Tensor { return x.unary("Argmax", (*rt.Tensor).Argmax) }

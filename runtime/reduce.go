@@ -73,6 +73,7 @@ func sumAll(t *Tensor) float64 {
 
 // Max returns the largest element.
 func (t *Tensor) Max() float64 {
+	t.needElements("Max")
 	m := math.Inf(-1)
 	for _, v := range t.Data() {
 		m = math.Max(m, float64(v))
@@ -82,6 +83,7 @@ func (t *Tensor) Max() float64 {
 
 // Min returns the smallest element.
 func (t *Tensor) Min() float64 {
+	t.needElements("Min")
 	m := math.Inf(1)
 	for _, v := range t.Data() {
 		m = math.Min(m, float64(v))
@@ -173,4 +175,12 @@ func (t *Tensor) Ints() []int {
 		out[i] = int(math.Round(float64(v)))
 	}
 	return out
+}
+
+// needElements panics for an empty tensor: its largest or smallest element
+// does not exist (PyTorch raises too).
+func (t *Tensor) needElements(op string) {
+	if t.Size() == 0 {
+		panic(errorf("%s: the tensor is empty (shape %v)", op, t.shape))
+	}
 }

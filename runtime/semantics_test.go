@@ -153,3 +153,16 @@ func TestCrossEntropyNothingCounted(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxMinOfEmptyTensor(t *testing.T) {
+	for _, f := range []func(*Tensor) float64{(*Tensor).Max, (*Tensor).Min} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "the tensor is empty") {
+					t.Errorf("Max/Min of an empty tensor: %v, want an error", r)
+				}
+			}()
+			f(New(0, 3))
+		}()
+	}
+}
