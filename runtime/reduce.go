@@ -103,6 +103,12 @@ func (t *Tensor) Norm() float64 {
 // Argmax returns the indices of the largest values along the last axis
 // (a tensor of shape t.shape[:-1]; a 0-d tensor for a vector).
 func (t *Tensor) Argmax() *Tensor {
+	if len(t.shape) == 0 { // one element, at index 0 (as torch.argmax)
+		return Scalar(0)
+	}
+	if t.shape[len(t.shape)-1] == 0 {
+		panic(errorf("Argmax: the last dimension is empty (shape %v)", t.shape))
+	}
 	_, idx := t.TopK(1)
 	return idx.Squeeze(-1).Detach()
 }

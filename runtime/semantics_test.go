@@ -166,3 +166,15 @@ func TestMaxMinOfEmptyTensor(t *testing.T) {
 		}()
 	}
 }
+
+func TestArgmaxEdges(t *testing.T) {
+	if got := Scalar(7).Argmax(); got.Dim() != 0 || got.Item() != 0 {
+		t.Errorf("Argmax of a 0-d tensor: %v, want 0", got)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "Argmax: the last dimension is empty") {
+			t.Errorf("Argmax over an empty dimension: %v", r)
+		}
+	}()
+	New(2, 0).Argmax()
+}
