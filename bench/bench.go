@@ -160,6 +160,18 @@ func Run(o Options) error {
 			m.Forward(nil, in, nil)
 		}
 	}
+	// gen: greedy generation of n tokens after a T-token prompt, with the
+	// KV cache (the prompt pass and n-1 one-token passes).
+	gen := func(T, n int) func() {
+		in := ids(1, T)
+		return func() {
+			gs := rt.BeginGPUScope()
+			defer gs.End()
+			if out := m.Generate(in, gpt2.GenerateOptions{MaxNewTokens: n}); len(out[0]) != T+n {
+				panic("bench: generation stopped early")
+			}
+		}
+	}
 	A := make([]float32, 128*768)
 	Bm := make([]float32, 768*3072)
 	C := make([]float32, 128*3072)
@@ -176,6 +188,7 @@ func Run(o Options) error {
 		{"seed1-32x128", seed(32, 128, c.NLayer-1)},
 		{"fwd-1x10", fwd(1, 10)},
 		{"fwd-4x64", fwd(4, 64)},
+		{"gen-10+20", gen(10, 20)},
 		{"trace", nil},
 		{"load", nil},
 		{"gemm-128x768x3072", gemmWorkload(dev, A, Bm, C)},
