@@ -188,14 +188,15 @@ func Run(o Options) error {
 		{"seed1-32x128", seed(32, 128, c.NLayer-1)},
 		{"fwd-1x10", fwd(1, 10)},
 		{"fwd-4x64", fwd(4, 64)},
+		{"fwd-1x1024", fwd(1, 1024)},
 		{"gen-10+20", gen(10, 20)},
 		{"trace", nil},
 		{"load", nil},
 		{"gemm-128x768x3072", gemmWorkload(dev, A, Bm, C)},
 	}
 	for _, w := range all {
-		if !selected(o.Only, w.name) || (dev == "cpu" && w.name == "seed1-32x128" && len(o.Only) == 0) {
-			continue // 32x128 is the GPU workload; ask for it by name on the CPU
+		if !selected(o.Only, w.name) || (dev == "cpu" && (w.name == "seed1-32x128" || w.name == "fwd-1x1024") && len(o.Only) == 0) {
+			continue // the long workloads: ask for them by name on the CPU
 		}
 		if dev == "cuda" && (w.name == "load" || w.name == "trace") {
 			continue

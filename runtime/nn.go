@@ -45,21 +45,42 @@ func (t *Tensor) Softmax() *Tensor {
 	return out
 }
 
-func softmaxRow(o, x []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		m = max(m, v)
-	}
+// expShiftScalar is expShift one element at a time, in float64.
+func expShiftScalar(o, x []float32, scale, shift float32) float64 {
 	var s float64
 	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
+		e := float32(math.Exp(float64(v*scale - shift)))
 		o[i] = e
 		s += float64(e)
 	}
+	return s
+}
+
+// finite reports whether v is neither infinite nor NaN.
+func finite(v float32) bool { return v-v == 0 }
+
+// softmaxRow writes the softmax of x into o and returns log(sum(exp(x))).
+func softmaxRow(o, x []float32) (lse float64) {
+	m, s := expRow(o, x)
 	inv := float32(1 / s)
 	for i := range o {
 		o[i] *= inv
 	}
+	return float64(m) + math.Log(s)
+}
+
+// expRow sets o[i] = exp(x[i] - m) for x's maximum m and returns m and the
+// sum of o. A row holding NaN or +Inf (m not finite) takes the scalar
+// path, whose NaNs and infinities are the ones PyTorch gives.
+func expRow(o, x []float32) (m float32, s float64) {
+	m = float32(math.Inf(-1))
+	for _, v := range x {
+		m = max(m, v)
+	}
+	if !finite(m) {
+		return m, expShiftScalar(o, x, 1, m)
+	}
+	return m, expShift(o, x, 1, m)
 }
 
 // LogSoftmax over the last axis.
@@ -74,14 +95,7 @@ func (t *Tensor) LogSoftmax() *Tensor {
 	parallelRange(rows, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, or := x[r*n:(r+1)*n], o[r*n:(r+1)*n]
-			m := float32(math.Inf(-1))
-			for _, v := range xr {
-				m = max(m, v)
-			}
-			var s float64
-			for _, v := range xr {
-				s += math.Exp(float64(v - m))
-			}
+			m, s := expRow(or, xr) // or is scratch here
 			lse := m + float32(math.Log(s))
 			for i, v := range xr {
 				or[i] = v - lse
@@ -269,19 +283,34 @@ func CausalSoftmax(scores *Tensor, scale float32, keyMask [][]float32) *Tensor {
 				visible := func(j int) bool {
 					return j <= i+past && (keyMask == nil || keyMask[b][j] != 0)
 				}
-				for j := 0; j < Tk; j++ {
-					if visible(j) {
-						m = max(m, xr[j]*scale)
+				lim := min(i+past+1, Tk) // keys after the query are hidden
+				masked := false
+				if keyMask == nil {
+					for _, v := range xr[:lim] {
+						m = max(m, v*scale)
+					}
+				} else {
+					for j := 0; j < lim; j++ {
+						if visible(j) {
+							m = max(m, xr[j]*scale)
+						} else {
+							masked = true
+						}
 					}
 				}
 				var s float64
-				for j := 0; j < Tk; j++ {
-					if visible(j) {
-						e := float32(math.Exp(float64(xr[j]*scale - m)))
-						or[j] = e
-						s += float64(e)
-					} else {
-						or[j] = 0
+				if !masked && finite(m) {
+					s = expShift(or[:lim], xr[:lim], scale, m)
+					clear(or[lim:])
+				} else {
+					for j := 0; j < Tk; j++ {
+						if visible(j) {
+							e := float32(math.Exp(float64(xr[j]*scale - m)))
+							or[j] = e
+							s += float64(e)
+						} else {
+							or[j] = 0
+						}
 					}
 				}
 				if s > 0 {
@@ -329,7 +358,7 @@ func CrossEntropy(logits *Tensor, targets []int) *Tensor {
 	var loss float64
 	count := 0
 	for r := 0; r < N; r++ {
-		softmaxRow(probs[r*V:(r+1)*V], x[r*V:(r+1)*V])
+		lse := softmaxRow(probs[r*V:(r+1)*V], x[r*V:(r+1)*V])
 		tg := targets[r]
 		if tg == -100 {
 			continue
@@ -338,15 +367,7 @@ func CrossEntropy(logits *Tensor, targets []int) *Tensor {
 			panic(errorf("CrossEntropy: target %d out of range [0, %d)", tg, V))
 		}
 		// log p computed from the logits for accuracy.
-		m := float32(math.Inf(-1))
-		for _, v := range x[r*V : (r+1)*V] {
-			m = max(m, v)
-		}
-		var s float64
-		for _, v := range x[r*V : (r+1)*V] {
-			s += math.Exp(float64(v - m))
-		}
-		loss += float64(m) + math.Log(s) - float64(x[r*V+tg])
+		loss += lse - float64(x[r*V+tg])
 		count++
 	}
 	// The mean over no counted rows (every target -100) is NaN, as in
