@@ -33,7 +33,3 @@ func expShift(o, x []float32, scale, shift float32) float64 {
 	}
 	return s + expShiftScalar(o[done:], x[done:n], scale, shift)
 }
-
-// expChunk is how many elements one expShiftAVX512 call sums per lane
-// group (32 per lane).
-const expChunk = 512

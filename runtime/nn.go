@@ -56,6 +56,10 @@ func expShiftScalar(o, x []float32, scale, shift float32) float64 {
 	return s
 }
 
+// expChunk is how many elements expShift's vector code sums in float32
+// lanes (32 a lane) before adding them up in float64.
+const expChunk = 512
+
 // finite reports whether v is neither infinite nor NaN.
 func finite(v float32) bool { return v-v == 0 }
 
