@@ -3,9 +3,11 @@ package gpt2
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -19,22 +21,31 @@ import (
 // split by GPT-2's pre-tokenizer, each piece's bytes are spelled with
 // bytes_to_unicode and merged pair by pair, lowest merge rank first.
 type bpe struct {
-	vocab  map[string]int // spelled token -> id
-	pieces []string       // id -> bytes ("" where no token has the id)
-	ranks  map[string]int // "left right" -> merge rank
-	added  []addedToken   // longest first
-	source string         // the file(s) read, for messages
+	vocab  map[string]int   // spelled token -> id
+	pieces []string         // id -> bytes ("" where no token has the id)
+	merges map[[2]int]merge // (left id, right id) -> the merge
+	byteID [256]int         // each byte's token
+	added  addedTokens
+	source string // the file(s) read, for messages
 	// ByteLevel's options: a space put before text that does not start
 	// with one, and no regular-expression split (a whole text is a piece).
 	prefixSpace, wholeText bool
+	ignoreMerges           bool
 
 	mu    sync.Mutex
 	cache map[string][]int // piece -> ids
 }
 
+// addedToken is a token cut out of the text before BPE, with Hugging
+// Face's AddedToken flags.
 type addedToken struct {
 	content string
 	id      int
+	// lstrip, rstrip: the token takes the whitespace on its left, right;
+	// singleWord: it matches only between non-word characters; normalized:
+	// it is matched after the non-normalized tokens, in the rest of the
+	// text (with no normalizer, normalizing changes nothing else).
+	lstrip, rstrip, singleWord, normalized, special bool
 }
 
 // byteSpelling is bytes_to_unicode: the character each byte is spelled
@@ -52,103 +63,282 @@ var byteSpelling = func() [256]rune {
 const maxBPECache = 1 << 16
 
 // TokenizerFiles are the files LoadTokenizer reads from a model folder.
-var TokenizerFiles = []string{"vocab.json", "merges.txt", "added_tokens.json", "tokenizer_config.json", "tokenizer.json"}
+var TokenizerFiles = []string{"vocab.json", "merges.txt", "added_tokens.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"}
 
 // tokenizerFiles is what a model folder's tokenizer files hold.
 type tokenizerFiles struct {
 	name      string // the file the vocabulary came from, for messages
 	vocab     map[string]int
 	merges    [][2]string
-	mergesErr error // vocab.json without a readable merges.txt
+	mergeAt   []string // where each merge was read, for messages
+	mergesErr error    // vocab.json without a readable merges.txt
 	added     []addedToken
 	// ByteLevel's add_prefix_space, and not its use_regex.
 	prefixSpace, wholeText bool
+	ignoreMerges           bool // BPE's ignore_merges: a piece in the vocabulary is one token
 }
 
-// readTokenizerFiles reads the folder's tokenizer files: vocab.json with
-// merges.txt (and added_tokens.json when present), else tokenizer.json. It
-// returns nil, nil when the folder has neither.
+// readTokenizerFiles reads the folder's tokenizer files: tokenizer.json
+// when present (as Hugging Face's AutoTokenizer does), else vocab.json with
+// merges.txt (and added_tokens.json, tokenizer_config.json and
+// special_tokens_map.json when present). It returns nil, nil when the
+// folder has neither.
 func readTokenizerFiles(dir string) (*tokenizerFiles, error) {
-	vocabPath, mergesPath := filepath.Join(dir, "vocab.json"), filepath.Join(dir, "merges.txt")
-	if vb, err := os.ReadFile(vocabPath); err == nil {
-		f := &tokenizerFiles{name: vocabPath}
-		if err := json.Unmarshal(vb, &f.vocab); err != nil {
-			return nil, fmt.Errorf("%s: %s", vocabPath, jsonErrorAt(vb, err))
-		}
-		mb, err := os.ReadFile(mergesPath)
-		if err != nil {
-			f.mergesErr = fmt.Errorf("%s: vocab.json without merges.txt to go with it: %w", dir, err)
-		}
-		for i, line := range strings.Split(strings.TrimSuffix(string(mb), "\n"), "\n") {
-			line = strings.TrimSuffix(line, "\r")
-			if i == 0 && strings.HasPrefix(line, "#version") || line == "" {
-				continue
-			}
-			l, r, ok := strings.Cut(line, " ")
-			if !ok || l == "" || r == "" || strings.Contains(r, " ") {
-				return nil, fmt.Errorf("%s:%d: want two tokens separated by one space, got %q", mergesPath, i+1, clip(line, 60))
-			}
-			f.merges = append(f.merges, [2]string{l, r})
-		}
-		if ab, err := os.ReadFile(filepath.Join(dir, "added_tokens.json")); err == nil {
-			var m map[string]int
-			if err := json.Unmarshal(ab, &m); err != nil {
-				return nil, fmt.Errorf("%s: %s", filepath.Join(dir, "added_tokens.json"), jsonErrorAt(ab, err))
-			}
-			for s, id := range m {
-				f.added = append(f.added, addedToken{s, id})
-			}
-		}
-		// GPT2Tokenizer treats its special tokens as added tokens; GPT-2's
-		// <|endoftext|> is the usual one.
-		if id, ok := f.vocab[endOfText]; ok {
-			f.added = append(f.added, addedToken{endOfText, id})
-		}
-		if cb, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
-			var cfg struct {
-				AddPrefixSpace bool `json:"add_prefix_space"`
-			}
-			if err := json.Unmarshal(cb, &cfg); err != nil {
-				return nil, fmt.Errorf("%s: %s", filepath.Join(dir, "tokenizer_config.json"), jsonErrorAt(cb, err))
-			}
-			f.prefixSpace = cfg.AddPrefixSpace
-		}
-		return f, nil
-	}
 	path := filepath.Join(dir, "tokenizer.json")
-	b, err := os.ReadFile(path)
+	if b, err := os.ReadFile(path); err == nil {
+		return readTokenizerJSON(path, b)
+	}
+	return readVocabMerges(dir)
+}
+
+// readVocabMerges reads vocab.json, merges.txt and the files beside them
+// the way transformers' GPT2Tokenizer (converted to its fast kind) does.
+func readVocabMerges(dir string) (*tokenizerFiles, error) {
+	vocabPath, mergesPath := filepath.Join(dir, "vocab.json"), filepath.Join(dir, "merges.txt")
+	vb, err := os.ReadFile(vocabPath)
 	if err != nil {
 		return nil, nil
 	}
+	f := &tokenizerFiles{name: vocabPath}
+	if err := json.Unmarshal(vb, &f.vocab); err != nil {
+		return nil, fmt.Errorf("%s: %s", vocabPath, jsonErrorAt(vb, err))
+	}
+	mb, err := os.ReadFile(mergesPath)
+	if err != nil {
+		f.mergesErr = fmt.Errorf("%s: vocab.json without merges.txt to go with it: %w", dir, err)
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(string(mb), "\n"), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if i == 0 && strings.HasPrefix(line, "#version") || line == "" {
+			continue
+		}
+		l, r, ok := strings.Cut(line, " ")
+		if !ok || l == "" || r == "" || strings.Contains(r, " ") {
+			return nil, fmt.Errorf("%s:%d: want two tokens separated by one space, got %q", mergesPath, i+1, clip(line, 60))
+		}
+		f.merges = append(f.merges, [2]string{l, r})
+		f.mergeAt = append(f.mergeAt, fmt.Sprintf("%s:%d", mergesPath, i+1))
+	}
+	// Added tokens: added_tokens.json (token -> id), the tokens of
+	// tokenizer_config.json's added_tokens_decoder (id -> flags), and the
+	// special tokens named in tokenizer_config.json and
+	// special_tokens_map.json that the vocabulary has. GPT2Tokenizer's
+	// special tokens default to <|endoftext|>.
+	byContent := map[string]int{} // content -> index in f.added
+	add := func(a addedToken) {
+		if i, ok := byContent[a.content]; ok {
+			if a.id < 0 {
+				a.id = f.added[i].id
+			}
+			f.added[i] = a
+			return
+		}
+		if a.id < 0 {
+			id, ok := f.vocab[a.content]
+			if !ok {
+				return
+			}
+			a.id = id
+		}
+		byContent[a.content] = len(f.added)
+		f.added = append(f.added, a)
+	}
+	if _, ok := f.vocab[endOfText]; ok {
+		add(addedToken{content: endOfText, id: -1, special: true})
+	}
+	if p := filepath.Join(dir, "added_tokens.json"); fileExists(p) {
+		ab, err := os.ReadFile(p)
+		var m map[string]int
+		if err == nil {
+			err = json.Unmarshal(ab, &m)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s", p, jsonErrorAt(ab, err))
+		}
+		for _, s := range slices.Sorted(maps.Keys(m)) {
+			add(addedToken{content: s, id: m[s], normalized: true})
+		}
+	}
+	for _, name := range []string{"special_tokens_map.json", "tokenizer_config.json"} {
+		p := filepath.Join(dir, name)
+		cb, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var cfg map[string]json.RawMessage
+		if err := json.Unmarshal(cb, &cfg); err != nil {
+			return nil, fmt.Errorf("%s: %s", p, jsonErrorAt(cb, err))
+		}
+		for _, key := range []string{"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "additional_special_tokens"} {
+			raw, ok := cfg[key]
+			if !ok || string(raw) == "null" {
+				continue
+			}
+			var list []json.RawMessage
+			if json.Unmarshal(raw, &list) != nil {
+				list = []json.RawMessage{raw}
+			}
+			for i, r := range list {
+				a, err := parseAddedToken(r)
+				if err != nil {
+					k := key
+					if key == "additional_special_tokens" {
+						k = fmt.Sprintf("%s[%d]", key, i)
+					}
+					return nil, fmt.Errorf("%s: key %q: %v", p, k, err)
+				}
+				a.id, a.special, a.normalized = -1, true, false
+				add(a)
+			}
+		}
+		if name != "tokenizer_config.json" {
+			continue
+		}
+		if raw, ok := cfg["added_tokens_decoder"]; ok {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return nil, fmt.Errorf("%s: key \"added_tokens_decoder\": want an object mapping ids to tokens", p)
+			}
+			ids := slices.Sorted(maps.Keys(m))
+			for _, k := range ids {
+				a, err := parseAddedToken(m[k])
+				id, perr := strconv.Atoi(k)
+				if err == nil && perr != nil {
+					err = fmt.Errorf("want an id, got %q", k)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("%s: key \"added_tokens_decoder.%s\": %v", p, k, err)
+				}
+				a.id = id
+				add(a)
+			}
+		}
+		if raw, ok := cfg["add_prefix_space"]; ok && json.Unmarshal(raw, &f.prefixSpace) != nil {
+			return nil, fmt.Errorf("%s: key \"add_prefix_space\": want true or false, got %s", p, clip(string(raw), 40))
+		}
+		for _, key := range []string{"add_bos_token", "add_eos_token"} {
+			var on bool
+			if raw, ok := cfg[key]; ok && json.Unmarshal(raw, &on) == nil && on {
+				return nil, fmt.Errorf("%s: key %q is true: Hugging Face's tokenizer then adds that token to every text, which nnscope does not do; set it to false (and put the token in the prompt yourself) to use this folder", p, key)
+			}
+		}
+	}
+	return f, nil
+}
+
+// parseAddedToken reads an added or special token: a string, or an object
+// with "content" and the flags (tokenizer_config.json, tokenizer.json).
+func parseAddedToken(raw json.RawMessage) (addedToken, error) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if s == "" {
+			return addedToken{}, fmt.Errorf("an empty token")
+		}
+		return addedToken{content: s, normalized: true}, nil
+	}
+	var o struct {
+		ID         *int    `json:"id"`
+		Content    *string `json:"content"`
+		SingleWord bool    `json:"single_word"`
+		Lstrip     bool    `json:"lstrip"`
+		Rstrip     bool    `json:"rstrip"`
+		Normalized *bool   `json:"normalized"`
+		Special    bool    `json:"special"`
+	}
+	if err := json.Unmarshal(raw, &o); err != nil || o.Content == nil || *o.Content == "" {
+		return addedToken{}, fmt.Errorf("want a token or an object with a non-empty \"content\", got %s", clip(string(raw), 60))
+	}
+	a := addedToken{content: *o.Content, id: -1, singleWord: o.SingleWord, lstrip: o.Lstrip, rstrip: o.Rstrip,
+		special: o.Special, normalized: !o.Special}
+	if o.Normalized != nil {
+		a.normalized = *o.Normalized
+	}
+	if o.ID != nil {
+		a.id = *o.ID
+	}
+	return a, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// readTokenizerJSON reads a tokenizer.json (Hugging Face tokenizers'
+// format), refusing settings nnscope does not implement rather than
+// tokenizing differently from Hugging Face.
+func readTokenizerJSON(path string, b []byte) (*tokenizerFiles, error) {
 	var tj struct {
-		AddedTokens []struct {
-			ID      int    `json:"id"`
-			Content string `json:"content"`
-		} `json:"added_tokens"`
-		PreTokenizer *struct {
-			Type           string `json:"type"`
-			AddPrefixSpace bool   `json:"add_prefix_space"`
-			UseRegex       *bool  `json:"use_regex"` // default true
-		} `json:"pre_tokenizer"`
-		Model struct {
-			Type   string            `json:"type"`
-			Vocab  json.RawMessage   `json:"vocab"`
-			Merges []json.RawMessage `json:"merges"`
+		AddedTokens   []json.RawMessage `json:"added_tokens"`
+		Normalizer    json.RawMessage   `json:"normalizer"`
+		PreTokenizer  json.RawMessage   `json:"pre_tokenizer"`
+		PostProcessor json.RawMessage   `json:"post_processor"`
+		Model         struct {
+			Type                    string            `json:"type"`
+			Vocab                   json.RawMessage   `json:"vocab"`
+			Merges                  []json.RawMessage `json:"merges"`
+			Dropout                 *float64          `json:"dropout"`
+			ContinuingSubwordPrefix *string           `json:"continuing_subword_prefix"`
+			EndOfWordSuffix         *string           `json:"end_of_word_suffix"`
+			IgnoreMerges            bool              `json:"ignore_merges"`
 		} `json:"model"`
 	}
 	if err := json.Unmarshal(b, &tj); err != nil {
 		return nil, fmt.Errorf("%s: %s", path, jsonErrorAt(b, err))
 	}
+	refuse := func(key, what string) error {
+		return fmt.Errorf("%s: key %q is %s, but nnscope reads only byte-level BPE tokenizers (GPT-2's kind) and would not give Hugging Face's token ids: to run the model on token ids anyway, move tokenizer.json out of the folder", path, key, what)
+	}
 	if tj.Model.Type != "" && tj.Model.Type != "BPE" {
 		return nil, fmt.Errorf("%s: a %s tokenizer, but nnscope reads only byte-level BPE tokenizers (GPT-2's kind): to run the model on token ids anyway, move tokenizer.json out of the folder", path, tj.Model.Type)
 	}
-	if p := tj.PreTokenizer; p != nil && p.Type != "ByteLevel" {
-		return nil, fmt.Errorf("%s: key \"pre_tokenizer.type\" is %q, but nnscope reads only byte-level BPE tokenizers (ByteLevel, GPT-2's kind): to run the model on token ids anyway, move tokenizer.json out of the folder", path, p.Type)
+	if n := tj.Normalizer; len(n) > 0 && string(n) != "null" {
+		return nil, refuse("normalizer", describeComponent(n)+" (text is changed before tokenizing)")
 	}
-	f := &tokenizerFiles{name: path}
-	if p := tj.PreTokenizer; p != nil {
-		f.prefixSpace = p.AddPrefixSpace
-		f.wholeText = p.UseRegex != nil && !*p.UseRegex
+	f := &tokenizerFiles{name: path, ignoreMerges: tj.Model.IgnoreMerges}
+	if p := tj.PreTokenizer; len(p) > 0 { // absent: ByteLevel's defaults
+		var pre struct {
+			Type           string            `json:"type"`
+			AddPrefixSpace bool              `json:"add_prefix_space"`
+			UseRegex       *bool             `json:"use_regex"` // default true
+			Pretokenizers  []json.RawMessage `json:"pretokenizers"`
+		}
+		if json.Unmarshal(p, &pre) != nil || string(p) == "null" {
+			return nil, refuse("pre_tokenizer", describeComponent(p)+" (not ByteLevel)")
+		}
+		if pre.Type == "Sequence" && len(pre.Pretokenizers) == 1 {
+			p = pre.Pretokenizers[0]
+			pre.Type = ""
+			if json.Unmarshal(p, &pre) != nil {
+				return nil, refuse("pre_tokenizer", "a Sequence of "+describeComponent(p))
+			}
+		}
+		if pre.Type != "ByteLevel" {
+			return nil, fmt.Errorf("%s: key \"pre_tokenizer.type\" is %q, but nnscope reads only byte-level BPE tokenizers (ByteLevel, GPT-2's kind): to run the model on token ids anyway, move tokenizer.json out of the folder", path, pre.Type)
+		}
+		f.prefixSpace = pre.AddPrefixSpace
+		f.wholeText = pre.UseRegex != nil && !*pre.UseRegex
+	}
+	if p := tj.PostProcessor; len(p) > 0 && string(p) != "null" {
+		var post struct {
+			Type   string `json:"type"`
+			Single []struct {
+				Sequence *struct{} `json:"Sequence"`
+			} `json:"single"`
+		}
+		_ = json.Unmarshal(p, &post)
+		plain := post.Type == "ByteLevel" || post.Type == "TemplateProcessing" && len(post.Single) == 1 && post.Single[0].Sequence != nil
+		if !plain {
+			return nil, fmt.Errorf("%s: key \"post_processor\" is %s, which adds special tokens to every text in Hugging Face (its default add_special_tokens=True); nnscope does not add them, so its ids would differ: set \"post_processor\" to null (and put the tokens in the prompt yourself) to use this folder", path, describeComponent(p))
+		}
+	}
+	switch m := tj.Model; {
+	case m.Dropout != nil && *m.Dropout > 0:
+		return nil, fmt.Errorf("%s: key \"model.dropout\" is %g: BPE dropout makes Hugging Face's tokenization random; set it to null to use this folder", path, *m.Dropout)
+	case m.ContinuingSubwordPrefix != nil && *m.ContinuingSubwordPrefix != "":
+		return nil, refuse("model.continuing_subword_prefix", strconv.Quote(*m.ContinuingSubwordPrefix))
+	case m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "":
+		return nil, refuse("model.end_of_word_suffix", strconv.Quote(*m.EndOfWordSuffix))
 	}
 	if len(tj.Model.Vocab) > 0 && json.Unmarshal(tj.Model.Vocab, &f.vocab) != nil {
 		return nil, fmt.Errorf("%s: key \"model.vocab\": want an object mapping tokens to ids", path)
@@ -169,11 +359,33 @@ func readTokenizerFiles(dir string) (*tokenizerFiles, error) {
 		default:
 			return nil, fmt.Errorf("%s: key \"model.merges\" entry %d: want \"left right\" or [left, right], got %s", path, i, clip(string(raw), 60))
 		}
+		f.mergeAt = append(f.mergeAt, fmt.Sprintf("%s: key \"model.merges\" entry %d", path, i))
 	}
-	for _, a := range tj.AddedTokens {
-		f.added = append(f.added, addedToken{a.Content, a.ID})
+	for i, raw := range tj.AddedTokens {
+		a, err := parseAddedToken(raw)
+		if err == nil && a.id < 0 {
+			err = fmt.Errorf("no \"id\"")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: key \"added_tokens\" entry %d: %v", path, i, err)
+		}
+		f.added = append(f.added, a)
 	}
 	return f, nil
+}
+
+// describeComponent names a tokenizer.json component by its type.
+func describeComponent(raw json.RawMessage) string {
+	var c struct {
+		Type string `json:"type"`
+	}
+	if string(raw) == "null" {
+		return "null"
+	}
+	if json.Unmarshal(raw, &c) == nil && c.Type != "" {
+		return fmt.Sprintf("of type %q", c.Type)
+	}
+	return clip(string(raw), 60)
 }
 
 // newBPE checks and indexes a folder's vocabulary, merges and added tokens.
@@ -184,48 +396,171 @@ func newBPE(f *tokenizerFiles) (*bpe, error) {
 	if len(f.vocab) == 0 {
 		return nil, fmt.Errorf("%s: the vocabulary has no tokens", f.name)
 	}
-	source, vocab, merges, added := f.name, f.vocab, f.merges, f.added
-	t := &bpe{vocab: vocab, ranks: make(map[string]int, len(merges)), source: source, cache: map[string][]int{},
-		prefixSpace: f.prefixSpace, wholeText: f.wholeText}
-	n := 0
-	for s, id := range vocab {
-		if id < 0 || id > MaxDim {
-			return nil, fmt.Errorf("%s: token %q has id %d, outside [0, %d]", source, clip(s, 40), id, MaxDim)
-		}
-		n = max(n, id+1)
-	}
-	for _, a := range added {
-		if a.id < 0 || a.id > MaxDim || a.content == "" {
-			return nil, fmt.Errorf("%s: added token %q has id %d, outside [0, %d]", source, clip(a.content, 40), a.id, MaxDim)
-		}
-		n = max(n, a.id+1)
+	source, vocab, merges := f.name, f.vocab, f.merges
+	t := &bpe{vocab: vocab, merges: make(map[[2]int]merge, len(merges)), source: source, cache: map[string][]int{},
+		prefixSpace: f.prefixSpace, wholeText: f.wholeText, ignoreMerges: f.ignoreMerges}
+	n, err := checkIDs(f)
+	if err != nil {
+		return nil, err
 	}
 	t.pieces = make([]string, n)
 	for s, id := range vocab {
 		t.pieces[id] = spelledBytes(s)
 	}
 	for i, m := range merges {
-		key := m[0] + " " + m[1]
-		if _, dup := t.ranks[key]; !dup {
-			t.ranks[key] = i
+		// As in Hugging Face's tokenizers, both sides and the result must
+		// be tokens, and a repeated merge takes its last rank.
+		for _, tok := range []string{m[0], m[1], m[0] + m[1]} {
+			if _, ok := vocab[tok]; !ok {
+				where := fmt.Sprintf("%s: merge %d", source, i)
+				if i < len(f.mergeAt) {
+					where = f.mergeAt[i]
+				}
+				return nil, fmt.Errorf("%s: merge %q %q: %q is not in the vocabulary (Hugging Face refuses such a tokenizer too)", where, m[0], m[1], tok)
+			}
 		}
+		t.merges[[2]int{vocab[m[0]], vocab[m[1]]}] = merge{rank: i, id: vocab[m[0]+m[1]]}
 	}
 	// Every byte must have a token, or some text could not be encoded.
 	for b := 0; b < 256; b++ {
-		if _, ok := vocab[string(byteSpelling[b])]; !ok {
+		id, ok := vocab[string(byteSpelling[b])]
+		if !ok {
 			return nil, fmt.Errorf("%s: no token for the byte 0x%02x (spelled %q): not a byte-level BPE vocabulary", source, b, string(byteSpelling[b]))
 		}
+		t.byteID[b] = id
 	}
-	seen := map[string]bool{}
-	for _, a := range added {
-		if !seen[a.content] {
-			seen[a.content] = true
-			t.added = append(t.added, a)
-			t.pieces[a.id] = a.content
-		}
+	t.added = newAddedTokens(f.added)
+	for _, a := range t.added.all {
+		t.pieces[a.id] = a.content
 	}
-	slices.SortStableFunc(t.added, func(a, b addedToken) int { return len(b.content) - len(a.content) })
 	return t, nil
+}
+
+// checkIDs checks the ids of the vocabulary and the added tokens and
+// returns one more than the largest.
+func checkIDs(f *tokenizerFiles) (int, error) {
+	n := 0
+	for s, id := range f.vocab {
+		if id < 0 || id > MaxDim {
+			return 0, fmt.Errorf("%s: token %q has id %d, outside [0, %d]", f.name, clip(s, 40), id, MaxDim)
+		}
+		n = max(n, id+1)
+	}
+	for _, a := range f.added {
+		if a.id < 0 || a.id > MaxDim || a.content == "" {
+			return 0, fmt.Errorf("%s: added token %q has id %d, outside [0, %d]", f.name, clip(a.content, 40), a.id, MaxDim)
+		}
+		n = max(n, a.id+1)
+	}
+	return n, nil
+}
+
+// addedTokens are the tokens cut out of text before BPE, in Hugging Face's
+// two passes: the non-normalized ones (special tokens, usually) first, then
+// the normalized ones in the text between.
+type addedTokens struct {
+	all       []addedToken // one per content, the last one read
+	raw, norm []addedToken // longest first
+	maxID     int          // -1 when none
+}
+
+func newAddedTokens(added []addedToken) addedTokens {
+	at := map[string]int{}
+	var s addedTokens
+	for _, a := range added {
+		if i, ok := at[a.content]; ok {
+			s.all[i] = a
+			continue
+		}
+		at[a.content] = len(s.all)
+		s.all = append(s.all, a)
+	}
+	s.maxID = -1
+	for _, a := range s.all {
+		if a.normalized {
+			s.norm = append(s.norm, a)
+		} else {
+			s.raw = append(s.raw, a)
+		}
+		s.maxID = max(s.maxID, a.id)
+	}
+	longestFirst := func(a, b addedToken) int { return len(b.content) - len(a.content) }
+	slices.SortStableFunc(s.raw, longestFirst)
+	slices.SortStableFunc(s.norm, longestFirst)
+	return s
+}
+
+// split calls text for the parts of s between added tokens and token for
+// each added token, in order.
+func (s *addedTokens) split(str string, text func(string), token func(int)) {
+	splitAdded(str, s.raw, func(part string) { splitAdded(part, s.norm, text, token) }, token)
+}
+
+// splitAdded is tokenizers' AddedVocabulary::find_matches: the leftmost
+// match, the longest there; a single_word token only between non-word
+// characters; lstrip and rstrip take the whitespace beside the token.
+func splitAdded(str string, toks []addedToken, text func(string), token func(int)) {
+	if len(toks) == 0 {
+		if str != "" {
+			text(str)
+		}
+		return
+	}
+	next := make([]int, len(toks)) // where each token next occurs from pos; -2: not yet searched
+	for i := range next {
+		next[i] = -2
+	}
+	done, pos := 0, 0 // text before done is emitted; matching resumes at pos
+	for pos < len(str) {
+		at, best := -1, -1
+		for i, a := range toks {
+			if next[i] == -2 || next[i] >= 0 && next[i] < pos {
+				next[i] = -1
+				if j := strings.Index(str[pos:], a.content); j >= 0 {
+					next[i] = pos + j
+				}
+			}
+			if next[i] >= 0 && (at < 0 || next[i] < at) {
+				at, best = next[i], i
+			}
+		}
+		if at < 0 {
+			break
+		}
+		a := toks[best]
+		start, stop := at, at+len(a.content)
+		pos = stop
+		if a.singleWord && (endsWithWord(str[:start]) || startsWithWord(str[stop:])) {
+			continue
+		}
+		if a.lstrip {
+			start = max(len(strings.TrimRightFunc(str[:start], unicode.IsSpace)), done)
+		}
+		if a.rstrip {
+			stop = len(str) - len(strings.TrimLeftFunc(str[stop:], unicode.IsSpace))
+			pos = stop
+		}
+		if done < start {
+			text(str[done:start])
+		}
+		token(a.id)
+		done = stop
+	}
+	if done < len(str) {
+		text(str[done:])
+	}
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' }
+
+func endsWithWord(s string) bool {
+	r, n := utf8.DecodeLastRuneInString(s)
+	return n > 0 && isWordRune(r)
+}
+
+func startsWithWord(s string) bool {
+	r, n := utf8.DecodeRuneInString(s)
+	return n > 0 && isWordRune(r)
 }
 
 // size is one more than the largest id.
@@ -233,21 +568,7 @@ func (t *bpe) size() int { return len(t.pieces) }
 
 // encode appends the ids of text to out.
 func (t *bpe) encode(text string, out []int) []int {
-	for text != "" {
-		// The earliest added token, the longest at that place.
-		at, tok := -1, addedToken{}
-		for _, a := range t.added {
-			if i := strings.Index(text, a.content); i >= 0 && (at < 0 || i < at) {
-				at, tok = i, a
-			}
-		}
-		if at < 0 {
-			return t.encodeText(text, out)
-		}
-		out = t.encodeText(text[:at], out)
-		out = append(out, tok.id)
-		text = text[at+len(tok.content):]
-	}
+	t.added.split(text, func(s string) { out = t.encodeText(s, out) }, func(id int) { out = append(out, id) })
 	return out
 }
 
@@ -270,6 +591,9 @@ func (t *bpe) encodeText(text string, out []int) []int {
 	return out
 }
 
+// merge is a merge's rank and the id of the token it makes.
+type merge struct{ rank, id int }
+
 // encodePiece runs the merges over one pre-tokenized piece.
 func (t *bpe) encodePiece(piece string, out []int) []int {
 	t.mu.Lock()
@@ -278,45 +602,10 @@ func (t *bpe) encodePiece(piece string, out []int) []int {
 	if ok {
 		return append(out, ids...)
 	}
-	parts := make([]string, len(piece))
-	for i := 0; i < len(piece); i++ {
-		parts[i] = string(byteSpelling[piece[i]])
-	}
-	for len(parts) > 1 {
-		best, bestRank := -1, 0
-		for i := 0; i+1 < len(parts); i++ {
-			if r, ok := t.ranks[parts[i]+" "+parts[i+1]]; ok && (best < 0 || r < bestRank) {
-				best, bestRank = i, r
-			}
-		}
-		if best < 0 {
-			break
-		}
-		// Merge every occurrence of the pair, left to right, as
-		// GPT2Tokenizer.bpe does.
-		l, r := parts[best], parts[best+1]
-		merged := parts[:0:0]
-		for i := 0; i < len(parts); i++ {
-			if i+1 < len(parts) && parts[i] == l && parts[i+1] == r {
-				merged = append(merged, l+r)
-				i++
-			} else {
-				merged = append(merged, parts[i])
-			}
-		}
-		parts = merged
-	}
-	ids = make([]int, 0, len(parts))
-	for _, p := range parts {
-		id, ok := t.vocab[p]
-		if !ok { // a merge whose result is not in the vocabulary: fall back to bytes
-			for _, r := range p {
-				id = t.vocab[string(r)]
-				ids = append(ids, id)
-			}
-			continue
-		}
-		ids = append(ids, id)
+	if id, ok := t.vocab[spell(piece)]; ok && t.ignoreMerges {
+		ids = []int{id}
+	} else {
+		ids = t.mergePiece(piece)
 	}
 	t.mu.Lock()
 	if len(t.cache) >= maxBPECache {
@@ -325,6 +614,109 @@ func (t *bpe) encodePiece(piece string, out []int) []int {
 	t.cache[piece] = ids
 	t.mu.Unlock()
 	return append(out, ids...)
+}
+
+// spell writes bytes the way vocab.json and merges.txt do.
+func spell(b string) string {
+	var sb strings.Builder
+	for i := 0; i < len(b); i++ {
+		sb.WriteRune(byteSpelling[b[i]])
+	}
+	return sb.String()
+}
+
+// mergePiece applies the merges to the bytes of piece, the lowest rank
+// first and, among equal ranks, the leftmost (GPT2Tokenizer merges every
+// occurrence of the best pair left to right; this is the same), with a
+// heap as Hugging Face's tokenizers does, so a long piece takes
+// O(n log n) rather than O(n²).
+func (t *bpe) mergePiece(piece string) []int {
+	n := len(piece)
+	sym := make([]int, n)  // token at each start position
+	next := make([]int, n) // the next live position, n at the end
+	prev := make([]int, n) // the previous live position, -1 at the start
+	alive := make([]bool, n)
+	for i := 0; i < n; i++ {
+		sym[i], next[i], prev[i], alive[i] = t.byteID[piece[i]], i+1, i-1, true
+	}
+	var h mergeHeap
+	push := func(i int) {
+		if i < 0 || next[i] >= n {
+			return
+		}
+		if m, ok := t.merges[[2]int{sym[i], sym[next[i]]}]; ok {
+			h.push(mergeAt{m.rank, i, m.id, sym[i], sym[next[i]]})
+		}
+	}
+	for i := 0; i+1 < n; i++ {
+		push(i)
+	}
+	for len(h) > 0 {
+		m := h.pop()
+		i := m.pos
+		if !alive[i] || next[i] >= n || sym[i] != m.left || sym[next[i]] != m.right {
+			continue // stale: a neighbour was merged since
+		}
+		j := next[i]
+		sym[i], alive[j], next[i] = m.id, false, next[j]
+		if next[j] < n {
+			prev[next[j]] = i
+		}
+		push(prev[i])
+		push(i)
+	}
+	ids := make([]int, 0, n)
+	for i := 0; i < n; i = next[i] {
+		ids = append(ids, sym[i])
+	}
+	return ids
+}
+
+// mergeAt is a candidate merge of the tokens at pos and after it.
+type mergeAt struct{ rank, pos, id, left, right int }
+
+// mergeHeap is a min-heap of candidate merges by rank, then position.
+type mergeHeap []mergeAt
+
+func (h mergeHeap) less(a, b int) bool {
+	return h[a].rank < h[b].rank || h[a].rank == h[b].rank && h[a].pos < h[b].pos
+}
+
+func (h *mergeHeap) push(m mergeAt) {
+	*h = append(*h, m)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *mergeHeap) pop() mergeAt {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(s) && s.less(l, m) {
+			m = l
+		}
+		if r < len(s) && s.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
 }
 
 // decode turns ids into bytes.

@@ -4,26 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"nnscope/hub"
 	"nnscope/internal/reference"
 )
-
-// spell writes bytes the way vocab.json and merges.txt do.
-func spell(b string) string {
-	var sb strings.Builder
-	for i := 0; i < len(b); i++ {
-		sb.WriteRune(byteSpelling[b[i]])
-	}
-	return sb.String()
-}
 
 var (
 	gpt2FilesOnce sync.Once
@@ -51,7 +45,7 @@ func gpt2AsFiles(t testing.TB) *tokenizerFiles {
 			}
 			pieces[id], rank[b] = b, id
 		}
-		f := &tokenizerFiles{name: "gpt2", vocab: map[string]int{endOfText: eos}, added: []addedToken{{endOfText, eos}}}
+		f := &tokenizerFiles{name: "gpt2", vocab: map[string]int{endOfText: eos}, added: []addedToken{{content: endOfText, id: eos, special: true}}}
 		for id, p := range pieces {
 			f.vocab[spell(p)] = id
 			if len(p) < 2 {
@@ -326,17 +320,20 @@ func TestOwnTokenizerFromHub(t *testing.T) {
 		}
 		files[f] = b
 	}
-	files["vocab.json"], _ = json.Marshal(smallVocab("he"))
+	vocab := smallVocab("he")
+	vocab["<s>"] = 258
+	files["vocab.json"], _ = json.Marshal(vocab)
 	files["merges.txt"] = []byte("#version: 0.2\nh e\n")
+	files["special_tokens_map.json"] = []byte(`{"bos_token": "<s>"}`)
 	srv := miniHub(t, files)
 	m, err := LoadPretrained(context.Background(), "org/own-vocab", hub.Options{Endpoint: srv.URL, CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	ids, err := m.Tokenizer.Encode("hehe")
-	if err != nil || fmt.Sprint(ids) != "[256 256]" || m.Tokenizer.Size() != 258 {
-		t.Errorf("the Hub model's own tokenizer: %v %v (size %d), want [256 256] (size 258)", ids, err, m.Tokenizer.Size())
+	ids, err := m.Tokenizer.Encode("<s>hehe")
+	if err != nil || fmt.Sprint(ids) != "[258 256 256]" || m.Tokenizer.Size() != 259 {
+		t.Errorf("the Hub model's own tokenizer: %v %v (size %d), want [258 256 256] (size 259)", ids, err, m.Tokenizer.Size())
 	}
 }
 
@@ -376,5 +373,303 @@ func TestBPEByteLevelOptions(t *testing.T) {
 				t.Errorf("%q: %v %v, want %s", tc.text, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// flagsTokenizerJSON is a tokenizer.json over smallVocab("he", "ll",
+// "hell", "hello") (ids 256-259, <|endoftext|> 260) with added tokens
+// carrying each of Hugging Face's flags.
+func flagsTokenizerJSON(t *testing.T) string {
+	js, _ := json.Marshal(smallVocab("he", "ll", "hell", "hello"))
+	return fmt.Sprintf(`{"version": "1.0", "truncation": null, "padding": null,
+	  "added_tokens": [
+	    {"id": 260, "content": "<|endoftext|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+	    {"id": 261, "content": "<mask>", "single_word": false, "lstrip": true, "rstrip": false, "normalized": false, "special": true},
+	    {"id": 262, "content": "<sep>", "single_word": false, "lstrip": false, "rstrip": true, "normalized": false, "special": true},
+	    {"id": 263, "content": "word", "single_word": true, "lstrip": false, "rstrip": false, "normalized": true, "special": false},
+	    {"id": 264, "content": "[X]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": false},
+	    {"id": 265, "content": "[X]Y", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": false},
+	    {"id": 266, "content": "X]Y", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+	    {"id": 267, "content": "ab", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": false},
+	    {"id": 268, "content": "bc", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+	  "normalizer": null,
+	  "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+	  "post_processor": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true},
+	  "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+	  "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null, "end_of_word_suffix": null,
+	    "fuse_unk": false, "byte_fallback": false, "ignore_merges": false, "vocab": %s, "merges": [["h", "e"], ["l", "l"], ["he", "ll"], ["hell", "o"]]}}`, js)
+}
+
+// TestBPEAddedTokenFlags: added tokens are cut out as Hugging Face's
+// AddedVocabulary does: lstrip and rstrip take the whitespace beside them,
+// single_word tokens match only as words, and the non-normalized tokens are
+// matched before the normalized ones. The same tokens described by
+// tokenizer_config.json's added_tokens_decoder beside vocab.json (as
+// save_pretrained writes) give the same ids.
+func TestBPEAddedTokenFlags(t *testing.T) {
+	var tj struct {
+		Added []map[string]any `json:"added_tokens"`
+	}
+	if err := json.Unmarshal([]byte(flagsTokenizerJSON(t)), &tj); err != nil {
+		t.Fatal(err)
+	}
+	decoder := map[string]any{}
+	for _, a := range tj.Added {
+		id := a["id"]
+		delete(a, "id")
+		decoder[fmt.Sprint(id)] = a
+	}
+	cfg, _ := json.Marshal(map[string]any{"add_prefix_space": false, "added_tokens_decoder": decoder,
+		"eos_token": "<|endoftext|>", "tokenizer_class": "GPT2Tokenizer"})
+	vocab, _ := json.Marshal(smallVocab("he", "ll", "hell", "hello"))
+	dirs := map[string]string{
+		"tokenizer.json": writeFiles(t, map[string]string{"tokenizer.json": flagsTokenizerJSON(t)}),
+		"vocab.json": writeFiles(t, map[string]string{"vocab.json": string(vocab), "merges.txt": "#version: 0.2\nh e\nl l\nhe ll\nhell o\n",
+			"tokenizer_config.json": string(cfg)}),
+	}
+	c := GPT2Small()
+	c.VocabSize, c.EosTokenID = 269, 260
+	for name, dir := range dirs {
+		t.Run(name, func(t *testing.T) {
+			tok, err := LoadTokenizer(dir, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct{ text, want, back string }{
+				{"hello <mask>", "[259 261]", "hello<mask>"},                       // lstrip
+				{"a \t <mask>b", "[97 261 98]", "a<mask>b"},                        // all the whitespace
+				{"<sep>  \n x", "[262 120]", "<sep>x"},                             // rstrip
+				{"<mask><mask>", "[261 261]", "<mask><mask>"},                      // no whitespace to take
+				{"word words", "[263 32 119 111 114 100 115]", ""},                 // single_word
+				{"_word", "[95 119 111 114 100]", ""},                              // _ is a word character
+				{"(word)", "[40 263 41]", ""},                                      // between punctuation
+				{"[X]Y", "[91 266]", ""},                                           // X]Y (not normalized) before [X]Y
+				{"[X]", "[264]", ""},                                               // normalized, the longest at its place
+				{"abc", "[97 268]", ""},                                            // bc (not normalized) before ab
+				{"ab<|endoftext|>", "[267 260]", ""},                               // ab where bc does not match
+				{"x<|endoftext|> <mask>", "[120 260 261]", "x<|endoftext|><mask>"}, // lstrip stops at the token before
+			} {
+				got, err := tok.Encode(tc.text)
+				if err != nil || fmt.Sprint(got) != tc.want {
+					t.Errorf("%q: %v %v, want %s", tc.text, got, err, tc.want)
+				}
+				if tc.back == "" {
+					tc.back = tc.text
+				}
+				if back, err := tok.Decode(got); back != tc.back || err != nil {
+					t.Errorf("%q decodes to %q (%v), want %q", tc.text, back, err, tc.back)
+				}
+			}
+		})
+	}
+}
+
+// TestBPEPrefersTokenizerJSON: with tokenizer.json beside vocab.json and
+// merges.txt (save_pretrained writes both), tokenizer.json is read, as
+// Hugging Face's AutoTokenizer does; special tokens of the vocabulary
+// named in special_tokens_map.json are cut out of the text.
+func TestBPEPrefersTokenizerJSON(t *testing.T) {
+	vocab := smallVocab("he", "ll", "hell", "hello")
+	vocab["<s>"], vocab["</s>"] = 261, 262
+	js, _ := json.Marshal(vocab)
+	files := map[string]string{"vocab.json": string(js), "merges.txt": "#version: 0.2\nh e\nl l\nhe ll\nhell o\n",
+		"special_tokens_map.json": `{"bos_token": "<s>", "eos_token": {"content": "</s>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false}}`}
+	c := GPT2Small()
+	c.VocabSize, c.EosTokenID = 269, 262
+	tok, err := LoadTokenizer(writeFiles(t, files), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tok.Encode("<s>hello</s>"); fmt.Sprint(got) != "[261 259 262]" {
+		t.Errorf("special tokens of special_tokens_map.json: %v, want [261 259 262]", got)
+	}
+	files["tokenizer.json"] = flagsTokenizerJSON(t)
+	tok, err = LoadTokenizer(writeFiles(t, files), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tok.Encode("hello <mask>"); fmt.Sprint(got) != "[259 261]" {
+		t.Errorf("with tokenizer.json beside vocab.json: %v, want [259 261] (tokenizer.json's <mask>)", got)
+	}
+}
+
+// TestBPEMerges: merges apply lowest rank first, leftmost among equals,
+// one at a time as Hugging Face's tokenizers does (a merge made possible
+// by an earlier one can win over a pending higher-ranked one); a repeated
+// merge takes its last rank; ignore_merges takes a piece that is a token
+// whole; a 100 KB word takes well under a second.
+func TestBPEMerges(t *testing.T) {
+	vocab := smallVocab("ab", "aba", "bc", "abc")
+	js, _ := json.Marshal(vocab) // ab 256, aba 257, bc 258, abc 259
+	tj := func(merges string, ignore bool) map[string]string {
+		return map[string]string{"tokenizer.json": fmt.Sprintf(`{"pre_tokenizer": {"type": "ByteLevel"},
+			"model": {"type": "BPE", "ignore_merges": %v, "vocab": %s, "merges": %s}}`, ignore, js, merges)}
+	}
+	c := GPT2Small()
+	c.VocabSize = 261
+	for _, tc := range []struct {
+		name         string
+		merges, text string
+		ignore       bool
+		want         string
+	}{
+		{"made by an earlier merge", `["ab a", "a b"]`, "abab", false, "[257 98]"},
+		{"repeated merge: last rank", `["b c", "a b", "b c"]`, "abc", false, "[256 99]"},
+		{"repeated merge: first rank", `["a b", "b c", "ab c"]`, "abc", false, "[259]"},
+		{"without ignore_merges", `["b c"]`, "abc", false, "[97 258]"},
+		{"ignore_merges", `["b c"]`, "abc", true, "[259]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := LoadTokenizer(writeFiles(t, tj(tc.merges, tc.ignore)), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := tok.Encode(tc.text); fmt.Sprint(got) != tc.want {
+				t.Errorf("%q: %v, want %s", tc.text, got, tc.want)
+			}
+		})
+	}
+	tok, err := LoadTokenizer(writeFiles(t, tj(`["a b", "ab c", "b c"]`, false)), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("abcab", 20000)
+	start := time.Now()
+	ids, _ := tok.Encode(long)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a %d-byte word took %v", len(long), d)
+	}
+	if back, _ := tok.Decode(ids); back != long || len(ids) != 40000 {
+		t.Errorf("the long word: %d ids, round trip %v", len(ids), back == long)
+	}
+}
+
+// TestBPERefusesOtherSettings: settings with which Hugging Face would give
+// other ids than nnscope are errors naming the file and the key.
+func TestBPERefusesOtherSettings(t *testing.T) {
+	js, _ := json.Marshal(smallVocab("he"))
+	tj := func(top, model string) map[string]string {
+		return map[string]string{"tokenizer.json": fmt.Sprintf(`{%s "model": {"type": "BPE", %s "vocab": %s, "merges": ["h e"]}}`, top, model, js)}
+	}
+	vm := func(extra map[string]string) map[string]string {
+		m := map[string]string{"vocab.json": string(js), "merges.txt": "h e\n"}
+		maps.Copy(m, extra)
+		return m
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{"normalizer", tj(`"normalizer": {"type": "Lowercase"},`, ""), []string{"tokenizer.json", `"normalizer"`, "Lowercase"}},
+		{"no pre-tokenizer", tj(`"pre_tokenizer": null,`, ""), []string{"tokenizer.json", `"pre_tokenizer"`, "null"}},
+		{"split pre-tokenizer", tj(`"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split"}, {"type": "ByteLevel"}]},`, ""),
+			[]string{"tokenizer.json", "pre_tokenizer.type", "Sequence"}},
+		{"bos template", tj(`"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]},`, ""),
+			[]string{"tokenizer.json", `"post_processor"`, "TemplateProcessing"}},
+		{"roberta", tj(`"post_processor": {"type": "RobertaProcessing"},`, ""), []string{"tokenizer.json", `"post_processor"`, "RobertaProcessing"}},
+		{"dropout", tj("", `"dropout": 0.1,`), []string{"tokenizer.json", `"model.dropout"`, "0.1"}},
+		{"subword prefix", tj("", `"continuing_subword_prefix": "##",`), []string{"tokenizer.json", `"model.continuing_subword_prefix"`, "##"}},
+		{"word suffix", tj("", `"end_of_word_suffix": "</w>",`), []string{"tokenizer.json", `"model.end_of_word_suffix"`}},
+		{"merge result not a token", map[string]string{"tokenizer.json": fmt.Sprintf(`{"model": {"type": "BPE", "vocab": %s, "merges": ["h e", "l l"]}}`, js)},
+			[]string{"tokenizer.json", `"model.merges" entry 1`, `"ll" is not in the vocabulary`}},
+		{"merge side not a token", vm(map[string]string{"merges.txt": "#version: 0.2\nh e\nhe llo\n"}),
+			[]string{"merges.txt:3", `"llo" is not in the vocabulary`}},
+		{"add_bos_token", vm(map[string]string{"tokenizer_config.json": `{"add_bos_token": true}`}),
+			[]string{"tokenizer_config.json", `"add_bos_token"`}},
+		{"bad added_tokens_decoder", vm(map[string]string{"tokenizer_config.json": `{"added_tokens_decoder": {"7": {"lstrip": true}}}`}),
+			[]string{"tokenizer_config.json", `"added_tokens_decoder.7"`, "content"}},
+		{"bad special token", vm(map[string]string{"special_tokens_map.json": `{"eos_token": 5}`}),
+			[]string{"special_tokens_map.json", `"eos_token"`}},
+		{"added token without id", tj(`"added_tokens": [{"content": "<x>"}],`, ""), []string{"tokenizer.json", `"added_tokens" entry 0`, "id"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadTokenizer(writeFiles(t, tc.files), GPT2Small())
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %s", err, w)
+				}
+			}
+		})
+	}
+	// What stays accepted: ByteLevel alone in a Sequence, a template of the
+	// text alone, dropout 0.
+	for _, files := range []map[string]string{
+		tj(`"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "ByteLevel", "add_prefix_space": false}]},`, `"dropout": 0,`),
+		tj(`"post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}}]}, "normalizer": null,`, `"byte_fallback": false, "unk_token": null,`),
+	} {
+		if _, err := LoadTokenizer(writeFiles(t, files), GPT2Small()); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestGPT2VocabAddedTokens: tokens added to GPT-2's vocabulary (a model
+// fine-tuned with a pad or chat token) are cut out of text and decoded,
+// with GPT-2's own tokenizer for the rest; ids of padding rows past the
+// tokenizer (config.json's vocab_size rounded up) decode to nothing.
+func TestGPT2VocabAddedTokens(t *testing.T) {
+	js, _ := json.Marshal(gpt2AsFiles(t).vocab)
+	files := map[string]string{"tokenizer.json": fmt.Sprintf(`{"added_tokens": [
+		{"id": 50256, "content": "<|endoftext|>", "special": true, "normalized": false},
+		{"id": 50257, "content": "<|pad|>", "special": true, "normalized": false},
+		{"id": 50258, "content": "<|user|>", "special": true, "normalized": false, "rstrip": true}],
+		"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false},
+		"model": {"type": "BPE", "vocab": %s, "merges": []}}`, js)}
+	c := GPT2Small()
+	c.VocabSize = 50304
+	tok, err := LoadTokenizer(writeFiles(t, files), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.bpe != nil || tok.Size() != 50259 {
+		t.Fatalf("own BPE %v, size %d; want GPT-2's with added tokens, 50259", tok.bpe != nil, tok.Size())
+	}
+	ids, err := tok.Encode("<|user|> Hello<|pad|><|endoftext|>")
+	if err != nil || fmt.Sprint(ids) != "[50258 15496 50257 50256]" {
+		t.Errorf("Encode: %v %v, want [50258 15496 50257 50256]", ids, err)
+	}
+	if s, err := tok.Decode([]int{50258, 15496, 50257, 50300, 50256}); s != "<|user|>Hello<|pad|><|endoftext|>" || err != nil {
+		t.Errorf("Decode: %q %v", s, err)
+	}
+	if _, err := tok.Decode([]int{50304}); err == nil {
+		t.Error("an id past vocab_size decodes")
+	}
+	own, err := LoadTokenizer(writeFiles(t, map[string]string{"tokenizer.json": flagsTokenizerJSON(t)}), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := own.Decode([]int{259, 300, 50303}); s != "hello" || err != nil {
+		t.Errorf("padding rows of an own vocabulary: %q %v, want \"hello\"", s, err)
+	}
+}
+
+// TestBPELongWord: a 100 KB word (no space or punctuation to split it)
+// takes well under a second with GPT-2's 50000 merges (merging pair by
+// pair over the whole word took seconds).
+func TestBPELongWord(t *testing.T) {
+	b, err := newBPE(gpt2AsFiles(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(1))
+	word := make([]byte, 100_000)
+	for i := range word {
+		word[i] = "abcdefghijklmnopqrstuvwxyz"[r.Intn(26)]
+	}
+	start := time.Now()
+	ids := b.encode(string(word), nil)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a 100 KB word took %v", d)
+	}
+	if back, _ := b.decode(ids); string(back) != string(word) {
+		t.Error("the long word does not decode back")
+	}
+	ref, _ := NewTokenizer()
+	if want, _ := ref.Encode(string(word[:5000])); !slices.Equal(b.encode(string(word[:5000]), nil), want) {
+		t.Error("a long word differs from GPT-2's tokenizer")
 	}
 }

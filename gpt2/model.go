@@ -51,7 +51,7 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := tok.Size(); n > c.VocabSize && tok.bpe != nil {
+	if n := tok.Size(); n > c.VocabSize && (tok.bpe != nil || tok.added != nil) {
 		return nil, fmt.Errorf("%s: the tokenizer has ids up to %d, but config.json's vocab_size is %d", dir, n-1, c.VocabSize)
 	}
 	w, f, err := LoadWeights(filepath.Join(dir, "model.safetensors"), c)

@@ -17,7 +17,11 @@ import (
 type Tokenizer struct {
 	codec tokenizer.Codec // GPT-2's; nil when bpe is set
 	bpe   *bpe
-	EOS   int // the end-of-text id; -1 when the vocabulary has none
+	added *addedTokens // the folder's added tokens, with GPT-2's codec; nil for none
+	EOS   int          // the end-of-text id; -1 when the vocabulary has none
+	// rows is the model's vocab_size: ids from Size up to it are the
+	// embedding's padding rows, which decode to nothing.
+	rows int
 }
 
 // gpt2VocabSize is the size of GPT-2's vocabulary; its last id is <|endoftext|>.
@@ -33,20 +37,30 @@ func NewTokenizer() (*Tokenizer, error) {
 }
 
 // LoadTokenizer returns the tokenizer of the model folder dir with config
-// c: GPT-2's when the folder has no tokenizer files (vocab.json with
-// merges.txt, or tokenizer.json) or their vocabulary is GPT-2's (tokens
-// added after GPT-2's are allowed and never produced from text), else the
-// folder's own byte-level BPE. EOS is the config's eos_token_id when the
-// vocabulary has that id.
+// c: GPT-2's when the folder has no tokenizer files (tokenizer.json, else
+// vocab.json with merges.txt) or their vocabulary is GPT-2's (with the
+// folder's added tokens cut out of text first), else the folder's own
+// byte-level BPE. EOS is the config's eos_token_id when the vocabulary has
+// that id.
 func LoadTokenizer(dir string, c Config) (*Tokenizer, error) {
 	f, err := readTokenizerFiles(dir)
 	if err != nil {
 		return nil, err
 	}
 	var t *Tokenizer
-	if f == nil || len(f.vocab) == 0 || !f.prefixSpace && !f.wholeText && isGPT2Vocab(f.vocab) {
+	if f == nil || len(f.vocab) == 0 || !f.prefixSpace && !f.wholeText && !f.ignoreMerges && isGPT2Vocab(f.vocab) {
 		if t, err = NewTokenizer(); err != nil {
 			return nil, err
+		}
+		if f != nil && slices.ContainsFunc(f.added, func(a addedToken) bool { return a.content != endOfText || a.id != t.EOS }) {
+			// Tokens added to GPT-2's vocabulary are cut out of text as
+			// Hugging Face does, and <|endoftext|> stays special.
+			if _, err := checkIDs(f); err != nil {
+				return nil, err
+			}
+			added := slices.Concat([]addedToken{{content: endOfText, id: t.EOS, special: true}}, f.added)
+			a := newAddedTokens(added)
+			t.added = &a
 		}
 	} else {
 		b, err := newBPE(f)
@@ -61,6 +75,7 @@ func LoadTokenizer(dir string, c Config) (*Tokenizer, error) {
 	if c.EosTokenID >= 0 && c.EosTokenID < t.Size() {
 		t.EOS = c.EosTokenID
 	}
+	t.rows = c.VocabSize
 	return t, nil
 }
 
@@ -73,6 +88,9 @@ func (t *Tokenizer) Size() int {
 	if t.bpe != nil {
 		return t.bpe.size()
 	}
+	if t.added != nil {
+		return max(gpt2VocabSize, t.added.maxID+1)
+	}
 	return gpt2VocabSize
 }
 
@@ -84,6 +102,18 @@ func (t *Tokenizer) Encode(text string) ([]int, error) {
 		return t.bpe.encode(text, nil), nil
 	}
 	var out []int
+	if t.added != nil {
+		var err error
+		t.added.split(text, func(s string) {
+			if err == nil {
+				out, err = t.encodeGPT2(s, out)
+			}
+		}, func(id int) { out = append(out, id) })
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 	for {
 		before, after, found := strings.Cut(text, endOfText)
 		var err error
@@ -156,11 +186,41 @@ func (t *Tokenizer) encode(text string, out []int) ([]int, error) {
 }
 
 // Decode turns token ids back into text (invalid UTF-8 from partial
-// multi-byte tokens is kept as the replacement character).
+// multi-byte tokens is kept as the replacement character). Ids of the
+// model's padding rows (from Size up to config.json's vocab_size), which
+// a model can still predict, decode to nothing, as in Hugging Face.
 func (t *Tokenizer) Decode(ids []int) (string, error) {
+	if n := t.Size(); slices.ContainsFunc(ids, func(id int) bool { return id >= n && id < t.rows }) {
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id int) bool { return id >= n && id < t.rows })
+	}
 	if t.bpe != nil {
 		b, err := t.bpe.decode(ids)
 		return strings.ToValidUTF8(string(b), "\uFFFD"), err
+	}
+	if t.added != nil && slices.ContainsFunc(ids, func(id int) bool { return id >= gpt2VocabSize }) {
+		// Decode the runs between tokens added after GPT-2's.
+		var sb strings.Builder
+		for len(ids) > 0 {
+			i := slices.IndexFunc(ids, func(id int) bool { return id >= gpt2VocabSize })
+			if i < 0 {
+				i = len(ids)
+			}
+			s, err := t.Decode(ids[:i])
+			if err != nil {
+				return "", err
+			}
+			sb.WriteString(s)
+			if i < len(ids) {
+				j := slices.IndexFunc(t.added.all, func(a addedToken) bool { return a.id == ids[i] })
+				if j < 0 {
+					return "", fmt.Errorf("token id %d outside the vocabulary [0, %d]", ids[i], t.Size()-1)
+				}
+				sb.WriteString(t.added.all[j].content)
+				i++
+			}
+			ids = ids[i:]
+		}
+		return sb.String(), nil
 	}
 	u := make([]uint, len(ids))
 	for i, id := range ids {
