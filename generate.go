@@ -230,6 +230,16 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 		},
 	})
 	g.result.ids = ids
+	if len(g.opts.stream) > 0 {
+		// What waited for the rest of a character that never came is
+		// sent as it decodes (with a replacement rune), so the streamed
+		// pieces add up to NewText.
+		if text, err := m.tok.Decode(streamed); err == nil && len(text) > len(printed) && strings.HasPrefix(text, printed) {
+			for _, fn := range g.opts.stream {
+				fn(text[len(printed):])
+			}
+		}
+	}
 }
 
 // autoProgressAfter is how long a notebook generation of 32 tokens or more

@@ -1,6 +1,7 @@
 package nnscope
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,4 +134,29 @@ func TestBackwardInsideBackwardBlock(t *testing.T) {
 	}
 	// The model and the session are fine afterwards.
 	m.Trace("Hello", func(tr *Tracer) { m.Transformer.H.At(0).Output() })
+}
+
+// A generation that ends inside a multi-byte character streams what it
+// held back at the end (as a replacement rune): the pieces add up to
+// NewText.
+func TestStreamFlushesAtTheEnd(t *testing.T) {
+	m, _ := tiny(t)
+	ids := m.Encode("東") // three bytes; GPT-2 spells it with byte tokens
+	if len(ids) < 2 {
+		t.Fatalf("東 is %v: want a character split over tokens", ids)
+	}
+	var streamed strings.Builder
+	gen := m.Generate("Hello", MaxNewTokens(3), IgnoreEOS(), Stream(func(s string) { streamed.WriteString(s) }), func(tr *Tracer) {
+		tr.Iter(func(int) {
+			// Always predict the character's first token: no step
+			// completes it.
+			m.LMHead.Output().Fill(0).Slice(fmt.Sprintf(":, -1, %d", ids[0])).Fill(100)
+		})
+	})
+	if got := gen.NewTokens(); len(got) != 3 || got[0] != ids[0] {
+		t.Fatalf("new tokens %v, want three of %d", got, ids[0])
+	}
+	if streamed.String() != gen.NewText() || !strings.Contains(streamed.String(), "\uFFFD") {
+		t.Errorf("streamed %q, NewText %q", streamed.String(), gen.NewText())
+	}
 }

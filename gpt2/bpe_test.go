@@ -673,3 +673,24 @@ func TestBPELongWord(t *testing.T) {
 		t.Error("a long word differs from GPT-2's tokenizer")
 	}
 }
+
+// TestReplaceInvalidUTF8 follows Python's bytes.decode(errors="replace"):
+// one U+FFFD per maximal ill-formed subpart.
+func TestReplaceInvalidUTF8(t *testing.T) {
+	for in, want := range map[string]string{
+		"ok":                "ok",
+		"\xe6\x9d":          "\uFFFD",             // a truncated 3-byte character
+		"\xe6\x9d\xe6\x9d":  "\uFFFD\uFFFD",       // two of them
+		"a\xe6\x9d\xb1b":    "a東b",                // complete
+		"\xff\xfe":          "\uFFFD\uFFFD",       // bytes that never start a character
+		"\xed\xa0\x80":      "\uFFFD\uFFFD\uFFFD", // a surrogate: ED takes 80..9F only
+		"\xf0\x9f\x98":      "\uFFFD",             // a truncated emoji
+		"\xf0\x9f\x98\x80x": "😀x",
+		"\xc3":              "\uFFFD",
+		"\xe0\x80\x80":      "\uFFFD\uFFFD\uFFFD", // overlong: E0 takes A0..BF
+	} {
+		if got := replaceInvalidUTF8(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -185,17 +185,84 @@ func (t *Tokenizer) encode(text string, out []int) ([]int, error) {
 	return out, nil
 }
 
-// Decode turns token ids back into text (invalid UTF-8 from partial
-// multi-byte tokens is kept as the replacement character). Ids of the
+// Decode turns token ids back into text. Bytes that do not form UTF-8
+// (a token ending inside a multi-byte character) become the replacement
+// character U+FFFD, one per maximal ill-formed part, as Python's
+// bytes.decode(errors="replace") in Hugging Face's decode gives. Ids of the
 // model's padding rows (from Size up to config.json's vocab_size), which
 // a model can still predict, decode to nothing, as in Hugging Face.
 func (t *Tokenizer) Decode(ids []int) (string, error) {
+	s, err := t.decodeBytes(ids)
+	if err != nil {
+		return "", err
+	}
+	return replaceInvalidUTF8(s), nil
+}
+
+// replaceInvalidUTF8 replaces each maximal ill-formed subsequence of s
+// (Unicode's "maximal subpart": a lead byte and the continuation bytes
+// that could still have completed it) with U+FFFD.
+func replaceInvalidUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r != utf8.RuneError || n > 1 {
+			b.WriteString(s[i : i+n])
+			i += n
+			continue
+		}
+		b.WriteRune(utf8.RuneError)
+		i += maximalSubpart(s[i:])
+	}
+	return b.String()
+}
+
+// maximalSubpart returns the length of the ill-formed sequence at the
+// start of s: its lead byte and the bytes after it that fit the lead
+// (Unicode table 3-7), or 1.
+func maximalSubpart(s string) int {
+	c := s[0]
+	var size int
+	lo, hi := byte(0x80), byte(0xBF) // the second byte's range
+	switch {
+	case c >= 0xC2 && c <= 0xDF:
+		size = 2
+	case c == 0xE0:
+		size, lo = 3, 0xA0
+	case c >= 0xE1 && c <= 0xEC, c == 0xEE, c == 0xEF:
+		size = 3
+	case c == 0xED:
+		size, hi = 3, 0x9F
+	case c == 0xF0:
+		size, lo = 4, 0x90
+	case c >= 0xF1 && c <= 0xF3:
+		size = 4
+	case c == 0xF4:
+		size, hi = 4, 0x8F
+	default:
+		return 1
+	}
+	n := 1
+	for n < size && n < len(s) {
+		if b := s[n]; n == 1 && (b < lo || b > hi) || n > 1 && (b < 0x80 || b > 0xBF) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// decodeBytes is Decode without the UTF-8 repair.
+func (t *Tokenizer) decodeBytes(ids []int) (string, error) {
 	if n := t.Size(); slices.ContainsFunc(ids, func(id int) bool { return id >= n && id < t.rows }) {
 		ids = slices.DeleteFunc(slices.Clone(ids), func(id int) bool { return id >= n && id < t.rows })
 	}
 	if t.bpe != nil {
 		b, err := t.bpe.decode(ids)
-		return strings.ToValidUTF8(string(b), "\uFFFD"), err
+		return string(b), err
 	}
 	if t.added != nil && slices.ContainsFunc(ids, func(id int) bool { return id >= gpt2VocabSize }) {
 		// Decode the runs between tokens added after GPT-2's.
@@ -205,7 +272,7 @@ func (t *Tokenizer) Decode(ids []int) (string, error) {
 			if i < 0 {
 				i = len(ids)
 			}
-			s, err := t.Decode(ids[:i])
+			s, err := t.decodeBytes(ids[:i])
 			if err != nil {
 				return "", err
 			}
