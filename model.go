@@ -229,12 +229,20 @@ func (m *Model) String() string {
 	return m.root.String()
 }
 
-// Encode tokenizes text with the GPT-2 tokenizer.
+// Encode tokenizes text with the model's tokenizer (its folder's, else
+// GPT-2's).
 func (m *Model) Encode(text string) []int {
 	m.loaded("Encode")
 	ids, err := m.tok.Encode(text)
 	if err != nil {
 		fail("usage", "Encode: %v", err)
+	}
+	if n := m.g.Config.VocabSize; n > 0 && m.tok.Builtin() {
+		for _, id := range ids {
+			if id >= n {
+				fail("usage", "Encode: GPT-2's tokenizer gives token %d for this text, but the model's vocab_size is %d: its folder has no tokenizer files of its own (tokenizer.json, or vocab.json and merges.txt), so nnscope used GPT-2's; add the model's tokenizer files, or give token ids", id, n)
+			}
+		}
 	}
 	return ids
 }

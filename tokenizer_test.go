@@ -128,3 +128,21 @@ func TestOwnVocabularyErrors(t *testing.T) {
 		t.Errorf("bad merges.txt: %v", err)
 	}
 }
+
+// TestSmallVocabularyWithoutTokenizerFiles: a model with fewer rows than
+// GPT-2's vocabulary and no tokenizer files of its own says so when text
+// comes in (ids still work).
+func TestSmallVocabularyWithoutTokenizerFiles(t *testing.T) {
+	dir := ownVocabModel(t, nil)
+	for _, f := range []string{"vocab.json", "merges.txt"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model := LanguageModel(dir)
+	err := expectErrorTB(func() { model.Trace("Hello world", func(tr *Tracer) {}) })
+	if err == nil || !strings.Contains(err.Error(), "vocab_size is 266") || !strings.Contains(err.Error(), "no tokenizer files") {
+		t.Errorf("text for a small vocabulary without tokenizer files: %v", err)
+	}
+	model.Trace([]int{1, 2, 3}, func(tr *Tracer) {}) // ids work
+}

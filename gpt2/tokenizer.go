@@ -83,6 +83,10 @@ func LoadTokenizer(dir string, c Config) (*Tokenizer, error) {
 // EOS, as Hugging Face pads GPT-2, or 0 when the vocabulary has no EOS.
 func (t *Tokenizer) PadID() int { return max(t.EOS, 0) }
 
+// Builtin reports whether t is GPT-2's compiled-in tokenizer (the folder
+// had no tokenizer files, or GPT-2's vocabulary).
+func (t *Tokenizer) Builtin() bool { return t.bpe == nil }
+
 // Size is one more than the largest token id.
 func (t *Tokenizer) Size() int {
 	if t.bpe != nil {
