@@ -107,16 +107,27 @@ func readVocabMerges(dir string) (*tokenizerFiles, error) {
 	if err != nil {
 		f.mergesErr = fmt.Errorf("%s: vocab.json without merges.txt to go with it: %w", dir, err)
 	}
-	for i, line := range strings.Split(strings.TrimSuffix(string(mb), "\n"), "\n") {
-		line = strings.TrimSuffix(line, "\r")
-		if i == 0 && strings.HasPrefix(line, "#version") || line == "" {
+	// GPT2Tokenizer reads merges.txt as read().split("\n")[1:-1]: the first
+	// line is skipped even when it is not "#version", and so is whatever
+	// follows the last newline; each line is split on white space. Its fast
+	// kind ranks the merges in the order of list(bpe_ranks), so a repeated
+	// merge keeps the rank of its first line (tokenizer.json's last wins).
+	lines := strings.Split(string(mb), "\n")
+	seen := map[[2]string]bool{}
+	for i := 1; i < len(lines)-1; i++ {
+		fields := strings.Fields(lines[i])
+		if len(fields) == 0 {
 			continue
 		}
-		l, r, ok := strings.Cut(line, " ")
-		if !ok || l == "" || r == "" || strings.Contains(r, " ") {
-			return nil, fmt.Errorf("%s:%d: want two tokens separated by one space, got %q", mergesPath, i+1, clip(line, 60))
+		if len(fields) != 2 {
+			return nil, fmt.Errorf("%s:%d: want two tokens separated by a space, got %q", mergesPath, i+1, clip(lines[i], 60))
 		}
-		f.merges = append(f.merges, [2]string{l, r})
+		m := [2]string{fields[0], fields[1]}
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		f.merges = append(f.merges, m)
 		f.mergeAt = append(f.mergeAt, fmt.Sprintf("%s:%d", mergesPath, i+1))
 	}
 	// Added tokens: added_tokens.json (token -> id), the tokens of
@@ -537,8 +548,10 @@ func splitAdded(str string, toks []addedToken, text func(string), token func(int
 			start = max(len(strings.TrimRightFunc(str[:start], unicode.IsSpace)), done)
 		}
 		if a.rstrip {
+			// Matching still resumes at the end of the token itself: as in
+			// tokenizers, a token that starts in the whitespace taken here
+			// is found too (and the text after it may start before done).
 			stop = len(str) - len(strings.TrimLeftFunc(str[stop:], unicode.IsSpace))
-			pos = stop
 		}
 		if done < start {
 			text(str[done:start])
@@ -551,7 +564,12 @@ func splitAdded(str string, toks []addedToken, text func(string), token func(int
 	}
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' }
+// isWordRune is \w of Rust's regex crate, which tokenizers uses for
+// single_word: Alphabetic, marks, decimal digits, connector punctuation
+// and Join_Control (so a combining accent is part of a word, and '²' is not).
+func isWordRune(r rune) bool {
+	return unicode.In(r, unicode.L, unicode.Nl, unicode.Other_Alphabetic, unicode.M, unicode.Nd, unicode.Pc, unicode.Join_Control)
+}
 
 func endsWithWord(s string) bool {
 	r, n := utf8.DecodeLastRuneInString(s)
@@ -602,7 +620,7 @@ func (t *bpe) encodePiece(piece string, out []int) []int {
 	if ok {
 		return append(out, ids...)
 	}
-	if id, ok := t.vocab[spell(piece)]; ok && t.ignoreMerges {
+	if id, ok := t.wholeToken(piece); ok {
 		ids = []int{id}
 	} else {
 		ids = t.mergePiece(piece)
@@ -614,6 +632,15 @@ func (t *bpe) encodePiece(piece string, out []int) []int {
 	t.cache[piece] = ids
 	t.mu.Unlock()
 	return append(out, ids...)
+}
+
+// wholeToken is ignore_merges: a piece that is a token is that token.
+func (t *bpe) wholeToken(piece string) (int, bool) {
+	if !t.ignoreMerges {
+		return 0, false
+	}
+	id, ok := t.vocab[spell(piece)]
+	return id, ok
 }
 
 // spell writes bytes the way vocab.json and merges.txt do.

@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -271,6 +272,8 @@ func TestLoadTokenizer(t *testing.T) {
 			false, []string{"tokenizer.json", "model.merges", "entry 0"}},
 		{"bad json", map[string]string{"vocab.json": "{\"a\": 1,\n \"b\": }"},
 			false, []string{"vocab.json", "line 2, column 7"}},
+		{"empty vocabulary", map[string]string{"tokenizer.json": `{"model": {"type": "BPE", "vocab": {}}}`},
+			false, []string{"tokenizer.json", "no tokens"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -346,7 +349,7 @@ func TestBPEByteLevelOptions(t *testing.T) {
 	tj := func(pre string) string {
 		return fmt.Sprintf(`{"pre_tokenizer": %s, "model": {"type": "BPE", "vocab": %s, "merges": %s}}`, pre, js, merges)
 	}
-	mergesTxt := "h e\nl l\nhe ll\nhell o\nĠ w\no r\nĠw or\na ,\n"
+	mergesTxt := "#version: 0.2\nh e\nl l\nhe ll\nhell o\nĠ w\no r\nĠw or\na ,\n"
 	c := GPT2Small()
 	c.VocabSize, c.EosTokenID = 265, 264
 	for _, tc := range []struct {
@@ -379,7 +382,7 @@ func TestBPEByteLevelOptions(t *testing.T) {
 // flagsTokenizerJSON is a tokenizer.json over smallVocab("he", "ll",
 // "hell", "hello") (ids 256-259, <|endoftext|> 260) with added tokens
 // carrying each of Hugging Face's flags.
-func flagsTokenizerJSON(t *testing.T) string {
+func flagsTokenizerJSON(t testing.TB) string {
 	js, _ := json.Marshal(smallVocab("he", "ll", "hell", "hello"))
 	return fmt.Sprintf(`{"version": "1.0", "truncation": null, "padding": null,
 	  "added_tokens": [
@@ -693,4 +696,154 @@ func TestReplaceInvalidUTF8(t *testing.T) {
 			t.Errorf("%q: %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestMergesTxtAsGPT2Tokenizer: merges.txt is read as transformers'
+// GPT2Tokenizer reads it (read().split("\n")[1:-1], each line split on
+// white space) and its fast kind ranks it (a repeated merge keeps its
+// first rank).
+func TestMergesTxtAsGPT2Tokenizer(t *testing.T) {
+	js, _ := json.Marshal(smallVocab("ab", "bc")) // ab 256, bc 257
+	c := GPT2Small()
+	c.VocabSize = 259
+	for _, tc := range []struct{ name, merges, want string }{
+		{"first line skipped without #version", "a b\nb c\n", "[97 257]"},
+		{"no newline after the last merge", "#version: 0.2\na b", "[97 98 99]"},
+		{"repeated merge: first rank", "#version: 0.2\nb c\na b\nb c\n", "[97 257]"},
+		{"tab and spaces", "#version: 0.2\na\tb\nb  c\n", "[256 99]"},
+		{"CRLF", "#version: 0.2\r\na b\r\nb c\r\n", "[256 99]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := LoadTokenizer(writeFiles(t, map[string]string{"vocab.json": string(js), "merges.txt": tc.merges}), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := tok.Encode("abc"); fmt.Sprint(got) != tc.want {
+				t.Errorf("abc: %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAddedTokenAfterRstrip: as in tokenizers' find_matches, matching goes
+// on from the end of a token, not of the whitespace its rstrip took, so an
+// added token inside that whitespace is still found.
+func TestAddedTokenAfterRstrip(t *testing.T) {
+	js, _ := json.Marshal(smallVocab()) // <|endoftext|> 256
+	tok, err := LoadTokenizer(writeFiles(t, map[string]string{"tokenizer.json": fmt.Sprintf(`{"added_tokens": [
+		{"id": 257, "content": "<sep>", "rstrip": true, "normalized": false, "special": true},
+		{"id": 258, "content": "  ", "normalized": false, "special": false}],
+		"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": %s, "merges": []}}`, js)}), GPT2Small())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]string{
+		"<sep>  x":  "[257 258 120]",
+		"<sep>   x": "[257 258 32 120]", // the text after "  " starts inside <sep>'s whitespace
+		"<sep> x":   "[257 120]",
+	} {
+		if got, _ := tok.Encode(text); fmt.Sprint(got) != want {
+			t.Errorf("%q: %v, want %s", text, got, want)
+		}
+	}
+}
+
+// TestSingleWordUnicode: single_word's word characters are \w of Rust's
+// regex crate: a combining mark continues a word, a superscript digit
+// does not.
+func TestSingleWordUnicode(t *testing.T) {
+	tok, err := LoadTokenizer(writeFiles(t, map[string]string{"tokenizer.json": flagsTokenizerJSON(t)}), GPT2Small())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]string{
+		"word²":      "[263 194 178]",
+		"word\u0301": "[119 111 114 100 204 129]",
+		"word\u203f": "[119 111 114 100 226 128 191]",
+	} {
+		if got, _ := tok.Encode(text); fmt.Sprint(got) != want {
+			t.Errorf("%q: %v, want %s", text, got, want)
+		}
+	}
+}
+
+// TestGPT2VocabAddedTokenGap: with tokens added to GPT-2's vocabulary, an
+// id between them that no token has decodes to nothing, as in Hugging
+// Face and as with a folder's own BPE, rather than an error that calls it
+// outside the vocabulary.
+func TestGPT2VocabAddedTokenGap(t *testing.T) {
+	js, _ := json.Marshal(gpt2AsFiles(t).vocab)
+	c := GPT2Small()
+	c.VocabSize = 50261
+	tok, err := LoadTokenizer(writeFiles(t, map[string]string{"tokenizer.json": fmt.Sprintf(`{"added_tokens": [
+		{"id": 50257, "content": "<a>", "special": true, "normalized": false},
+		{"id": 50260, "content": "<b>", "special": true, "normalized": false}],
+		"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": %s, "merges": []}}`, js)}), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := tok.Decode([]int{50257, 50258, 15496, 50260}); s != "<a>Hello<b>" || err != nil {
+		t.Errorf("Decode: %q %v, want \"<a>Hello<b>\"", s, err)
+	}
+	if _, err := tok.Decode([]int{50261}); err == nil || !strings.Contains(err.Error(), "50261") {
+		t.Errorf("an id past vocab_size: %v", err)
+	}
+}
+
+// TestHostileTokenIDBounded: a tokenizer file's ids are checked against
+// config.json's vocab_size before anything is sized by them (a 40-byte
+// file with one id near 2³¹ asked for 32 GiB).
+func TestHostileTokenIDBounded(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"tokenizer.json": `{"model": {"type": "BPE", "vocab": {"a": 16777216}}}`})
+	c := GPT2Small()
+	c.VocabSize = 300
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := LoadTokenizer(dir, c)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "16777216") || !strings.Contains(err.Error(), "vocab_size is 300") {
+		t.Errorf("an id past vocab_size: %v", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
+		t.Errorf("refusing it allocated %d MiB", n>>20)
+	}
+}
+
+// FuzzTokenizerJSON: any tokenizer.json either is refused or gives a
+// tokenizer that encodes any text to ids inside its vocabulary, which
+// decode without error, and does so again the same way (the piece cache).
+// Its inputs are a few KB, so run it with -fuzzminimizetime 0 (minimizing
+// a new input otherwise stalls the run for minutes).
+func FuzzTokenizerJSON(f *testing.F) {
+	js, _ := json.Marshal(smallVocab("he", "ll"))
+	f.Add([]byte(flagsTokenizerJSON(f)), "hello <mask>word [X]Y<sep>  x")
+	f.Add([]byte(fmt.Sprintf(`{"added_tokens": [{"id": 258, "content": "<sep>", "rstrip": true, "lstrip": true, "single_word": true}],
+		"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "ByteLevel", "add_prefix_space": true, "use_regex": false}]},
+		"model": {"type": "BPE", "ignore_merges": true, "vocab": %s, "merges": [["h", "e"], "l l"]}}`, js)), "he <sep> llo")
+	f.Fuzz(func(t *testing.T, data []byte, text string) {
+		files, err := readTokenizerJSON("tokenizer.json", data)
+		if err != nil {
+			return
+		}
+		if n, err := checkIDs(files); err != nil || n > 1<<16 {
+			return // LoadTokenizer bounds ids by vocab_size
+		}
+		b, err := newBPE(files)
+		if err != nil {
+			return
+		}
+		tok := &Tokenizer{bpe: b, EOS: -1}
+		ids, _ := tok.Encode(text)
+		for _, id := range ids {
+			if id < 0 || id >= tok.Size() {
+				t.Fatalf("%q: id %d outside [0, %d)", text, id, tok.Size())
+			}
+		}
+		if _, err := tok.Decode(ids); err != nil {
+			t.Fatalf("%q: %v decodes with %v", text, ids, err)
+		}
+		if again, _ := tok.Encode(text); !slices.Equal(again, ids) {
+			t.Fatalf("%q: %v, then %v", text, ids, again)
+		}
+	})
 }

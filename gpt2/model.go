@@ -47,15 +47,15 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := LoadTokenizer(dir, c)
+	// The weights first: they hold vocab_size rows, which bounds the
+	// token ids (and so the memory) a tokenizer file can ask for.
+	w, f, err := LoadWeights(filepath.Join(dir, "model.safetensors"), c)
 	if err != nil {
 		return nil, err
 	}
-	if n := tok.Size(); n > c.VocabSize && (tok.bpe != nil || tok.added != nil) {
-		return nil, fmt.Errorf("%s: the tokenizer has ids up to %d, but config.json's vocab_size is %d", dir, n-1, c.VocabSize)
-	}
-	w, f, err := LoadWeights(filepath.Join(dir, "model.safetensors"), c)
+	tok, err := LoadTokenizer(dir, c)
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	m := New(c, w)

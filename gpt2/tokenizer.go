@@ -47,19 +47,28 @@ func LoadTokenizer(dir string, c Config) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
+	gpt2 := f == nil || !f.prefixSpace && !f.wholeText && !f.ignoreMerges && isGPT2Vocab(f.vocab)
+	// Tokens added to GPT-2's vocabulary (other than <|endoftext|>).
+	added := gpt2 && f != nil && slices.ContainsFunc(f.added, func(a addedToken) bool { return a.content != endOfText || a.id != gpt2VocabSize-1 })
+	if !gpt2 || added {
+		// The ids must fit the model's rows; checked before anything is
+		// sized by them, so a hostile file cannot ask for gigabytes.
+		n, err := checkIDs(f)
+		if err != nil {
+			return nil, err
+		}
+		if n > c.VocabSize {
+			return nil, fmt.Errorf("%s: the tokenizer has ids up to %d, but config.json's vocab_size is %d", f.name, n-1, c.VocabSize)
+		}
+	}
 	var t *Tokenizer
-	if f == nil || len(f.vocab) == 0 || !f.prefixSpace && !f.wholeText && !f.ignoreMerges && isGPT2Vocab(f.vocab) {
+	if gpt2 {
 		if t, err = NewTokenizer(); err != nil {
 			return nil, err
 		}
-		if f != nil && slices.ContainsFunc(f.added, func(a addedToken) bool { return a.content != endOfText || a.id != t.EOS }) {
-			// Tokens added to GPT-2's vocabulary are cut out of text as
-			// Hugging Face does, and <|endoftext|> stays special.
-			if _, err := checkIDs(f); err != nil {
-				return nil, err
-			}
-			added := slices.Concat([]addedToken{{content: endOfText, id: t.EOS, special: true}}, f.added)
-			a := newAddedTokens(added)
+		if added {
+			// Cut out of text as Hugging Face does; <|endoftext|> stays special.
+			a := newAddedTokens(slices.Concat([]addedToken{{content: endOfText, id: t.EOS, special: true}}, f.added))
 			t.added = &a
 		}
 	} else {
@@ -282,11 +291,14 @@ func (t *Tokenizer) decodeBytes(ids []int) (string, error) {
 			}
 			sb.WriteString(s)
 			if i < len(ids) {
+				// An id below Size that no added token has decodes to
+				// nothing, as in Hugging Face (and the folder's own BPE).
 				j := slices.IndexFunc(t.added.all, func(a addedToken) bool { return a.id == ids[i] })
-				if j < 0 {
+				if j >= 0 {
+					sb.WriteString(t.added.all[j].content)
+				} else if ids[i] >= t.Size() {
 					return "", fmt.Errorf("token id %d outside the vocabulary [0, %d]", ids[i], t.Size()-1)
 				}
-				sb.WriteString(t.added.all[j].content)
 				i++
 			}
 			ids = ids[i:]

@@ -92,7 +92,7 @@ func (d *downloader) run(ctx context.Context) (string, error) {
 				return "", err
 			}
 		} else if c != commit {
-			return "", fmt.Errorf("hub: %s: server answered commit %s for %s but %s for %s: %w", d.id, commit, d.o.Files[0], c, f, ErrNotHub)
+			return "", d.commitMismatch(commit, c, f)
 		}
 	}
 	snap := filepath.Join(d.repo, "snapshots", commit)
@@ -108,10 +108,16 @@ func (d *downloader) run(ctx context.Context) (string, error) {
 			return "", err
 		}
 		if c != commit {
-			return "", fmt.Errorf("hub: %s: server answered commit %s for %s but %s for %s: %w", d.id, commit, d.o.Files[0], c, f, ErrNotHub)
+			return "", d.commitMismatch(commit, c, f)
 		}
 	}
 	return snap, nil
+}
+
+// commitMismatch: the server put file f at commit c, not at the commit
+// of the first file.
+func (d *downloader) commitMismatch(commit, c, f string) error {
+	return fmt.Errorf("hub: %s: server answered commit %s for %s but %s for %s: %w", d.id, commit, d.o.Files[0], c, f, ErrNotHub)
 }
 
 func (d *downloader) writeRef(rev, commit string) error {
