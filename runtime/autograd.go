@@ -48,8 +48,8 @@ type savedVersion struct {
 // never an accumulated one.
 type GradHook func(grad *Tensor) *Tensor
 
-// gradEnabled is false inside NoGrad; reads are racy only if a caller
-// toggles it while ops run in other goroutines, which we do not do.
+// gradDisabled counts the NoGrad calls running; reads are racy only if a
+// caller toggles it while ops run in other goroutines, which we do not do.
 var gradDisabled int
 
 // NoGrad runs fn without recording ops on the tape.
@@ -153,7 +153,15 @@ func (t *Tensor) SetRequiresGrad(on bool) *Tensor {
 }
 
 // RequiresGradEnabled reports whether t takes part in autograd.
-func (t *Tensor) RequiresGradEnabled() bool { return t.requiresGrad }
+func (t *Tensor) RequiresGradEnabled() bool { return t.needsGrad() }
+
+// needsGrad is t.requiresGrad for a tensor about to be read: a view whose
+// base was written since it was made first takes the write's history
+// (refreshView), which may require grad where the view's did not.
+func (t *Tensor) needsGrad() bool {
+	t.refreshView()
+	return t.requiresGrad
+}
 
 // IsLeaf reports whether t was not produced by a recorded op.
 func (t *Tensor) IsLeaf() bool { return t.node == nil }
@@ -211,17 +219,27 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		return errorf("backward: gradient shape %v does not match tensor shape %v", seed.shape, t.shape)
 	}
 
+	// The graph as it is when the pass starts: a hook or an OnGrad body
+	// that writes one of its tensors in place gives that tensor a new
+	// history, which this pass must not follow (it lost the gradient).
 	order := topoOrder(t)
-	for _, x := range order {
-		if x.node != nil && x.node.freed {
-			return errorf("backward: the graph through %q was already freed by an earlier backward pass; pass RetainGraph to the first Backward to run backward twice", x.node.op)
+	nodes := make([]*node, len(order))
+	inputs := make([][]*Tensor, len(order))
+	for i, x := range order {
+		n := x.node
+		if n == nil {
+			continue
 		}
-		if x.node != nil {
-			for _, s := range x.node.saved {
-				if s.t.st.version != s.version {
-					return errorf("backward: a value saved by %q (shape %v) was modified in place after it was used; clone it before editing", x.node.op, s.t.shape)
-				}
-			}
+		if n.freed {
+			return errorf("backward: the graph through %q was already freed by an earlier backward pass; pass RetainGraph to the first Backward to run backward twice", n.op)
+		}
+		if err := n.checkSaved(); err != nil {
+			return err
+		}
+		nodes[i] = n
+		inputs[i] = make([]*Tensor, len(n.inputs))
+		for j := range n.inputs {
+			inputs[i][j] = n.input(j)
 		}
 	}
 	defer func() {
@@ -260,7 +278,8 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 				g = checkGradShape(x, r)
 			}
 		}
-		if x.node == nil {
+		n, ins := nodes[i], inputs[i]
+		if n == nil {
 			if x.grad == nil {
 				x.grad = g.Detach().Clone()
 			} else {
@@ -270,16 +289,16 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 				Escape(x.grad) // the leaf's gradient outlives the pass with it
 			}
 		} else {
-			n := x.node
-			needs := make([]bool, len(n.inputs))
-			for j := range n.inputs {
-				in := n.input(j)
+			if err := n.checkSaved(); err != nil {
+				panic(err) // written by a hook during this pass
+			}
+			needs := make([]bool, len(ins))
+			for j, in := range ins {
 				needs[j] = in != nil && in.requiresGrad
 			}
 			var gs []*Tensor
 			NoGrad(func() { gs = n.backward(g, needs) })
-			for j := range n.inputs {
-				in := n.input(j)
+			for j, in := range ins {
 				if !needs[j] || j >= len(gs) || gs[j] == nil {
 					continue
 				}
@@ -299,11 +318,22 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		}
 	}
 	if !o.RetainGraph {
-		for _, x := range order {
-			if x.node != nil {
-				x.node.freed = true
-				x.node.backward = nil
+		for _, n := range nodes {
+			if n != nil {
+				n.freed = true
+				n.backward = nil
 			}
+		}
+	}
+	return nil
+}
+
+// checkSaved reports a value n kept for its backward that was written in
+// place since.
+func (n *node) checkSaved() *Error {
+	for _, s := range n.saved {
+		if s.t.st.version != s.version {
+			return errorf("backward: a value saved by %q (shape %v) was modified in place after it was used; clone it before editing", n.op, s.t.shape)
 		}
 	}
 	return nil

@@ -120,7 +120,7 @@ func (t *Tensor) Mul(x any) *Tensor {
 			gs[1] = sumTo(g.Mul(t), b.shape)
 		}
 		return gs
-	}, savedIf(b.requiresGrad, t), savedIf(t.requiresGrad, b))
+	}, savedIf(b.needsGrad(), t), savedIf(t.needsGrad(), b))
 	return out
 }
 
@@ -138,7 +138,7 @@ func (t *Tensor) Div(x any) *Tensor {
 			gs[1] = sumTo(g.Mul(t).Div(b.Mul(b)).Neg(), b.shape)
 		}
 		return gs
-	}, savedIf(b.requiresGrad, t), b)
+	}, savedIf(b.needsGrad(), t), b)
 	return out
 }
 

@@ -401,7 +401,7 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 			gs[2] = gpuSumTo(gc.Reshape(rows, outF).Detach(), []int{outF})
 		}
 		return gs
-	}, savedIf(w.requiresGrad, x), savedIf(x.requiresGrad, w))
+	}, savedIf(w.needsGrad(), x), savedIf(x.needsGrad(), w))
 	return out
 }
 

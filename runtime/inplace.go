@@ -36,7 +36,7 @@ func (t *Tensor) Copy(src *Tensor) *Tensor {
 	t.st.writable()
 	copyStrided(t.Detach(), s.Detach().Expand(t.shape...).Detach())
 	t.st.version++
-	if gradDisabled > 0 || (!t.requiresGrad && !src.requiresGrad && (t.view == nil || !t.view.base.requiresGrad)) {
+	if gradDisabled > 0 || (!t.needsGrad() && !src.needsGrad() && (t.view == nil || !t.view.base.requiresGrad)) {
 		return t
 	}
 	t.rebaseAfterWrite(src)
@@ -67,11 +67,23 @@ func (t *Tensor) refreshView() {
 }
 
 // viewGrad is the backward of a view of base with geometry region: the
-// gradient scattered into zeros of base's shape.
+// gradient scattered into zeros of base's shape, summed over the stride-0
+// dimensions of an expanded view (whose elements share memory).
 func viewGrad(base *Tensor, region func(*Tensor) *Tensor) func(g *Tensor, _ []bool) []*Tensor {
 	return func(g *Tensor, _ []bool) []*Tensor {
 		z := newLike(g, base.shape...)
-		copyStrided(region(z), g)
+		r := region(z)
+		if hasOverlap(r) {
+			shape := cloneInts(r.shape)
+			for i, s := range r.stride {
+				if s == 0 {
+					shape[i] = 1
+				}
+			}
+			g = sumTo(g, shape)
+			r = fromStorage(r.st, r.off, shape, r.stride)
+		}
+		copyStrided(r, g)
 		return []*Tensor{z}
 	}
 }

@@ -77,7 +77,7 @@ func (t *Tensor) MatMul(b *Tensor) *Tensor {
 			gs[1] = sumTo(a.Detach().T().MatMul(g), b.shape)
 		}
 		return gs
-	}, savedIf(b.requiresGrad, a), savedIf(a.requiresGrad, b))
+	}, savedIf(b.needsGrad(), a), savedIf(a.needsGrad(), b))
 	return out
 }
 
@@ -164,6 +164,6 @@ func Linear(x, w, bias *Tensor) *Tensor {
 			gs[2] = gb
 		}
 		return gs
-	}, savedIf(w.requiresGrad, x), savedIf(x.requiresGrad, w))
+	}, savedIf(w.needsGrad(), x), savedIf(x.needsGrad(), w))
 	return out
 }

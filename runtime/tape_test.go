@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"strings"
@@ -209,4 +210,155 @@ func TestViewReadBeforeWriteKeepsHistory(t *testing.T) {
 	z.Slice("1").Copy(src)
 	backward(row.Mul(3).Sum())
 	check("view of a written constant", src, []float32{3, 3})
+}
+
+// An expanded tensor is a view: used after a write to the tensor it
+// expands, it reads the write's history, as its values are the write's.
+// Its gradient went to the history before the write (x), not to z.
+func TestExpandUsedAfterWriteFollowsIt(t *testing.T) {
+	x := FromSlice([]float32{1, 2, 3}, 1, 3).RequiresGrad()
+	z := FromSlice([]float32{4, 5, 6}, 1, 3).RequiresGrad()
+	y := x.Mul(1)
+	e := y.Expand(2, 3)
+	y.Copy(z)
+	if err := e.Mul(e).Sum().Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if x.Grad() != nil && x.Grad().Sum().Item() != 0 {
+		t.Errorf("x got gradient %v, want none (its values were overwritten)", x.Grad().Data())
+	}
+	if z.Grad() == nil || fmt.Sprint(z.Grad().Data()) != "[16 20 24]" {
+		t.Errorf("z got gradient %v, want [16 20 24]", z.Grad())
+	}
+
+	// Writing through an expand that repeats nothing writes the tensor.
+	x = FromSlice([]float32{1, 2, 3}, 1, 3).RequiresGrad()
+	y = x.Mul(1)
+	y.Expand(1, 3).Slice("0, 1").Fill(5)
+	if err := y.Mul(y).Sum().Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(x.Grad().Data()); got != "[2 0 6]" {
+		t.Errorf("x got gradient %s, want [2 0 6]", got)
+	}
+}
+
+// A view made before its base was written with values that require grad
+// requires grad too: a copy from it is recorded (it was skipped, losing
+// the gradient), and an op reading it keeps what its backward needs for
+// the check against in-place writes.
+func TestStaleViewRequiresGradAfterWrite(t *testing.T) {
+	x := FromSlice([]float32{1, 2, 3, 4}, 2, 2).RequiresGrad()
+	h := New(2, 2)
+	v, row1 := h.Slice("0"), h.Slice("1")
+	h.Copy(x)
+	if !v.RequiresGradEnabled() {
+		t.Error("view of a written tensor: RequiresGradEnabled false")
+	}
+	out := New(2)
+	out.Copy(row1)
+	if err := out.Mul(3).Sum().Backward(); err != nil {
+		t.Error(err)
+	} else if got := fmt.Sprint(x.Grad().Data()); got != "[0 0 3 3]" {
+		t.Errorf("gradient through a copy of a stale view %s, want [0 0 3 3]", got)
+	}
+
+	h = New(2)
+	v = h.Slice(":")
+	h.Copy(x.Slice("0"))
+	w := FromSlice([]float32{5, 6}, 2).RequiresGrad().Mul(1)
+	y := w.Mul(v)
+	w.Fill(0)
+	if err := y.Sum().Backward(); err == nil || !strings.Contains(err.Error(), "modified in place") {
+		t.Errorf("backward after writing an operand mul saved: %v, want a modified in place error", err)
+	}
+}
+
+// A hook that writes a tensor of the graph in place during the pass does
+// not change the graph the pass runs through: the write gave y a new
+// history and the pass followed it, so x got no gradient. A write to a
+// value an op saved is the error it is before the pass.
+func TestHookWritingTheGraphDuringBackward(t *testing.T) {
+	x := FromSlice([]float32{1, 2, 3, 4}, 2, 2).RequiresGrad()
+	y := x.Mul(2)
+	z := y.Mul(3)
+	z.RegisterHook(func(g *Tensor) *Tensor { y.Slice("1").Fill(0); return nil })
+	if err := z.Sum().Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if g := x.Grad(); g == nil || fmt.Sprint(g.Data()) != "[6 6 6 6]" {
+		t.Errorf("x got gradient %v, want [6 6 6 6]", g)
+	}
+
+	w := FromSlice([]float32{1, 2}, 2).RequiresGrad().Mul(1)
+	z = x.Mul(w)
+	z.RegisterHook(func(g *Tensor) *Tensor { w.Fill(0); return nil })
+	if err := z.Sum().Backward(); err == nil || !strings.Contains(err.Error(), "modified in place") {
+		t.Errorf("a hook writing a saved value: %v, want a modified in place error", err)
+	}
+}
+
+// In-place writes through views of views, to views and their bases in
+// turn, many times, against finite differences: each op's gradient goes to
+// the values it read.
+func TestInPlaceThroughViewsGradients(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	rt := func(s ...int) *Tensor { return randTensor(r, s...) }
+	for _, c := range []opCase{
+		{"view of a view written, base read", func(in []*Tensor) *Tensor {
+			y := in[0].Mul(1)
+			v1 := y.Slice("1:3")
+			v2 := v1.Slice(":, 1:3")
+			s := v2.Mul(3).Tanh()
+			v2.Copy(in[1].Mul(2))
+			return y.Mul(y).Sum().Add(v1.Sum()).Add(s.Sum()).Add(v2.Exp().Sum())
+		}, []*Tensor{rt(3, 4), rt(2, 2)}},
+		{"view read, base written, view read again", func(in []*Tensor) *Tensor {
+			y := in[0].Mul(1)
+			v := y.Slice("0")
+			a := v.Mul(2).Tanh()
+			y.Copy(in[1].Tanh())
+			b := v.Mul(3)
+			y.Slice(":, 0").Fill(2)
+			return a.Sum().Add(b.Sum()).Add(v.Exp().Sum()).Add(y.Mul(y).Sum())
+		}, []*Tensor{rt(2, 3), rt(2, 3)}},
+		{"many writes through two views", func(in []*Tensor) *Tensor {
+			y := in[0].Mul(1)
+			v, w := y.Slice("1:"), y.T()
+			acc := New(1)
+			for i := 0; i < 6; i++ {
+				acc = acc.Add(v.Mul(1.5).Tanh().Sum()).Add(w.Slice("0").Sum())
+				v.Copy(v.Add(in[1]).Mul(0.9))
+				if i%2 == 0 {
+					y.Slice("0").Copy(w.Slice(":, 1"))
+				}
+			}
+			return acc.Add(y.Sum())
+		}, []*Tensor{rt(3, 3), rt(2, 3)}},
+		{"sibling views written from each other", func(in []*Tensor) *Tensor {
+			y := in[0].Mul(1)
+			a, b := y.Slice("0"), y.Slice("1")
+			y.Copy(in[1])
+			a.Copy(b.Mul(2).Tanh())
+			b.Copy(a.Mul(3))
+			return y.Mul(y).Sum().Add(a.Sum())
+		}, []*Tensor{rt(2, 3), rt(2, 3)}},
+		{"reshaped and transposed views", func(in []*Tensor) *Tensor {
+			y := in[0].Mul(1)
+			v := y.Reshape(6).Slice("::2")
+			tr := y.T().Reshape(6)
+			o := tr.Mul(2).Tanh()
+			v.Copy(in[1])
+			return o.Sum().Add(tr.Mul(tr).Sum()).Add(y.Pow(3).Sum())
+		}, []*Tensor{rt(2, 3), rt(3)}},
+		{"expanded view read after a write", func(in []*Tensor) *Tensor {
+			y := in[0].Mul(1)
+			e := y.Slice("0:1").Expand(3, 3)
+			a := e.Mul(2).Tanh()
+			y.Slice("0").Copy(in[1])
+			return a.Sum().Add(e.Mul(e).Sum())
+		}, []*Tensor{rt(2, 3), rt(3)}},
+	} {
+		t.Run(c.name, func(t *testing.T) { gradCheck(t, c.name, c.f, c.in...) })
+	}
 }

@@ -19,11 +19,7 @@ func makeView(t *Tensor, op string, off int, shape, stride []int, apply func(*Te
 		full = func(x *Tensor) *Tensor { return apply(inner(x)) }
 	}
 	v.view = &viewOf{base: base, apply: full, gen: len(base.olds)}
-	record(v, op, []*Tensor{t}, func(g *Tensor) []*Tensor {
-		z := newLike(g, t.shape...)
-		copyStrided(apply(z), g)
-		return []*Tensor{z}
-	})
+	recordNeeds(v, op, []*Tensor{t}, viewGrad(t, apply))
 	return v
 }
 
@@ -360,9 +356,10 @@ func (t *Tensor) Expand(shape ...int) *Tensor {
 	if !ok || !slices.Equal(bs, shape) {
 		panic(errorf("Expand: cannot expand %v to %v", t.shape, shape))
 	}
-	v := fromStorage(t.st, t.off, cloneInts(shape), broadcastStrides(t, shape))
-	// Not registered as a writable view: writing through stride-0
-	// dimensions would alias; Fill/Copy refuse such views.
-	record(v, "expand", []*Tensor{t}, func(g *Tensor) []*Tensor { return []*Tensor{sumTo(g, t.shape)} })
-	return v
+	// A view like the others, so that one used after a write to t reads
+	// the write's history; Fill and Copy refuse to write through its
+	// stride-0 dimensions.
+	shape = cloneInts(shape)
+	geo := func(x *Tensor) *Tensor { return fromStorage(x.st, x.off, cloneInts(shape), broadcastStrides(x, shape)) }
+	return makeView(t, "expand", t.off, cloneInts(shape), broadcastStrides(t, shape), geo)
 }
