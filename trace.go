@@ -463,21 +463,28 @@ func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op strin
 			// would, or fail here rather than deep inside a later module.
 			func() {
 				defer d.abortOnShape(op, mod, v, "the "+what, cur)
-				v = v.Expand(cur.Shape()...).Contiguous()
+				v = v.Expand(cur.Shape()...)
 			}()
+			v = v.Contiguous()
 		}
 		return v
 	}
 	view := d.rowsView(md, mod, cur)
+	src := v
 	func() {
 		defer d.abortOnShape(op, mod, v, "this invoke's "+what, view)
-		view.Copy(v)
+		src = v.Expand(view.Shape()...)
+	}()
+	func() {
+		defer guard(op + " on " + mod.Path)
+		view.Copy(src)
 	}()
 	return cur
 }
 
-// abortOnShape, deferred around putting v in place of target, turns the
-// runtime's shape error into one that names the module and both shapes.
+// abortOnShape, deferred around broadcasting v to target's shape (a view:
+// nothing is allocated, so the only error is the shape), turns the
+// runtime's error into one that names the module and both shapes.
 func (d *driver) abortOnShape(op string, mod *rt.Module, v *rt.Tensor, what string, target *rt.Tensor) {
 	if r := recover(); r != nil {
 		if _, ok := r.(*rt.Error); !ok {
