@@ -277,6 +277,27 @@ func CausalSoftmax(scores *Tensor, scale float32, keyMask [][]float32) *Tensor {
 	past := Tk - Tq
 	out := New(src.shape...)
 	x, o := src.raw(), out.raw()
+	// first[b] is where row b's keys start when its mask is left padding
+	// (zeros, then ones: a batch of prompts of different lengths), so
+	// that its rows take the vectorized path over [first, lim); -1 for
+	// any other mask.
+	first := make([]int, B)
+	for b := range first {
+		if keyMask == nil {
+			continue
+		}
+		k := 0
+		for k < Tk && keyMask[b][k] == 0 {
+			k++
+		}
+		first[b] = k
+		for j := k; j < Tk; j++ {
+			if keyMask[b][j] == 0 {
+				first[b] = -1
+				break
+			}
+		}
+	}
 	parallelRange(B*H, 1, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
 			b := bh / H
@@ -288,23 +309,22 @@ func CausalSoftmax(scores *Tensor, scale float32, keyMask [][]float32) *Tensor {
 					return j <= i+past && (keyMask == nil || keyMask[b][j] != 0)
 				}
 				lim := min(i+past+1, Tk) // keys after the query are hidden
-				masked := false
-				if keyMask == nil {
-					for _, v := range xr[:lim] {
+				k := first[b]
+				if k >= 0 {
+					for _, v := range xr[min(k, lim):lim] {
 						m = max(m, v*scale)
 					}
 				} else {
 					for j := 0; j < lim; j++ {
 						if visible(j) {
 							m = max(m, xr[j]*scale)
-						} else {
-							masked = true
 						}
 					}
 				}
 				var s float64
-				if !masked && finite(m) {
-					s = expShift(or[:lim], xr[:lim], scale, m)
+				if k >= 0 && k < lim && finite(m) {
+					clear(or[:k])
+					s = expShift(or[k:lim], xr[k:lim], scale, m)
 					clear(or[lim:])
 				} else {
 					for j := 0; j < Tk; j++ {
