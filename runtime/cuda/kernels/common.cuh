@@ -2,7 +2,8 @@
 // followed by every kernels/*.cu file as one translation unit, without
 // system headers: only CUDA builtins are available.
 //
-// Conventions: float32 data, int32 ids; sizes fit in a C int; kernels that
+// Conventions: float32 data, int32 ids; sizes fit in a C int (offsets into
+// views and grid-stride indices are 64-bit: they may pass INT_MAX); kernels that
 // take strides use element strides and a `Dims` struct of MAX_RANK ints;
 // 1-d kernels loop with a grid stride, row kernels use one block per row
 // (blockDim.x a multiple of 32, at most 1024).
@@ -15,15 +16,18 @@ struct Dims {
 };
 
 // offsetOf maps a row-major linear index over shape (rank dims) to the
-// element offset given by strides.
-__device__ __forceinline__ int offsetOf(int i, int rank, const Dims& shape, const Dims& strides) {
-    int off = 0;
+// element offset given by strides. The index fits a C int (launch checks
+// n), so it is split in cheap 32-bit unsigned arithmetic, but the offset
+// is 64-bit: a strided view may span more than 2^31-1 elements.
+__device__ __forceinline__ long long offsetOf(long long i, int rank, const Dims& shape, const Dims& strides) {
+    unsigned u = (unsigned)i;
+    long long off = 0;
 #pragma unroll
     for (int d = MAX_RANK - 1; d >= 0; d--) {
         if (d < rank) {
-            int s = shape.d[d];
-            off += (i % s) * strides.d[d];
-            i /= s;
+            unsigned s = (unsigned)shape.d[d];
+            off += (long long)(u % s) * strides.d[d];
+            u /= s;
         }
     }
     return off;
@@ -65,4 +69,8 @@ __device__ float blockMax(float v) {
     return warpMax(v);
 }
 
-#define GRID_STRIDE(i, n) for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
+// GRID_STRIDE loops i over [0, n) with a grid stride. i is 64-bit: n fits a
+// C int, but a step from the last index in range can pass INT_MAX (n within
+// a grid's worth of threads of it) and a 32-bit i would wrap negative.
+#define GRID_STRIDE(i, n) \
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)

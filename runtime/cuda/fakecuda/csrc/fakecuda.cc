@@ -56,7 +56,26 @@ enum {
     LAUNCH_FAILED = 719,
 };
 
-static const size_t kTotalMemory = 16ull << 30;  // what the fake GPU reports
+// What the fake GPU reports and allocates up to: 16 GiB, or FAKECUDA_MEMORY
+// (bytes, or with a K, M or G suffix), so that out-of-memory can be tested
+// part-way through a model's forward or backward pass.
+static size_t totalMemory() {
+    const char* s = getenv("FAKECUDA_MEMORY");
+    if (!s || !*s) return 16ull << 30;
+    char* end;
+    unsigned long long v = strtoull(s, &end, 10);
+    switch (*end) {
+    case 'K': case 'k': v <<= 10; end++; break;
+    case 'M': case 'm': v <<= 20; end++; break;
+    case 'G': case 'g': v <<= 30; end++; break;
+    }
+    if (*end || v == 0) {
+        fprintf(stderr, "fakecuda: FAKECUDA_MEMORY=%s: want a number of bytes (suffix K, M or G)\n", s);
+        abort();
+    }
+    return v;
+}
+static const size_t kTotalMemory = totalMemory();
 static const size_t kPage = 4096;
 static void* const kContext = (void*)0x5eed;
 
