@@ -278,6 +278,13 @@ func gpuMatmulInto(out, a, b *Tensor, batch []int, m, n, k int) {
 		check("matmul", gpuDev.Memset(out.st.gpu.buf, 0))
 		return
 	}
+	// cuBLAS takes no negative strides: a reversed view is copied first.
+	if negStrides(a) {
+		a = a.Detach().Contiguous()
+	}
+	if negStrides(b) {
+		b = b.Detach().Contiguous()
+	}
 	ab := a.Expand(append(cloneInts(batch), m, k)...).Detach()
 	bb := b.Expand(append(cloneInts(batch), k, n)...).Detach()
 	ax, aT, lda := matOperand(ab)
@@ -345,25 +352,24 @@ func gpuMatmulInto(out, a, b *Tensor, batch []int, m, n, k int) {
 // dimensions of size above 1 nest (stride[d] = stride[d+1] * batch[d+1]),
 // or all broadcast (stride 0).
 func batchStride(t *Tensor, batch []int) (int, bool) {
-	stride, span := -1, 0 // span: elements one step of the dims seen so far covers
+	stride, span, set := 0, 0, false // span: elements one step of the dims seen so far covers
 	for d := len(batch) - 1; d >= 0; d-- {
 		if batch[d] == 1 {
 			continue
 		}
 		st := t.stride[d]
 		switch {
-		case stride < 0:
-			stride, span = st, st*batch[d]
+		case st < 0:
+			return 0, false // a reversed batch: cuBLAS's strides are not negative
+		case !set:
+			stride, span, set = st, st*batch[d], true
 		case st == span:
 			span *= batch[d]
 		default:
 			return 0, false
 		}
 	}
-	if stride < 0 {
-		return 0, true // a single matrix
-	}
-	return stride, true
+	return stride, true // 0 for a single matrix
 }
 
 // gpuLinear is Linear on the GPU: out = x @ w (+ bias), dx = g @ w^T,

@@ -166,6 +166,14 @@ func opCases() []opCase {
 			return in[0].Slice("::-1, ::-2").Mul(in[1].Slice("::-1")).Add(in[0].Slice("1:, ::-1").Sum(0).Slice("::-2"))
 		}, []*Tensor{rt(3, 4), rt(2)}},
 		{"reversed view contiguous", func(in []*Tensor) *Tensor { return in[0].Slice("::-1").T().Softmax() }, []*Tensor{rt(3, 4)}},
+		{"matmul of reversed views", func(in []*Tensor) *Tensor {
+			// A reversed batch (one GEMM per matrix would repeat the first)
+			// and reversed rows and columns.
+			return in[0].Slice("::-1, :, :").MatMul(in[1]).Add(in[0].Slice(":, ::-1, ::-1").MatMul(in[1].Slice("::-1, :")))
+		}, []*Tensor{rt(2, 3, 4), rt(4, 2)}},
+		{"batched matmul of a reversed batch", func(in []*Tensor) *Tensor {
+			return in[0].Slice("::-1").MatMul(in[1].Slice("::-1"))
+		}, []*Tensor{rt(4, 2, 3), rt(4, 3, 2)}},
 		{"copy into a reversed view", func(in []*Tensor) *Tensor {
 			x := in[0].Mul(1)
 			x.Slice("::-1, 0").Copy(in[1].Slice("::-1"))
