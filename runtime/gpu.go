@@ -94,11 +94,22 @@ func gpuUnary(t *Tensor, op cuda.UnaryOp, p float32, name string) *Tensor {
 	x := gpuContig(t)
 	out := gpuEmpty(t.shape...)
 	check(name, gpuDev.Unary(op, out.gbuf(), x.gbuf(), t.Size(), p))
+	// Keep (and check for in-place writes) only what the backward reads,
+	// as the CPU ops do: a write to exp's input is no error.
+	var xb, yb cuda.Buffer
+	var saved []*Tensor
+	switch op {
+	case cuda.OpExp, cuda.OpTanh, cuda.OpSqrt:
+		yb, saved = out.gbuf(), []*Tensor{out}
+	case cuda.OpNeg, cuda.OpScale, cuda.OpAddScalar, cuda.OpRSubScalar:
+	default:
+		xb, saved = x.gbuf(), []*Tensor{x}
+	}
 	recordNeeds(out, name, []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
 		gi := gpuEmpty(t.shape...)
-		check(name+" backward", gpuDev.UnaryBackward(op, gi.gbuf(), gpuContig(g).gbuf(), x.gbuf(), out.gbuf(), t.Size(), p))
+		check(name+" backward", gpuDev.UnaryBackward(op, gi.gbuf(), gpuContig(g).gbuf(), xb, yb, t.Size(), p))
 		return []*Tensor{gi}
-	}, x, out)
+	}, saved...)
 	return out
 }
 

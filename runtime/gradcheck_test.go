@@ -174,6 +174,16 @@ func opCases() []opCase {
 		{"batched matmul of a reversed batch", func(in []*Tensor) *Tensor {
 			return in[0].Slice("::-1").MatMul(in[1].Slice("::-1"))
 		}, []*Tensor{rt(4, 2, 3), rt(4, 3, 2)}},
+		{"write to the input of exp, tanh, sqrt and neg", func(in []*Tensor) *Tensor {
+			// Their backward reads only the output (or nothing): no
+			// "modified in place" error, on any device.
+			a := in[0].Mul(1)
+			b := in[0].Abs().Add(1)
+			e, th, sq, ng := a.Exp(), a.Tanh(), b.Sqrt(), a.Neg()
+			a.Fill(2)
+			b.Fill(3)
+			return e.Add(th).Add(sq).Add(ng).Add(a).Add(b)
+		}, []*Tensor{rt(2, 3)}},
 		{"copy into a reversed view", func(in []*Tensor) *Tensor {
 			x := in[0].Mul(1)
 			x.Slice("::-1, 0").Copy(in[1].Slice("::-1"))
