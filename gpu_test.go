@@ -34,7 +34,7 @@ func TestInterventionsOnGPU(t *testing.T) {
 // TestOnFakeCUDA runs TestInterventionsOnGPU on fakecuda, the real CUDA
 // backend over a host-CPU stand-in for the driver, NVRTC and cuBLAS.
 func TestOnFakeCUDA(t *testing.T) {
-	fakecuda.Run(t, "^(TestInterventionsOnGPU|TestTraceReleasesGPUMemory|TestValuesOutliveTheirTrace|TestNoGPUMemoryGrowthAcrossTraces)$")
+	fakecuda.Run(t, "^(TestInterventionsOnGPU|TestTraceReleasesGPUMemory|TestValuesOutliveTheirTrace|TestNoGPUMemoryGrowthAcrossTraces|TestTF32IsPerModel)$")
 }
 
 func interventionsOnGPU(t *testing.T) {
@@ -143,5 +143,28 @@ func traceReleasesGPUMemory(t *testing.T) {
 	logits.Sum().Backward(func() { grad = hs.Grad().Save() })
 	if grad.Sub(first).Abs().Max() > 1e-4 {
 		t.Errorf("backward after the trace gave a different gradient")
+	}
+}
+
+// TestTF32IsPerModel: TF32 holds for the model loaded with it; loading the
+// same model again with TF32 does not change the first one's precision
+// (it was process-wide: the strict model's logits moved by 1e-3).
+func TestTF32IsPerModel(t *testing.T) {
+	if _, err := rt.GPU(); err != nil {
+		t.Skip("no GPU: runs on fakecuda from TestOnFakeCUDA")
+	}
+	logits := func(m *Model) []float32 {
+		var out *Tensor
+		m.Trace(prompt, func(tr *Tracer) { out = m.LMHead.Output().Slice("0, -1, ::97").Save() })
+		return out.Float32s()
+	}
+	strict := LanguageModel(reference.Dir(), Device("cuda"))
+	before := logits(strict)
+	fast := LanguageModel(reference.Dir(), Device("cuda"), TF32())
+	if tf := logits(fast); slices.Equal(tf, before) {
+		t.Error("TF32 changed nothing")
+	}
+	if after := logits(strict); !slices.Equal(after, before) {
+		t.Error("loading the model again with TF32 changed the strict model's logits")
 	}
 }

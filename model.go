@@ -38,6 +38,7 @@ type Model struct {
 	path   string
 	envoys map[*rt.Module]*Envoy
 	root   *Envoy
+	tf32   bool // this model's passes on the GPU may use TF32 (TF32 option)
 
 	lastShapes map[string][]int // module output shapes seen by the last trace
 }
@@ -57,7 +58,9 @@ type modelOptions struct {
 func Device(name string) Option { return func(o *modelOptions) { o.device = name } }
 
 // TF32 lets GPU matrix products use TF32 tensor cores: several times
-// faster, about 1e-3 relative error. The default is strict FP32.
+// faster, about 1e-3 relative error. The default is strict FP32. It holds
+// for the traces and generations of the model loaded with it; other
+// models keep their own setting.
 func TF32() Option { return func(o *modelOptions) { o.tf32 = true } }
 
 // Revision selects a Hub branch, tag or commit (default "main").
@@ -84,9 +87,6 @@ func LanguageModel(path string, opts ...Option) *Model {
 	if dev == "cuda" {
 		if _, err := rt.GPU(); err != nil {
 			fail("device", "LanguageModel(%q): device \"cuda\" is not available here: %v", path, err)
-		}
-		if err := rt.SetTF32(o.tf32); err != nil {
-			fail("device", "LanguageModel(%q): %v", path, err)
 		}
 	}
 	key := path
@@ -120,6 +120,7 @@ func LanguageModel(path string, opts ...Option) *Model {
 		modelsMu.Unlock()
 	}
 	m := newModel(g, path)
+	m.tf32 = o.tf32 && dev == "cuda"
 	modelsMu.Lock()
 	// Loading the same model again (a re-run cell) replaces its entry:
 	// tools list each model once, with the newest traces.

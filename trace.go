@@ -184,6 +184,13 @@ type abortSignal struct{ err error }
 // run executes the batched forward with every invoke body interleaved.
 func (tr *Tracer) run() {
 	tr.running = true
+	if tr.model.g.Device() == "cuda" {
+		// The GEMM precision is the model's (TF32 option), not that of
+		// whichever model was loaded last.
+		if err := rt.SetTF32(tr.model.tf32); err != nil {
+			fail("device", "%v", err)
+		}
+	}
 	// Device memory of everything the pass allocated goes back to the
 	// allocator when it ends, but for saved and cached values (see
 	// runtime.BeginGPUScope).
