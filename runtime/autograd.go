@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // node is one recorded op on the autograd tape: the inputs it read and the
@@ -296,8 +297,7 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 			for j, in := range ins {
 				needs[j] = in != nil && in.requiresGrad
 			}
-			var gs []*Tensor
-			NoGrad(func() { gs = n.backward(g, needs) })
+			gs := n.runBackward(g, needs)
 			for j, in := range ins {
 				if !needs[j] || j >= len(gs) || gs[j] == nil {
 					continue
@@ -326,6 +326,21 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		}
 	}
 	return nil
+}
+
+// runBackward runs n's backward without recording, naming the op in an
+// error it raises (a GPU out of memory said only how much it asked for).
+func (n *node) runBackward(g *Tensor, needs []bool) (gs []*Tensor) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(*Error); ok && !strings.HasPrefix(e.Msg, "backward") {
+				panic(errorf("backward of %s: %s", n.op, e.Msg))
+			}
+			panic(r)
+		}
+	}()
+	NoGrad(func() { gs = n.backward(g, needs) })
+	return gs
 }
 
 // checkSaved reports a value n kept for its backward that was written in

@@ -362,3 +362,17 @@ func TestInPlaceThroughViewsGradients(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { gradCheck(t, c.name, c.f, c.in...) })
 	}
 }
+
+// TestBackwardErrorNamesTheOp: an error raised inside an op's backward
+// (a GPU out of memory, say) says which op's backward it was.
+func TestBackwardErrorNamesTheOp(t *testing.T) {
+	x := FromSlice([]float32{1, 2}, 2).RequiresGrad()
+	y := New(2)
+	recordNeeds(y, "failing_op", []*Tensor{x}, func(g *Tensor, _ []bool) []*Tensor {
+		panic(errorf("allocating 12 floats on cuda: out of memory"))
+	})
+	err := y.Sum().Backward()
+	if err == nil || err.Error() != "backward of failing_op: allocating 12 floats on cuda: out of memory" {
+		t.Errorf("error %v, want it to name failing_op", err)
+	}
+}
