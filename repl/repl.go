@@ -193,6 +193,7 @@ func (r *REPL) runReadline() error {
 		} else {
 			rl.SetPrompt(Prompt)
 		}
+		keepPartialLine(r.out, readline.GetScreenWidth())
 		line, err := rl.ReadlineWithDefault(indent)
 		indent = ""
 		switch {
@@ -212,6 +213,21 @@ func (r *REPL) runReadline() error {
 			indent = strings.ReplaceAll(r.indent, "\t", indentUnit)
 		}
 	}
+}
+
+// keepPartialLine moves the cursor to the start of a fresh line if output
+// left it mid-line (fmt.Print without a newline, text streamed by
+// nnscope.Stream), so that the prompt, which readline draws after a
+// carriage return, does not overwrite that text. It is zsh's PROMPT_SP
+// trick, which needs no tracking of who wrote what (the host writes
+// progress bars to os.Stderr): width spaces fill the rest of the line and
+// wrap to the next one only when the cursor was not at column 0; the
+// carriage return then goes to column 0 of whichever line the cursor is on.
+func keepPartialLine(w io.Writer, width int) {
+	if width <= 0 {
+		return
+	}
+	io.WriteString(w, strings.Repeat(" ", width)+"\r")
 }
 
 // line handles one line of input: a command, or part of Go input. It

@@ -48,6 +48,14 @@ func TestTmux(t *testing.T) {
 	tm.typeLine("sq(12)")
 	tm.waitFor("\n144\n", 1)
 
+	// Output without a final newline (fmt.Print, text streamed by
+	// nnscope.Stream) stays on the screen: the next prompt starts a new
+	// line instead of overwriting it.
+	tm.typeLine(`fmt.Print("partial-" + "line ✓")`)
+	tm.typeLine(`sq(3)`)
+	tm.waitFor("\n9\n", 1)
+	tm.waitFor("\npartial-line ✓", 1)
+
 	// A trace with a gradient on the small model.
 	tm.typeLine(`model := nnscope.LanguageModel("testdata/gpt2-tiny")`)
 	tm.typeLine(`var grad *nnscope.Tensor`)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"math"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -124,9 +126,7 @@ func TensorHTML(t *nnscope.Tensor) (out string) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<div class="nnscope-tensor"><div style="color:#666;font-size:90%%">Tensor shape %s</div>`, html.EscapeString(fmt.Sprint(shape)))
-	cell := func(pos []int) string {
-		return html.EscapeString(strconv.FormatFloat(t.At(pos...), 'g', 5, 64))
-	}
+	cell := func(pos []int) string { return html.EscapeString(htmlNumber(t.At(pos...))) }
 	table := func(lead []int) {
 		b.WriteString(`<table style="font-family:monospace;font-size:90%">`)
 		switch len(shape) - len(lead) {
@@ -200,6 +200,21 @@ func TensorHTML(t *nnscope.Tensor) (out string) {
 	return b.String()
 }
 
+// htmlNumber formats one element of a tensor table: 5 significant digits,
+// and inf, -inf and nan spelled as in the text/plain form (Go's +Inf and
+// NaN otherwise).
+func htmlNumber(x float64) string {
+	switch {
+	case math.IsNaN(x):
+		return "nan"
+	case math.IsInf(x, 1):
+		return "inf"
+	case math.IsInf(x, -1):
+		return "-inf"
+	}
+	return strconv.FormatFloat(x, 'g', 5, 64)
+}
+
 // Inspect implements kernel.Evaluator: the declaration and doc comment of
 // an nnscope function, type or method, or the type (and doc) of a value in
 // scope, for the dotted name at cursor.
@@ -208,8 +223,14 @@ func (e *Evaluator) Inspect(code string, cursor int, detail int) (kernel.Bundle,
 		cursor = len(code)
 	}
 	start := cursor
-	for start > 0 && (isIdent(code[start-1]) || code[start-1] == '.') {
-		start--
+	for start > 0 {
+		if c := code[start-1]; isIdent(c) || c == '.' {
+			start--
+		} else if s, ok := lookupCall(code[:start]); ok {
+			start = s
+		} else {
+			break
+		}
 	}
 	end := cursor
 	for end < len(code) && isIdent(code[end]) {
@@ -219,7 +240,7 @@ func (e *Evaluator) Inspect(code string, cursor int, detail int) (kernel.Bundle,
 	if name == "" {
 		return nil, false
 	}
-	chain := strings.Split(name, ".")
+	chain := splitChain(name)
 	for _, c := range chain {
 		if c == "" || c[0] >= '0' && c[0] <= '9' {
 			return nil, false
@@ -239,6 +260,48 @@ func (e *Evaluator) Inspect(code string, cursor int, detail int) (kernel.Bundle,
 		return nil, false
 	}
 	return kernel.Bundle{"text/plain": text}, true
+}
+
+// lookupArg is the argument of a lookup call that Inspect may evaluate:
+// an integer or a plain string literal.
+var lookupArg = regexp.MustCompile(`^\s*(-?[0-9]+|"[^"\\]*")\s*$`)
+
+// lookupCall reports whether code ends with a call of a module lookup,
+// .At(N) or .Module("path"), which runs no user code, so that Shift-Tab
+// on model.Transformer.H.At(0).MLP can evaluate the chain; it returns
+// where the method name starts.
+func lookupCall(code string) (int, bool) {
+	if !strings.HasSuffix(code, ")") {
+		return 0, false
+	}
+	open := strings.LastIndexByte(code, '(')
+	if open < 0 || !lookupArg.MatchString(code[open+1:len(code)-1]) {
+		return 0, false
+	}
+	for _, m := range []string{".At", ".Module"} {
+		if strings.HasSuffix(code[:open], m) {
+			return open - len(m) + 1, true
+		}
+	}
+	return 0, false
+}
+
+// splitChain splits a dotted name at the dots outside string literals.
+func splitChain(name string) []string {
+	var out []string
+	last, quoted := 0, false
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '"':
+			quoted = !quoted
+		case '.':
+			if !quoted {
+				out = append(out, name[last:i])
+				last = i + 1
+			}
+		}
+	}
+	return append(out, name[last:])
 }
 
 // inspectValue describes the value of chain (a variable, a field or a

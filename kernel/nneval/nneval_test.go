@@ -116,6 +116,19 @@ func TestTensorHTMLSummarizes(t *testing.T) {
 	}
 }
 
+// Infinities and NaN read the same in the HTML table as in the text form
+// (tensor([ inf,  nan, -inf])), not Go's +Inf and NaN.
+func TestTensorHTMLNonFinite(t *testing.T) {
+	x := nnscope.NewTensor([]float64{1, 0, -1, 2.5}).Div(0)
+	h := TensorHTML(x)
+	if !strings.Contains(h, "<td>inf</td><td>nan</td><td>-inf</td><td>inf</td>") {
+		t.Errorf("non-finite values: %s", h)
+	}
+	if h := TensorHTML(nnscope.NewTensor([]float64{1.234567, 1e-8})); !strings.Contains(h, "<td>1.2346</td><td>1e-08</td>") {
+		t.Errorf("finite values: %s", h)
+	}
+}
+
 // Outside a notebook a figure is written to a file named after its title.
 func TestFigureFile(t *testing.T) {
 	old := display.SetHook(nil)
@@ -190,5 +203,40 @@ func TestCommandCell(t *testing.T) {
 	}
 	if res, _, _, err := run(t, e, "ok := false\n!ok"); err != nil || res == nil || (*res)["text/plain"] != "true" {
 		t.Errorf("!ok: %v %v", res, err)
+	}
+}
+
+// Shift-Tab on a field reached through module lookups (At, Module) shows
+// its type and doc, as on a plain dotted name.
+func TestInspectThroughLookups(t *testing.T) {
+	e := New()
+	defer display.SetHook(nil)
+	if _, _, _, err := run(t, e, `model := nnscope.LanguageModel("../../testdata/gpt2-tiny")`); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{
+		"model.Transformer.H.At(0).MLP",
+		"x := model.Transformer.H.At(-1).MLP",
+		`model.Module("transformer.h.0").Output`,
+	} {
+		b, ok := e.Inspect(code, len(code), 0)
+		if !ok {
+			t.Errorf("%s: not found", code)
+			continue
+		}
+		if text, _ := b["text/plain"].(string); !strings.Contains(text, "nnscope.") {
+			t.Errorf("%s: %q", code, text)
+		}
+	}
+	// Other calls are not evaluated.
+	if _, _, _, err := run(t, e, "calls := 0\nfunc sideEffect() *nnscope.Model { calls++; return model }"); err != nil {
+		t.Fatal(err)
+	}
+	code := "sideEffect().Transformer"
+	if _, ok := e.Inspect(code, len(code), 0); ok {
+		t.Errorf("%s: found", code)
+	}
+	if _, _, out, err := run(t, e, "fmt.Println(calls)"); err != nil || out != "0\n" {
+		t.Errorf("calls = %q, %v", out, err)
 	}
 }
