@@ -25,6 +25,11 @@ type Tensor struct {
 	// cut the rows, so Grad() can ask for the batch tensor's gradient.
 	base *rt.Tensor
 	rows func(*rt.Tensor) *rt.Tensor
+
+	// viewOf is the tensor a view (Slice, Select, ...) was cut from,
+	// following views of views back to the first: Fill and Copy check it
+	// to treat a write into a leaf that requires grad as an update.
+	viewOf *Tensor
 }
 
 // wrap makes a script tensor for an engine tensor produced in scope s.
@@ -318,35 +323,41 @@ func (x *Tensor) TopK(k int) (values, indices *Tensor) {
 // Slice returns a view selected by a numpy-style index: ":, -1, :",
 // "0, 2:5", "..., ::2". Edits through the view change x.
 func (x *Tensor) Slice(spec string) *Tensor {
-	return x.unary("Slice", func(t *rt.Tensor) *rt.Tensor { return t.Slice(spec) })
+	return x.view("Slice", func(t *rt.Tensor) *rt.Tensor { return t.Slice(spec) })
 }
 
 // Select returns the view at index i of dimension dim (dimension removed).
 func (x *Tensor) Select(dim, i int) *Tensor {
-	return x.unary("Select", func(t *rt.Tensor) *rt.Tensor { return t.Select(dim, i) })
+	return x.view("Select", func(t *rt.Tensor) *rt.Tensor { return t.Select(dim, i) })
 }
 
 // Narrow returns the view of n entries from start along dim.
 func (x *Tensor) Narrow(dim, start, n int) *Tensor {
-	return x.unary("Narrow", func(t *rt.Tensor) *rt.Tensor { return t.Narrow(dim, start, n) })
+	return x.view("Narrow", func(t *rt.Tensor) *rt.Tensor { return t.Narrow(dim, start, n) })
 }
 
-// Reshape returns the same elements in a new shape (one -1 allowed).
+// Reshape returns the same elements in a new shape (one -1 allowed): a
+// view when x is contiguous, else a copy (so in-place edits of the result
+// of, say, x.Transpose(1, 2).Reshape(...) or x.Narrow(2, 0, n).Reshape(...)
+// do not reach x; reshape x itself, then cut the view).
 func (x *Tensor) Reshape(shape ...int) *Tensor {
+	if x.use("Reshape").IsContiguous() {
+		return x.view("Reshape", func(t *rt.Tensor) *rt.Tensor { return t.Reshape(shape...) })
+	}
 	return x.unary("Reshape", func(t *rt.Tensor) *rt.Tensor { return t.Reshape(shape...) })
 }
 
 // Transpose swaps two dimensions (a view).
 func (x *Tensor) Transpose(a, b int) *Tensor {
-	return x.unary("Transpose", func(t *rt.Tensor) *rt.Tensor { return t.Transpose(a, b) })
+	return x.view("Transpose", func(t *rt.Tensor) *rt.Tensor { return t.Transpose(a, b) })
 }
 
 // T swaps the last two dimensions (a view).
-func (x *Tensor) T() *Tensor { return x.unary("T", (*rt.Tensor).T) }
+func (x *Tensor) T() *Tensor { return x.view("T", (*rt.Tensor).T) }
 
 // Permute reorders dimensions (a view).
 func (x *Tensor) Permute(perm ...int) *Tensor {
-	return x.unary("Permute", func(t *rt.Tensor) *rt.Tensor { return t.Permute(perm...) })
+	return x.view("Permute", func(t *rt.Tensor) *rt.Tensor { return t.Permute(perm...) })
 }
 
 // Unsqueeze inserts a dimension of size 1.
@@ -354,26 +365,70 @@ func (x *Tensor) Unsqueeze(dim int) *Tensor {
 	if n := x.use("Unsqueeze").Dim(); dim < -n-1 || dim > n {
 		fail("usage", "Unsqueeze: dim %d out of range for a %d-d tensor (want %d..%d)", dim, n, -n-1, n)
 	}
-	return x.unary("Unsqueeze", func(t *rt.Tensor) *rt.Tensor { return t.Unsqueeze(dim) })
+	return x.view("Unsqueeze", func(t *rt.Tensor) *rt.Tensor { return t.Unsqueeze(dim) })
 }
 
 // Squeeze removes a dimension of size 1.
 func (x *Tensor) Squeeze(dim int) *Tensor {
-	return x.unary("Squeeze", func(t *rt.Tensor) *rt.Tensor { return t.Squeeze(dim) })
+	return x.view("Squeeze", func(t *rt.Tensor) *rt.Tensor { return t.Squeeze(dim) })
 }
 
 // Fill sets every element to v in place (through views too) and returns x.
+// Outside a trace, a write into a leaf that requires grad (a parameter
+// after model.SetRequiresGrad(true), or a tensor made with RequiresGrad,
+// or a view of one) is an update, as under PyTorch's torch.no_grad(): it
+// records no history, so the tensor stays a leaf that accumulates
+// gradients (see Copy).
 func (x *Tensor) Fill(v float64) *Tensor {
 	defer guard("Fill")
-	x.use("Fill").Fill(v)
+	t := x.use("Fill")
+	x.write(func() { t.Fill(v) })
 	return x
 }
 
-// Copy writes src (broadcast) into x in place and returns x.
+// Copy writes src (broadcast) into x in place and returns x. Outside a
+// trace, a write into a leaf that requires grad (or a view of one) records
+// no history, as under PyTorch's torch.no_grad(), so a gradient step on a
+// parameter or a probe's weight reads naturally:
+//
+//	w := nnscope.Zeros(4, 2).RequiresGrad()
+//	x := nnscope.Ones(3, 4)
+//	for range 3 {
+//		nnscope.CrossEntropy(x.MatMul(w), []int{0, 1, 1}).Backward(nil)
+//		w.Copy(w.Sub(w.AccumulatedGrad().Mul(0.1)))
+//		w.AccumulatedGrad().Fill(0)
+//	}
 func (x *Tensor) Copy(src *Tensor) *Tensor {
 	defer guard("Copy")
-	x.use("Copy").Copy(src.arg("Copy", "the source"))
+	t, s := x.use("Copy"), src.arg("Copy", "the source")
+	x.write(func() { t.Copy(s) })
 	return x
+}
+
+// write runs an in-place write into x: without recording history when it
+// is an update, outside a trace, of a leaf that requires grad and was made
+// outside a trace too (as in an optimizer step), else on the tape, so that
+// edits of activations reach gradients.
+func (x *Tensor) write(f func()) {
+	leaf := x.viewOf
+	if leaf == nil {
+		leaf = x
+	}
+	if current == nil && leaf.scope == nil && leaf.t.IsLeaf() && leaf.t.RequiresGradEnabled() {
+		rt.NoGrad(f)
+		return
+	}
+	f()
+}
+
+// view is unary for an op that returns a view of x.
+func (x *Tensor) view(op string, f func(*rt.Tensor) *rt.Tensor) *Tensor {
+	out := x.unary(op, f)
+	out.viewOf = x.viewOf
+	if out.viewOf == nil {
+		out.viewOf = x
+	}
+	return out
 }
 
 // MaskedFill returns a copy of x with v where mask is non-zero.

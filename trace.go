@@ -118,7 +118,9 @@ func (tr *Tracer) Stop() {
 }
 
 // Cache returns a cache that records every module's output from now on in
-// this trace (all rows). Its tensors stay usable after the trace.
+// this trace (all rows: in a batch of invokes of different lengths the
+// shorter rows are left padded, so their first positions hold padding, not
+// activations of the prompt). Its tensors stay usable after the trace.
 func (tr *Tracer) Cache() *Cache {
 	if tr.cache == nil && tr.scope.ended {
 		fail("usage", "Cache called after the %s ended: call tr.Cache() inside its body (it records module outputs from then on)", tr.scope.kind)
@@ -163,7 +165,8 @@ func (c *Cache) Get(path string) *Tensor {
 	return c.byPath[key]
 }
 
-// Paths lists the cached module paths in execution order.
+// Paths lists the cached module paths in execution order; the model's own
+// output (the logits, as model.Output()) is the last, at path "".
 func (c *Cache) Paths() []string { return append([]string(nil), c.order...) }
 
 // Len returns the number of cached outputs.

@@ -1,0 +1,96 @@
+package nnscope
+
+import (
+	"math"
+	"testing"
+
+	"nnscope/internal/reference"
+)
+
+// A write outside a trace into a leaf that requires grad (a probe's weight,
+// a parameter after SetRequiresGrad) is an optimizer update, as under
+// torch.no_grad(): the tensor stays a leaf that accumulates gradients.
+// Before, the write was recorded on the tape: the next backward pass
+// accumulated nothing into it (a silent zero gradient) and the one after
+// failed with a misleading "graph through sub was already freed".
+func TestLeafUpdateOutsideTrace(t *testing.T) {
+	X := NewTensor([]float64{1, 2, 3, 4, 0, 1, 0, 1, 2, 2, 1, 0}, 3, 4)
+	y := []int{0, 1, 1}
+	// In place, with the gradient zeroed between steps.
+	W := Zeros(4, 2).RequiresGrad()
+	// Fresh leaves each step: the reference.
+	V := Zeros(4, 2).RequiresGrad()
+	for step := range 4 {
+		CrossEntropy(X.MatMul(W), y).Backward(nil)
+		g := W.AccumulatedGrad()
+		CrossEntropy(X.MatMul(V), y).Backward(nil)
+		gv := V.AccumulatedGrad()
+		if d := g.Sub(gv).Abs().Max(); d > 1e-6 || g.Norm() < 1e-3 {
+			t.Fatalf("step %d: in-place grad %v, want %v", step, g, gv)
+		}
+		W.Copy(W.Sub(g.Mul(0.5)))
+		g.Fill(0)
+		V = V.Sub(gv.Mul(0.5)).Detach().RequiresGrad()
+	}
+	if !W.Engine().IsLeaf() {
+		t.Fatal("W is no longer a leaf after in-place updates")
+	}
+
+	// A parameter, updated through a view, between traces.
+	m := LanguageModel(reference.Dir())
+	ref := naiveOf(t, m)
+	m.SetRequiresGrad(true)
+	b := m.Param("transformer.ln_f.bias")
+	orig := b.Clone().Detach()
+	defer func() { m.SetRequiresGrad(false); b.Copy(orig) }()
+	prompt := "The Eiffel Tower is in the city of"
+	ids := m.Encode(prompt)
+	T := len(ids)
+	tgt := m.Token(" Paris")
+	const lr = 0.5
+	for step := range 3 {
+		var lp float64
+		m.Trace(prompt, func(tr *Tracer) {
+			l := m.Output().Slice("0, -1, :").LogSoftmax().Select(0, tgt)
+			lp = l.Item()
+			l.Neg().Backward(nil)
+		})
+		// The float64 model with the same bias: log p and its gradient
+		// with respect to ln_f.bias, wte[tgt] - E_p[wte].
+		ref.W["ln_f.bias"] = b.Data()
+		logits := ref.Forward(ids, nil).Logits(T - 1)
+		mx := math.Inf(-1)
+		for _, v := range logits {
+			mx = math.Max(mx, v)
+		}
+		var z float64
+		for _, v := range logits {
+			z += math.Exp(v - mx)
+		}
+		want := logits[tgt] - mx - math.Log(z)
+		if math.Abs(lp-want) > 1e-4*math.Max(1, math.Abs(want)) {
+			t.Fatalf("step %d: log p %v, want %v", step, lp, want)
+		}
+		C := ref.NEmbd
+		wte := ref.W["wte.weight"]
+		wantG := make([]float64, C)
+		for v, l := range logits {
+			p := math.Exp(l-mx) / z
+			for i := range wantG {
+				wantG[i] += p * wte[v*C+i]
+			}
+		}
+		for i := range wantG {
+			wantG[i] -= wte[tgt*C+i] // gradient of -log p
+		}
+		g := b.AccumulatedGrad()
+		if g == nil {
+			t.Fatalf("step %d: no gradient accumulated into ln_f.bias", step)
+		}
+		if e := rmsRel(g.Data(), wantG); e > tolF32*10 {
+			t.Fatalf("step %d: ln_f.bias gradient off by %.3g: %v, want %v", step, e, g.Data()[:4], wantG[:4])
+		}
+		b.Slice(":").Copy(b.Sub(g.Mul(lr)))
+		g.Fill(0)
+	}
+}
