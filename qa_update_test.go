@@ -94,3 +94,24 @@ func TestLeafUpdateOutsideTrace(t *testing.T) {
 		g.Fill(0)
 	}
 }
+
+// TestHeadViewOfCAttnEdits: splitting a slice of c_attn's output into
+// heads is a view (as torch's view), so zeroing one head's V through it
+// is the same edit as zeroing its columns (the copy Reshape made lost it).
+func TestHeadViewOfCAttnEdits(t *testing.T) {
+	m, _ := tiny(t)
+	logit := func(edit func(qkv *Tensor)) float64 {
+		var out *Tensor
+		m.Trace(prompt, func(tr *Tracer) {
+			edit(m.Transformer.H.At(1).Attn.CAttn.Output())
+			out = m.LMHead.Output().Slice("0, -1, 0").Save()
+		})
+		return out.Item()
+	}
+	clean := logit(func(*Tensor) {})
+	viaHeads := logit(func(qkv *Tensor) { qkv.Narrow(2, 64, 32).Reshape(1, -1, 4, 8).Select(2, 1).Fill(0) })
+	viaColumns := logit(func(qkv *Tensor) { qkv.Slice(":, :, 72:80").Fill(0) })
+	if viaHeads != viaColumns || viaHeads == clean {
+		t.Errorf("edit through the head view %v, through the columns %v, clean %v", viaHeads, viaColumns, clean)
+	}
+}

@@ -337,14 +337,12 @@ func (x *Tensor) Narrow(dim, start, n int) *Tensor {
 }
 
 // Reshape returns the same elements in a new shape (one -1 allowed): a
-// view when x is contiguous, else a copy (so in-place edits of the result
-// of, say, x.Transpose(1, 2).Reshape(...) or x.Narrow(2, 0, n).Reshape(...)
-// do not reach x; reshape x itself, then cut the view).
+// view when x's strides allow, as torch's view (x contiguous, or only
+// dimensions contiguous with each other split or merged: a slice of the
+// last dimension split into heads stays a view), else a copy (for
+// x.Transpose(1, 2).Reshape(...), merging the swapped dimensions).
 func (x *Tensor) Reshape(shape ...int) *Tensor {
-	if x.use("Reshape").IsContiguous() {
-		return x.view("Reshape", func(t *rt.Tensor) *rt.Tensor { return t.Reshape(shape...) })
-	}
-	return x.unary("Reshape", func(t *rt.Tensor) *rt.Tensor { return t.Reshape(shape...) })
+	return x.view("Reshape", func(t *rt.Tensor) *rt.Tensor { return t.Reshape(shape...) })
 }
 
 // Transpose swaps two dimensions (a view).
@@ -421,9 +419,12 @@ func (x *Tensor) write(f func()) {
 	f()
 }
 
-// view is unary for an op that returns a view of x.
+// view is unary for an op that returns a view of x (Reshape: when it can).
 func (x *Tensor) view(op string, f func(*rt.Tensor) *rt.Tensor) *Tensor {
 	out := x.unary(op, f)
+	if !out.t.SharesMemory(x.t) {
+		return out // a copy: writes to it are its own
+	}
 	out.viewOf = x.viewOf
 	if out.viewOf == nil {
 		out.viewOf = x

@@ -184,6 +184,12 @@ func opCases() []opCase {
 			b.Fill(3)
 			return e.Add(th).Add(sq).Add(ng).Add(a).Add(b)
 		}, []*Tensor{rt(2, 3)}},
+		{"reshape of a slice into heads, a view", func(in []*Tensor) *Tensor {
+			x := in[0].Mul(1)
+			h := x.Narrow(1, 2, 4).Reshape(3, 2, 2)
+			h.Select(1, 0).Copy(in[1])
+			return x.Mul(x).Add(h.Sum(1).Sum(1).Unsqueeze(1))
+		}, []*Tensor{rt(3, 8), rt(3, 2)}},
 		{"copy into a reversed view", func(in []*Tensor) *Tensor {
 			x := in[0].Mul(1)
 			x.Slice("::-1, 0").Copy(in[1].Slice("::-1"))

@@ -178,3 +178,39 @@ func TestArgmaxEdges(t *testing.T) {
 	}()
 	New(2, 0).Argmax()
 }
+
+// TestReshapeIsAViewWhenStridesAllow: as PyTorch's view, a reshape that
+// only splits or merges dimensions contiguous with each other shares
+// memory even when the tensor is not contiguous (a slice of the last
+// dimension split into heads); others copy.
+func TestReshapeIsAViewWhenStridesAllow(t *testing.T) {
+	x := Arange(2 * 3 * 12).Reshape(2, 3, 12)
+	heads := x.Narrow(2, 4, 8).Reshape(2, 3, 2, 4) // not contiguous, but viewable
+	heads.Select(2, 1).Fill(-1)
+	want := Arange(2 * 3 * 12).Reshape(2, 3, 12)
+	want.Narrow(2, 8, 4).Fill(-1)
+	if fmt.Sprint(x.Data()) != fmt.Sprint(want.Data()) {
+		t.Errorf("a write through the reshaped slice did not reach x:\n%v\nwant\n%v", x.Data(), want.Data())
+	}
+	for _, c := range []struct {
+		name  string
+		t     *Tensor
+		shape []int
+		view  bool
+	}{
+		{"transposed, merged", Arange(12).Reshape(3, 4).T(), []int{12}, false},
+		{"transposed, split a dim", Arange(24).Reshape(2, 3, 4).Transpose(0, 1), []int{3, 2, 2, 2}, true},
+		{"stepped, unit dims", Arange(12).Reshape(3, 4).Slice("::2"), []int{2, 1, 4}, true},
+		{"stepped, merged", Arange(12).Reshape(3, 4).Slice("::2"), []int{8}, false},
+		{"expanded", Arange(3).Reshape(1, 3).Expand(4, 3), []int{2, 2, 3}, true},
+		{"empty", New(0, 3), []int{3, 0}, true},
+	} {
+		y := c.t.Reshape(c.shape...)
+		if got := y.st == c.t.st; got != c.view {
+			t.Errorf("%s: view %v, want %v", c.name, got, c.view)
+		}
+		if fmt.Sprint(y.Data()) != fmt.Sprint(c.t.Contiguous().Data()) {
+			t.Errorf("%s: values %v, want %v", c.name, y.Data(), c.t.Contiguous().Data())
+		}
+	}
+}

@@ -290,14 +290,61 @@ func (t *Tensor) Permute(perm ...int) *Tensor {
 // dimension may be -1. It is a view when t is contiguous, else a copy.
 func (t *Tensor) Reshape(shape ...int) *Tensor {
 	shape = resolveShape(shape, t.Size())
-	if !t.IsContiguous() {
+	strides, ok := viewStrides(t.shape, t.stride, shape)
+	if !ok {
 		return t.Contiguous().Reshape(shape...)
 	}
 	geo := func(x *Tensor) *Tensor {
-		return fromStorage(x.st, x.off, cloneInts(shape), contiguousStrides(shape))
+		st, ok := viewStrides(x.shape, x.stride, shape)
+		if !ok { // x is laid out as t is, or contiguous: never here
+			panic(errorf("internal: reshape of %v strides %v to %v is no view", x.shape, x.stride, shape))
+		}
+		return fromStorage(x.st, x.off, cloneInts(shape), st)
 	}
-	return makeView(t, "reshape", t.off, cloneInts(shape), contiguousStrides(shape), geo)
+	return makeView(t, "reshape", t.off, cloneInts(shape), strides, geo)
 }
+
+// viewStrides returns strides that show the elements of a tensor of shape
+// oldShape and strides oldStride, in row-major order, as shape newShape,
+// or false when no strides do (then Reshape copies). It is PyTorch's rule
+// for view: each run of old dimensions that are contiguous with each
+// other can be split and merged freely, e.g. a slice of the last
+// dimension reshaped into heads, [1, 10, 32] of a [1, 10, 96] tensor to
+// [1, 10, 4, 8], stays a view.
+func viewStrides(oldShape, oldStride, newShape []int) ([]int, bool) {
+	newStride := make([]int, len(newShape))
+	if numel(oldShape) == 0 || len(oldShape) == 0 {
+		return contiguousStrides(newShape), true
+	}
+	viewD := len(newShape) - 1
+	chunkBase := oldStride[len(oldStride)-1]
+	tensorN, viewN := 1, 1
+	for d := len(oldShape) - 1; d >= 0; d-- {
+		tensorN *= oldShape[d]
+		// The end of a run of dimensions contiguous with each other.
+		if d == 0 || (oldShape[d-1] != 1 && oldStride[d-1] != tensorN*chunkBase) {
+			for viewD >= 0 && (viewN < tensorN || newShape[viewD] == 1) {
+				newStride[viewD] = viewN * chunkBase
+				viewN *= newShape[viewD]
+				viewD--
+			}
+			if viewN != tensorN {
+				return nil, false
+			}
+			if d > 0 {
+				chunkBase = oldStride[d-1]
+				tensorN, viewN = 1, 1
+			}
+		}
+	}
+	if viewD != -1 {
+		return nil, false
+	}
+	return newStride, true
+}
+
+// SharesMemory reports whether t and u are views of the same memory.
+func (t *Tensor) SharesMemory(u *Tensor) bool { return t.st == u.st }
 
 // View is Reshape.
 func (t *Tensor) View(shape ...int) *Tensor { return t.Reshape(shape...) }

@@ -136,7 +136,7 @@ var apiDocs = map[string]string{
 	"Tensor.Pow":             "func (x *Tensor) Pow(p float64) *Tensor\n\nPow returns x^p.",
 	"Tensor.Relu":            "func (x *Tensor) Relu() *Tensor\n\nRelu returns max(x, 0).",
 	"Tensor.RequiresGrad":    "func (x *Tensor) RequiresGrad() *Tensor\n\nRequiresGrad makes backward passes compute gradients for this tensor\nand everything computed from it afterwards.",
-	"Tensor.Reshape":         "func (x *Tensor) Reshape(shape ...int) *Tensor\n\nReshape returns the same elements in a new shape (one -1 allowed): a\nview when x is contiguous, else a copy (so in-place edits of the result\nof, say, x.Transpose(1, 2).Reshape(...) or x.Narrow(2, 0, n).Reshape(...)\ndo not reach x; reshape x itself, then cut the view).",
+	"Tensor.Reshape":         "func (x *Tensor) Reshape(shape ...int) *Tensor\n\nReshape returns the same elements in a new shape (one -1 allowed): a\nview when x's strides allow, as torch's view (x contiguous, or only\ndimensions contiguous with each other split or merged: a slice of the\nlast dimension split into heads stays a view), else a copy (for\nx.Transpose(1, 2).Reshape(...), merging the swapped dimensions).",
 	"Tensor.Save":            "func (x *Tensor) Save() *Tensor\n\nSave keeps the tensor usable after its trace or backward block ends.",
 	"Tensor.Select":          "func (x *Tensor) Select(dim, i int) *Tensor\n\nSelect returns the view at index i of dimension dim (dimension removed).",
 	"Tensor.SetGrad":         "func (x *Tensor) SetGrad(g *Tensor)\n\nSetGrad replaces, inside a backward block, the gradient that flows into\nthis tensor and further back.",
