@@ -184,10 +184,10 @@ func TestArgmaxEdges(t *testing.T) {
 // memory even when the tensor is not contiguous (a slice of the last
 // dimension split into heads); others copy.
 func TestReshapeIsAViewWhenStridesAllow(t *testing.T) {
-	x := Arange(2 * 3 * 12).Reshape(2, 3, 12)
+	x := Arange(2*3*12).Reshape(2, 3, 12)
 	heads := x.Narrow(2, 4, 8).Reshape(2, 3, 2, 4) // not contiguous, but viewable
 	heads.Select(2, 1).Fill(-1)
-	want := Arange(2 * 3 * 12).Reshape(2, 3, 12)
+	want := Arange(2*3*12).Reshape(2, 3, 12)
 	want.Narrow(2, 8, 4).Fill(-1)
 	if fmt.Sprint(x.Data()) != fmt.Sprint(want.Data()) {
 		t.Errorf("a write through the reshaped slice did not reach x:\n%v\nwant\n%v", x.Data(), want.Data())
