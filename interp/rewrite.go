@@ -158,9 +158,34 @@ func (r *rewriter) run(f *ast.File) {
 			r.rangeStmt(n)
 		case *ast.CallExpr:
 			r.call(n)
+		case *ast.FuncDecl:
+			if n.Body != nil {
+				r.nameParams(n.Recv)
+				r.nameParams(n.Type.Params)
+			}
+		case *ast.FuncLit:
+			r.nameParams(n.Type.Params)
 		}
 		return true
 	})
+}
+
+// nameParams names unnamed parameters "_": yaegi assigns the arguments
+// of a function whose parameters have no names to the wrong frame slots
+// ("reflect.Set: value of type int is not assignable to type func()" for
+// f := func(int) {}; f(1)). Go has all parameters named or none.
+func (r *rewriter) nameParams(fl *ast.FieldList) {
+	if fl == nil {
+		return
+	}
+	for _, f := range fl.List {
+		if len(f.Names) > 0 {
+			return
+		}
+		if o := r.off(f.Type.Pos()); o >= 0 {
+			r.add(o, o, "_ ")
+		}
+	}
 }
 
 // ---- range over int / func (#1701) ----

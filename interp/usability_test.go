@@ -2,6 +2,7 @@ package interp
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -79,5 +80,20 @@ func TestImportNotAvailable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `script.go:3:8: import "os/exec": not available to nnscope scripts (they can import bufio,`) ||
 		strings.Contains(err.Error(), "GOPATH") || !strings.Contains(err.Error(), " nnscope,") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// Functions with unnamed parameters run (yaegi put their arguments in the
+// wrong frame slot: "reflect.Set: value of type int is not assignable to
+// type func()"), in files and in session input.
+func TestUnnamedParameters(t *testing.T) {
+	out, err := runSrc(t, "package main\n\nimport \"fmt\"\n\ntype T struct{}\n\nfunc (T) M(int, string) string { return \"m\" }\n\nfunc g(int) int { return 7 }\n\nfunc main() {\n\tf := func(int, ...string) { fmt.Println(\"f\") }\n\tf(1, \"a\")\n\tfmt.Println(g(2), T{}.M(1, \"x\"))\n}\n")
+	if err != nil || out != "f\n7 m\n" {
+		t.Fatalf("run: %q %v", out, err)
+	}
+	in, _ := newTest(t)
+	eval(t, in, "h := func(float64) int { return 3 }")
+	if res, err := in.Eval(context.Background(), "h(1.5)"); err != nil || fmt.Sprint(res.Value) != "3" {
+		t.Fatalf("eval: %v %v", res.Value, err)
 	}
 }
