@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"nnscope/display"
+	"os"
 	"strings"
 	"time"
 
@@ -185,7 +186,22 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 	// (it would mix with streamed text).
 	auto := !g.opts.progress && display.Active() && g.opts.maxNew >= 32
 	start := time.Now()
-	if g.opts.progress {
+	// In a terminal a bar redraws its line with a carriage return, over
+	// the text a Stream callback prints: with both, the bar is drawn once,
+	// when the generation ends.
+	barAtEnd := g.opts.progress && len(g.opts.stream) > 0 && !display.Active()
+	steps := 0
+	if barAtEnd {
+		defer func() {
+			if printed != "" && !strings.HasSuffix(printed, "\n") {
+				fmt.Fprintln(os.Stderr) // the bar starts its own line
+			}
+			b := Progress(g.opts.maxNew, "generating")
+			b.start = start
+			b.Add(steps)
+			b.Done()
+		}()
+	} else if g.opts.progress {
 		bar = Progress(g.opts.maxNew, "generating")
 	}
 	ids := m.g.Generate(in, gpt2.GenerateOptions{
@@ -211,6 +227,7 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 				bar = Progress(g.opts.maxNew, "generating")
 				bar.Add(step)
 			}
+			steps++
 			if bar != nil {
 				bar.Add(1)
 			}
@@ -238,6 +255,7 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 			for _, fn := range g.opts.stream {
 				fn(text[len(printed):])
 			}
+			printed = text
 		}
 	}
 }

@@ -2,6 +2,7 @@ package nnscope
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -158,5 +159,30 @@ func TestStreamFlushesAtTheEnd(t *testing.T) {
 	}
 	if streamed.String() != gen.NewText() || !strings.Contains(streamed.String(), "\uFFFD") {
 		t.Errorf("streamed %q, NewText %q", streamed.String(), gen.NewText())
+	}
+}
+
+// With Stream and ShowProgress outside a notebook, the bar is drawn once,
+// when the generation ends, on its own line: redrawn as it goes, it wrote
+// over the streamed text in a terminal.
+func TestProgressWithStreamDrawsAtTheEnd(t *testing.T) {
+	m, _ := tiny(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = w
+	var streamed strings.Builder
+	m.Generate("Hello", MaxNewTokens(8), IgnoreEOS(), ShowProgress(), Stream(func(s string) { streamed.WriteString(s) }))
+	os.Stderr = old
+	w.Close()
+	b, _ := io.ReadAll(r)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "generating") || !strings.Contains(lines[0], "8/8") {
+		t.Errorf("stderr %q: want one final bar line", b)
+	}
+	if streamed.Len() == 0 {
+		t.Error("nothing streamed")
 	}
 }
