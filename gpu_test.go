@@ -75,6 +75,14 @@ func interventionsOnGPU(t *testing.T) {
 	if !strings.Contains(err.Error(), "different devices") {
 		t.Errorf("mixing devices: %v", err)
 	}
+	var lens, logits *Tensor
+	m.Trace(prompt, func(tr *Tracer) {
+		lens = m.LMHead.Call(m.Transformer.LnF.Call(m.Transformer.H.At(-1).Output())).Save()
+		logits = m.LMHead.Output().Save()
+	})
+	if d := lens.Sub(logits).Abs().Max(); lens.Device() != "cuda" || d > 1e-4 {
+		t.Errorf("logit lens on cuda: device %s, off the logits by %g", lens.Device(), d)
+	}
 	if s := grad.String(); !strings.Contains(s, "device=cuda") {
 		t.Errorf("printing a cuda tensor: %s", s)
 	}

@@ -2,6 +2,7 @@ package nnscope
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"nnscope/internal/reference"
@@ -113,5 +114,53 @@ func TestHeadViewOfCAttnEdits(t *testing.T) {
 	viaColumns := logit(func(qkv *Tensor) { qkv.Slice(":, :, 72:80").Fill(0) })
 	if viaHeads != viaColumns || viaHeads == clean {
 		t.Errorf("edit through the head view %v, through the columns %v, clean %v", viaHeads, viaColumns, clean)
+	}
+}
+
+// TestModuleCall: calling modules on tensors gives what the pass computes
+// (the logit lens at the last layer is the model's logits), gradients flow
+// through a call inside a trace, and misuse says what the module takes.
+func TestModuleCall(t *testing.T) {
+	m, _ := tiny(t)
+	var hs, logits, lens, mlpOut, mlpIn, blockIn, blockOut, grad *Tensor
+	m.Trace(prompt, func(tr *Tracer) {
+		blockIn = m.Transformer.H.At(1).Input().Save()
+		mlpIn = m.Transformer.H.At(1).MLP.Input().Save()
+		mlpOut = m.Transformer.H.At(1).MLP.Output().Save()
+		blockOut = m.Transformer.H.At(1).Output().Save()
+		hs = m.Transformer.H.At(-1).Output()
+		lens = m.LMHead.Call(m.Transformer.LnF.Call(hs)).Save()
+		logits = m.LMHead.Output().Save()
+		lens.Slice("0, -1, 0").Sum().Backward(func() { grad = hs.Grad().Save() })
+	})
+	closeAll := func(name string, a, b *Tensor) {
+		t.Helper()
+		x, y := a.Float32s(), b.Float32s()
+		if len(x) != len(y) {
+			t.Fatalf("%s: %d values, want %d", name, len(x), len(y))
+		}
+		for i := range x {
+			if d := math.Abs(float64(x[i] - y[i])); d > 1e-4*(1+math.Abs(float64(y[i]))) {
+				t.Fatalf("%s[%d] = %v, want %v", name, i, x[i], y[i])
+			}
+		}
+	}
+	closeAll("logit lens at the last layer", lens, logits)
+	closeAll("MLP.Call", m.Transformer.H.At(1).MLP.Call(mlpIn), mlpOut)
+	closeAll("block.Call", m.Transformer.H.At(1).Call(blockIn), blockOut)
+	if grad == nil || grad.Abs().Sum().Item() == 0 {
+		t.Error("no gradient through LMHead.Call inside the trace")
+	}
+	for _, c := range []struct {
+		fn   func()
+		want string
+	}{
+		{func() { m.Transformer.LnF.Call(Zeros(2, 5)) }, "transformer.ln_f.Call: transformer.ln_f takes a tensor whose last dimension is 32"},
+		{func() { m.Transformer.Call(Zeros(1, 2)) }, "takes token ids, run it with a trace"},
+		{func() { m.Transformer.H.At(0).Call(Zeros(2, 32)) }, "takes hidden states [batch, tokens, 32]"},
+	} {
+		if err := expectError(t, c.fn); !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %q, want %q", err, c.want)
+		}
 	}
 }

@@ -574,6 +574,30 @@ func (e *Envoy) Output() *Tensor { return e.ask("Output", evOutput, nil, nil) }
 // (first) input.
 func (e *Envoy) Input() *Tensor { return e.ask("Input", evInput, nil, nil) }
 
+// Call runs the module's own computation on x, outside the model's pass
+// and its hooks, as nnsight's model.lm_head(h) does: the logit lens is
+// model.LMHead.Call(model.Transformer.LnF.Call(h)). Layer norms, Conv1D
+// projections, the activation, dropouts (the identity), an MLP, lm_head,
+// and a block or its attention (causal over x's tokens) take hidden
+// states; wte and wpe take token ids or positions. Inside a trace the
+// result takes part in gradients like any other op.
+func (e *Envoy) Call(x *Tensor) *Tensor {
+	op := e.mod.Path + ".Call"
+	if e.mod.Path == "" {
+		op = "model.Call"
+	}
+	defer guard(op)
+	t := x.arg(op, "the input")
+	if dev := e.model.g.Device(); t.Device() != dev {
+		fail("usage", "%s: the input is on %s, the model on %s (move it with .To(%q))", op, t.Device(), dev, dev)
+	}
+	out, err := e.model.g.Apply(e.mod, t)
+	if err != nil {
+		fail("usage", "%s: %v", op, err)
+	}
+	return derive(out, x)
+}
+
 // SetOutput replaces the module's output with v.
 func (e *Envoy) SetOutput(v *Tensor) {
 	if v == nil {

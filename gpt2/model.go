@@ -523,3 +523,77 @@ func (m *Model) attention(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask []
 	m.free(h, y)
 	return rt.Call(h, b.ResidDrop, identity, out)
 }
+
+// Apply runs module mod's own computation on x, outside any pass and its
+// hooks (nnsight's model.lm_head(h): the logit lens decodes a hidden state
+// with LnF and LMHead). x is a hidden state [..., n_embd] (an MLP's
+// c_proj takes [..., n_inner]; wte and wpe take token ids or positions,
+// held as numbers). A block or its attention is causal over x's sequence
+// axis, as in a pass without padding or cache; the model, transformer and
+// module list take token ids through a trace instead.
+func (m *Model) Apply(mod *rt.Module, x *rt.Tensor) (*rt.Tensor, error) {
+	param := func(name string) *rt.Tensor {
+		for _, p := range mod.Params {
+			if p.Name == name {
+				return p.Tensor
+			}
+		}
+		return nil
+	}
+	last := func(n int) error {
+		if s := x.Shape(); len(s) == 0 || s[len(s)-1] != n {
+			return fmt.Errorf("%s takes a tensor whose last dimension is %d, got shape %v", mod.Path, n, s)
+		}
+		return nil
+	}
+	switch {
+	case mod.Type == "LayerNorm":
+		if err := last(m.Config.NEmbd); err != nil {
+			return nil, err
+		}
+		return rt.LayerNorm(x, param("weight"), param("bias"), m.Config.LayerNormEpsilon), nil
+	case mod.Type == "Conv1D":
+		if err := last(param("weight").Shape()[0]); err != nil {
+			return nil, err
+		}
+		return rt.Linear(x, param("weight"), param("bias")), nil
+	case mod == m.LMHead:
+		if err := last(m.Config.NEmbd); err != nil {
+			return nil, err
+		}
+		return rt.Linear(x, m.lmHeadWeight().T(), nil), nil
+	case mod.Type == "Dropout":
+		return x, nil
+	case mod == m.WTE || mod == m.WPE:
+		ids := x.Ints()
+		rows := param("weight").Shape()[0]
+		for _, id := range ids {
+			if id < 0 || id >= rows {
+				return nil, fmt.Errorf("%s: index %d out of range [0, %d)", mod.Path, id, rows)
+			}
+		}
+		return embed(param("weight"), x), nil
+	}
+	for i, b := range m.Blocks {
+		switch mod {
+		case b.Act:
+			return m.activation(x), nil
+		case b.MLP:
+			if err := last(m.Config.NEmbd); err != nil {
+				return nil, err
+			}
+			p := b.prefix
+			u := rt.Linear(x, m.W[p+"mlp.c_fc.weight"], m.W[p+"mlp.c_fc.bias"])
+			return rt.Linear(m.activation(u), m.W[p+"mlp.c_proj.weight"], m.W[p+"mlp.c_proj.bias"]), nil
+		case b.Attn, b.Module:
+			if s := x.Shape(); len(s) != 3 || s[2] != m.Config.NEmbd {
+				return nil, fmt.Errorf("%s takes hidden states [batch, tokens, %d], got shape %v", mod.Path, m.Config.NEmbd, s)
+			}
+			if mod == b.Attn {
+				return m.attention(nil, i, b, x, nil, nil), nil
+			}
+			return m.block(nil, i, b, x, nil, nil), nil
+		}
+	}
+	return nil, fmt.Errorf("%s (%s) cannot be called on a tensor: it takes token ids, run it with a trace", mod.Path, mod.Type)
+}

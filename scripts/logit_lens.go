@@ -16,9 +16,6 @@ func main() {
 	flag.Parse()
 	model := nnscope.LanguageModel(*path)
 	n := model.Transformer.H.Len()
-	wte := model.Param("transformer.wte.weight")
-	lnW := model.Param("transformer.ln_f.weight")
-	lnB := model.Param("transformer.ln_f.bias")
 
 	hidden := make([]*nnscope.Tensor, n)
 	model.Trace("The Eiffel Tower is in the city of", func(tr *nnscope.Tracer) {
@@ -27,7 +24,8 @@ func main() {
 		}
 	})
 	for l, h := range hidden {
-		logits := nnscope.LayerNorm(h.Unsqueeze(0), lnW, lnB, 1e-5).MatMul(wte.T()).Select(0, 0)
+		// The final LayerNorm and the unembedding, called on the state.
+		logits := model.LMHead.Call(model.Transformer.LnF.Call(h))
 		vals, ids := logits.Softmax().TopK(3)
 		fmt.Printf("layer %2d:", l)
 		for i, id := range ids.Ints() {
