@@ -164,3 +164,56 @@ func TestModuleCall(t *testing.T) {
 		}
 	}
 }
+
+// TestSavedLeafUpdateOutsideTrace: a probe made inside a trace and saved
+// is updated outside it as one made outside is (no history), so it stays
+// a leaf and the next trace accumulates its gradient (the write was
+// recorded: the probe stopped being a leaf and its gradient stayed zero).
+func TestSavedLeafUpdateOutsideTrace(t *testing.T) {
+	m, _ := tiny(t)
+	var p, hsum *Tensor
+	m.Trace(prompt, func(tr *Tracer) {
+		p = Zeros(32).RequiresGrad().Save()
+		h := m.Transformer.H.At(-1).Output()
+		hsum = h.Sum(0, 1).Detach().Save()
+		h.MatMul(p).Sum().Backward(nil)
+	})
+	for step := range 2 {
+		g := p.AccumulatedGrad()
+		if g == nil || g.Sub(hsum).Abs().Max() > 1e-4*hsum.Abs().Max() {
+			t.Fatalf("step %d: gradient %v, want %v", step, g, hsum)
+		}
+		p.Slice(":").Copy(p.Sub(g.Mul(0.1)))
+		g.Fill(0)
+		if !p.Engine().IsLeaf() {
+			t.Fatalf("step %d: the probe is no longer a leaf after its update", step)
+		}
+		m.Trace(prompt, func(tr *Tracer) {
+			m.Transformer.H.At(-1).Output().MatMul(p).Sum().Backward(nil)
+		})
+	}
+}
+
+// TestModuleCallMisuse: module calls that cannot run name the module and
+// what it takes (the model's own name was empty; a fractional or NaN id
+// was rounded or reported as a huge index; zero tokens through attention
+// was a Go runtime panic).
+func TestModuleCallMisuse(t *testing.T) {
+	m, _ := tiny(t)
+	for _, c := range []struct {
+		fn   func()
+		want string
+	}{
+		{func() { m.Module("").Call(Zeros(1, 2)) }, "model.Call: model (GPT2LMHeadModel) cannot be called"},
+		{func() { m.Transformer.H.Call(Zeros(1, 2, 32)) }, "call one of its blocks"},
+		{func() { m.Transformer.WTE.Call(NewTensor([]float64{1.5}, 1)) }, "whole numbers in [0, 50257), got 1.5"},
+		{func() { m.Transformer.WPE.Call(NewTensor([]float64{math.NaN()}, 1)) }, "whole numbers in [0, 64), got NaN"},
+		{func() { m.Transformer.H.At(0).Attn.Call(Zeros(1, 0, 32)) }, "takes at least one token"},
+		{func() { m.Transformer.H.At(0).Call(Zeros(2, 0, 32)) }, "takes at least one token"},
+	} {
+		err := expectError(t, c.fn)
+		if _, ok := err.(*Error); !ok || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %T %q, want one with %q", err, err, c.want)
+		}
+	}
+}

@@ -405,14 +405,15 @@ func (x *Tensor) Copy(src *Tensor) *Tensor {
 
 // write runs an in-place write into x: without recording history when it
 // is an update, outside a trace, of a leaf that requires grad and was made
-// outside a trace too (as in an optimizer step), else on the tape, so that
-// edits of activations reach gradients.
+// outside a trace or saved from one (as in an optimizer step on a probe
+// made inside a trace), else on the tape, so that edits of activations
+// reach gradients.
 func (x *Tensor) write(f func()) {
 	leaf := x.viewOf
 	if leaf == nil {
 		leaf = x
 	}
-	if current == nil && leaf.scope == nil && leaf.t.IsLeaf() && leaf.t.RequiresGradEnabled() {
+	if current == nil && (leaf.scope == nil || leaf.saved) && leaf.t.IsLeaf() && leaf.t.RequiresGradEnabled() {
 		rt.NoGrad(f)
 		return
 	}

@@ -3,6 +3,7 @@ package gpt2
 import (
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 
 	rt "nnscope/runtime"
@@ -565,11 +566,10 @@ func (m *Model) Apply(mod *rt.Module, x *rt.Tensor) (*rt.Tensor, error) {
 	case mod.Type == "Dropout":
 		return x, nil
 	case mod == m.WTE || mod == m.WPE:
-		ids := x.Ints()
 		rows := param("weight").Shape()[0]
-		for _, id := range ids {
-			if id < 0 || id >= rows {
-				return nil, fmt.Errorf("%s: index %d out of range [0, %d)", mod.Path, id, rows)
+		for _, f := range x.Data() {
+			if v := float64(f); v != math.Trunc(v) || v < 0 || v >= float64(rows) { // NaN too
+				return nil, fmt.Errorf("%s takes token ids or positions, whole numbers in [0, %d), got %v", mod.Path, rows, f)
 			}
 		}
 		return embed(param("weight"), x), nil
@@ -589,11 +589,21 @@ func (m *Model) Apply(mod *rt.Module, x *rt.Tensor) (*rt.Tensor, error) {
 			if s := x.Shape(); len(s) != 3 || s[2] != m.Config.NEmbd {
 				return nil, fmt.Errorf("%s takes hidden states [batch, tokens, %d], got shape %v", mod.Path, m.Config.NEmbd, s)
 			}
+			if x.Shape()[1] == 0 {
+				return nil, fmt.Errorf("%s takes at least one token, got shape %v", mod.Path, x.Shape())
+			}
 			if mod == b.Attn {
 				return m.attention(nil, i, b, x, nil, nil), nil
 			}
 			return m.block(nil, i, b, x, nil, nil), nil
 		}
 	}
-	return nil, fmt.Errorf("%s (%s) cannot be called on a tensor: it takes token ids, run it with a trace", mod.Path, mod.Type)
+	name := mod.Path
+	if name == "" {
+		name = "model"
+	}
+	if mod.Type == "ModuleList" {
+		return nil, fmt.Errorf("%s (%s) cannot be called on a tensor: call one of its blocks, as %s.0 in a path or H.At(0)", name, mod.Type, name)
+	}
+	return nil, fmt.Errorf("%s (%s) cannot be called on a tensor: it takes token ids, run it with a trace", name, mod.Type)
 }
