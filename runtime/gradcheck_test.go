@@ -161,6 +161,12 @@ func opCases() []opCase {
 		{"matmul batch @ vector", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(2, 3, 4), rt(4)}},
 		{"matmul dot", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(4), rt(4)}},
 		{"matmul over an empty inner dimension", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(3, 0), rt(0, 2)}},
+		{"batched matmul over an empty inner dimension, strided", func(in []*Tensor) *Tensor {
+			return in[0].MatMul(in[1].Permute(0, 2, 1, 3)).Add(1)
+		}, []*Tensor{rt(1, 4, 0, 0), rt(1, 0, 4, 8)}},
+		{"batched matmul, empty inner dimension, rows kept", func(in []*Tensor) *Tensor {
+			return in[0].MatMul(in[1].Permute(0, 2, 1, 3)).Add(in[2])
+		}, []*Tensor{rt(1, 4, 3, 0), rt(1, 0, 4, 8), rt(1, 4, 3, 8)}},
 		// Negative steps: negative strides, which the GPU kernels do not take.
 		{"reversed views", func(in []*Tensor) *Tensor {
 			return in[0].Slice("::-1, ::-2").Mul(in[1].Slice("::-1")).Add(in[0].Slice("1:, ::-1").Sum(0).Slice("::-2"))

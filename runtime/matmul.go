@@ -86,7 +86,11 @@ func matmulInto(out, a, b *Tensor, batch []int, m, n, k int) {
 	ab := a.Expand(append(cloneInts(batch), m, k)...).Detach()
 	bb := b.Expand(append(cloneInts(batch), k, n)...).Detach()
 	nb := numel(batch)
-	if nb == 0 {
+	if nb == 0 || m == 0 || n == 0 {
+		return
+	}
+	if k == 0 { // an empty sum; the operands' strides may point past their (empty) data
+		clear(out.raw())
 		return
 	}
 	// Fold all batch dims into a loop over row-major batch indices.
