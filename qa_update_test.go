@@ -217,3 +217,24 @@ func TestModuleCallMisuse(t *testing.T) {
 		}
 	}
 }
+
+// A write inside a trace into a leaf made outside it that requires grad
+// is refused with advice (recorded, it silently ended the leaf's gradient
+// accumulation); the same write after the trace is an update.
+func TestLeafWriteInsideTraceRefused(t *testing.T) {
+	m, _ := tiny(t)
+	w := Zeros(32).RequiresGrad()
+	err := expectError(t, func() {
+		m.Trace(prompt, func(tr *Tracer) { w.Slice("0:4").Fill(1) })
+	})
+	if !strings.Contains(err.Error(), "in-place write inside a trace into a tensor that requires grad") {
+		t.Errorf("error %v", err)
+	}
+	m.Trace(prompt, func(tr *Tracer) {
+		m.Transformer.H.At(-1).Output().Slice("0, -1, :").MatMul(w).Backward(nil)
+	})
+	w.Slice("0:4").Fill(1)
+	if !w.t.IsLeaf() || w.AccumulatedGrad() == nil {
+		t.Error("after the trace the write is an update: w stays a leaf with its gradient")
+	}
+}

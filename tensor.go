@@ -413,7 +413,13 @@ func (x *Tensor) write(f func()) {
 	if leaf == nil {
 		leaf = x
 	}
-	if current == nil && (leaf.scope == nil || leaf.saved) && leaf.t.IsLeaf() && leaf.t.RequiresGradEnabled() {
+	if (leaf.scope == nil || leaf.saved) && leaf.t.IsLeaf() && leaf.t.RequiresGradEnabled() {
+		if current != nil {
+			// Recorded, the write would make the parameter or probe a
+			// non-leaf whose accumulated gradient stays nil from then on
+			// (PyTorch refuses such a write too).
+			fail("usage", "in-place write inside a %s into a tensor that requires grad and was made outside it (a parameter or a probe's weight): update it after the %s ends, where the write is an update that records no history", current.scope.kind, current.scope.kind)
+		}
 		rt.NoGrad(f)
 		return
 	}
