@@ -414,14 +414,17 @@ func (x *Tensor) write(f func()) {
 		leaf = x
 	}
 	if (leaf.scope == nil || leaf.saved) && leaf.t.IsLeaf() && leaf.t.RequiresGradEnabled() {
-		if current != nil {
+		if current != nil && leaf.scope == nil {
 			// Recorded, the write would make the parameter or probe a
 			// non-leaf whose accumulated gradient stays nil from then on
-			// (PyTorch refuses such a write too).
+			// (PyTorch refuses such a write too). Values of a trace (its
+			// activations require grad) are written on the tape.
 			fail("usage", "in-place write inside a %s into a tensor that requires grad and was made outside it (a parameter or a probe's weight): update it after the %s ends, where the write is an update that records no history", current.scope.kind, current.scope.kind)
 		}
-		rt.NoGrad(f)
-		return
+		if current == nil {
+			rt.NoGrad(f)
+			return
+		}
 	}
 	f()
 }
