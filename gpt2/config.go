@@ -188,9 +188,9 @@ func ParseConfig(name string, data []byte) (Config, error) {
 		return Config{}, &ConfigError{File: name, Key: "layer_norm_epsilon", Msg: fmt.Sprintf("must be positive, got %v", c.LayerNormEpsilon)}
 	}
 	switch c.ActivationFunction {
-	case "gelu_new", "gelu_pytorch_tanh", "gelu", "relu":
+	case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate", "gelu", "relu", "silu", "swish", "quick_gelu", "tanh", "sigmoid":
 	default:
-		return Config{}, &ConfigError{File: name, Key: "activation_function", Msg: fmt.Sprintf("unsupported %q (want gelu_new, gelu_pytorch_tanh, gelu or relu)", c.ActivationFunction)}
+		return Config{}, &ConfigError{File: name, Key: "activation_function", Msg: fmt.Sprintf("unsupported %q (want gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_accurate, gelu, relu, silu, swish, quick_gelu, tanh or sigmoid)", c.ActivationFunction)}
 	}
 	return c, nil
 }

@@ -454,25 +454,51 @@ func (m *Model) block(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask [][]fl
 
 // actClass is the class Hugging Face's ACT2FN builds for an
 // activation_function.
+// actClass is the class Hugging Face's ACT2CLS builds for an activation.
 func actClass(name string) string {
 	switch name {
 	case "gelu":
 		return "GELUActivation"
 	case "gelu_pytorch_tanh":
 		return "GELUTanh"
+	case "gelu_fast":
+		return "FastGELUActivation"
+	case "gelu_accurate":
+		return "AccurateGELUActivation"
 	case "relu":
 		return "ReLU"
+	case "silu", "swish":
+		return "SiLU"
+	case "quick_gelu":
+		return "QuickGELUActivation"
+	case "tanh":
+		return "Tanh"
+	case "sigmoid":
+		return "Sigmoid"
 	}
 	return "NewGELUActivation"
 }
 
 func (m *Model) activation(x *rt.Tensor) *rt.Tensor {
+	// sigmoid(a x) as (1 + tanh(a x / 2)) / 2: bounded, so neither the
+	// value nor the gradient overflows where exp(-a x) would.
+	sigmoid := func(a float32) *rt.Tensor { return x.Mul(a / 2).Tanh().Add(1).Mul(0.5) }
 	switch m.Config.ActivationFunction {
 	case "relu":
 		return x.Relu()
 	case "gelu":
 		return x.Gelu()
+	case "silu", "swish":
+		return x.Mul(sigmoid(1))
+	case "quick_gelu":
+		return x.Mul(sigmoid(1.702))
+	case "tanh":
+		return x.Tanh()
+	case "sigmoid":
+		return sigmoid(1)
 	}
+	// gelu_new, gelu_pytorch_tanh, gelu_fast and gelu_accurate are one
+	// function: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 	return x.GeluNew()
 }
 

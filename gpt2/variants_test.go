@@ -59,6 +59,20 @@ var configVariants = []configVariant{
 		wrong: func(c *Config) { c.ActivationFunction = "gelu" }, tol: 2e-5},
 	{name: "relu", keys: map[string]any{"activation_function": "relu"},
 		wrong: func(c *Config) { c.ActivationFunction = "gelu_new" }},
+	{name: "gelu_fast", keys: map[string]any{"activation_function": "gelu_fast"},
+		wrong: func(c *Config) { c.ActivationFunction = "gelu" }, tol: 2e-5},
+	{name: "gelu_accurate", keys: map[string]any{"activation_function": "gelu_accurate"},
+		wrong: func(c *Config) { c.ActivationFunction = "gelu" }, tol: 2e-5},
+	{name: "silu", keys: map[string]any{"activation_function": "silu"},
+		wrong: func(c *Config) { c.ActivationFunction = "gelu_new" }},
+	{name: "swish", keys: map[string]any{"activation_function": "swish"},
+		wrong: func(c *Config) { c.ActivationFunction = "quick_gelu" }},
+	{name: "quick_gelu", keys: map[string]any{"activation_function": "quick_gelu"},
+		wrong: func(c *Config) { c.ActivationFunction = "silu" }},
+	{name: "tanh", keys: map[string]any{"activation_function": "tanh"},
+		wrong: func(c *Config) { c.ActivationFunction = "sigmoid" }},
+	{name: "sigmoid", keys: map[string]any{"activation_function": "sigmoid"},
+		wrong: func(c *Config) { c.ActivationFunction = "tanh" }},
 	{name: "scale_attn_weights false", keys: map[string]any{"scale_attn_weights": false},
 		wrong: func(c *Config) { c.ScaleAttnWeights = nil }},
 	{name: "scale_attn_by_inverse_layer_idx", keys: map[string]any{"scale_attn_by_inverse_layer_idx": true, "n_layer": 5},
@@ -494,7 +508,9 @@ func TestConfigVariantsLoad(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Errorf("loaded model's logits differ from the in-memory model's by %.2e", logitsGap(got, want))
 				}
-				act := map[string]string{"gelu_new": "NewGELUActivation", "gelu": "GELUActivation", "gelu_pytorch_tanh": "GELUTanh", "relu": "ReLU"}
+				act := map[string]string{"gelu_new": "NewGELUActivation", "gelu": "GELUActivation", "gelu_pytorch_tanh": "GELUTanh", "relu": "ReLU",
+					"gelu_fast": "FastGELUActivation", "gelu_accurate": "AccurateGELUActivation", "silu": "SiLU", "swish": "SiLU",
+					"quick_gelu": "QuickGELUActivation", "tanh": "Tanh", "sigmoid": "Sigmoid"}
 				if got := m.Blocks[0].Act.Type; got != act[c.ActivationFunction] {
 					t.Errorf("mlp.act is a %s, Hugging Face builds a %s for %q", got, act[c.ActivationFunction], c.ActivationFunction)
 				}

@@ -57,8 +57,20 @@ func Act(name string, v float64) float64 {
 		return 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
 	case "gelu": // GELUActivation: exact, with erf
 		return 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
+	case "gelu_fast": // FastGELUActivation
+		return 0.5 * v * (1 + math.Tanh(v*0.7978845608*(1+0.044715*v*v)))
+	case "gelu_accurate": // AccurateGELUActivation
+		return 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*math.Pow(v, 3))))
 	case "relu":
 		return math.Max(v, 0)
+	case "silu", "swish": // nn.SiLU
+		return v / (1 + math.Exp(-v))
+	case "quick_gelu": // QuickGELUActivation
+		return v / (1 + math.Exp(-1.702*v))
+	case "tanh":
+		return math.Tanh(v)
+	case "sigmoid":
+		return 1 / (1 + math.Exp(-v))
 	}
 	panic("naive.Act: no reference for activation " + name)
 }
