@@ -209,6 +209,7 @@ func (g *generation) run(d *driver, in gpt2.Input) {
 		Sampling:     g.opts.samp,
 		StopAtEOS:    !g.opts.noEOS,
 		EOS:          m.tok.EOS,
+		MoreEOS:      m.g.Config.EosTokenIDs,
 		Hooks: func(step int) rt.Hooks {
 			d.step = step
 			d.interrupted()

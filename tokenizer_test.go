@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"nnscope/gpt2"
+	"nnscope/internal/reference"
 	"nnscope/safetensors"
 )
 
@@ -145,4 +146,45 @@ func TestSmallVocabularyWithoutTokenizerFiles(t *testing.T) {
 		t.Errorf("text for a small vocabulary without tokenizer files: %v", err)
 	}
 	model.Trace([]int{1, 2, 3}, func(tr *Tracer) {}) // ids work
+}
+
+// TestEOSListAndNull: generation stops at any id of an eos_token_id list,
+// and runs to its length when eos_token_id is null (as Hugging Face).
+func TestEOSListAndNull(t *testing.T) {
+	src := reference.Dir()
+	first := LanguageModel(src).Generate("Hello", MaxNewTokens(1), IgnoreEOS()).NewTokens()[0]
+	folder := func(eos string) string {
+		dir := t.TempDir()
+		for _, f := range []string{"model.safetensors", "config.json"} {
+			b, err := os.ReadFile(filepath.Join(src, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f == "config.json" {
+				var cfg map[string]any
+				if err := json.Unmarshal(b, &cfg); err != nil {
+					t.Fatal(err)
+				}
+				var v any
+				json.Unmarshal([]byte(eos), &v)
+				cfg["eos_token_id"] = v
+				b, _ = json.Marshal(cfg)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	list := LanguageModel(folder(fmt.Sprintf("[50256, %d]", first)))
+	if got := list.Generate("Hello", MaxNewTokens(5)).NewTokens(); len(got) != 1 || got[0] != first {
+		t.Errorf("eos_token_id [50256, %d]: new tokens %v, want generation to stop at %d", first, got, first)
+	}
+	null := LanguageModel(folder("null"))
+	g := null.Generate("Hello", MaxNewTokens(5), func(tr *Tracer) {
+		tr.Iter(func(int) { null.LMHead.Output().Slice(":, -1, 50256").Fill(1e4) }) // always end-of-text
+	})
+	if got := g.NewTokens(); len(got) != 5 {
+		t.Errorf("eos_token_id null: new tokens %v, want all 5 (no end-of-text token)", got)
+	}
 }

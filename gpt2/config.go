@@ -27,7 +27,10 @@ type Config struct {
 	LayerNormEpsilon   float64 `json:"layer_norm_epsilon"`
 	ActivationFunction string  `json:"activation_function"`
 	BosTokenID         int     `json:"bos_token_id"`
-	EosTokenID         int     `json:"eos_token_id"`
+	EosTokenID         int     `json:"eos_token_id"` // -1: null in config.json (no end of text)
+	// EosTokenIDs are all the ids of an eos_token_id list (EosTokenID is
+	// the first); generation stops at any of them. Nil for a single id.
+	EosTokenIDs []int `json:"-"`
 	ModelType          string  `json:"model_type"`
 	TieWordEmbeddings  *bool   `json:"tie_word_embeddings"`
 
@@ -131,13 +134,25 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	for _, kw := range configKeys {
 		k := kw.key
 		v, ok := raw[k]
+		if k == "eos_token_id" && ok && string(v) == "null" {
+			c.EosTokenID = -1 // no end-of-text token: generation runs to its length
+			continue
+		}
 		if !ok || string(v) == "null" {
 			continue
 		}
 		if k == "bos_token_id" || k == "eos_token_id" {
-			// Some configs list several ids; the first is the one used.
+			// Some configs list several ids: the first is the one used
+			// (for padding); generation stops at any end-of-text id.
 			var ids []json.RawMessage
 			if json.Unmarshal(v, &ids) == nil && len(ids) > 0 {
+				if k == "eos_token_id" {
+					var all []int
+					if err := json.Unmarshal(v, &all); err != nil {
+						return Config{}, &ConfigError{File: name, Key: k, Msg: fmt.Sprintf("bad value %s (want %s)", clip(string(v), 60), kw.want)}
+					}
+					c.EosTokenIDs = all
+				}
 				v = ids[0]
 			}
 		}

@@ -3,6 +3,7 @@ package gpt2
 import (
 	"math"
 	"math/rand"
+	"slices"
 	"sort"
 
 	rt "nnscope/runtime"
@@ -23,6 +24,9 @@ type GenerateOptions struct {
 	Sampling     Sampling
 	StopAtEOS    bool
 	EOS          int
+	// MoreEOS are other end-of-text ids (config.json's eos_token_id list):
+	// with StopAtEOS, a row also ends at any of them.
+	MoreEOS []int
 	// Hooks returns the hook point for step (0 = the prompt pass); nil
 	// means none.
 	Hooks func(step int) rt.Hooks
@@ -67,7 +71,7 @@ func (m *Model) Generate(in Input, o GenerateOptions) [][]int {
 			}
 			row := logits.Select(0, b).Select(0, T-1).Data()
 			next[b] = pick(row, o.Sampling, rng)
-			if o.StopAtEOS && next[b] == o.EOS {
+			if o.StopAtEOS && (next[b] == o.EOS || slices.Contains(o.MoreEOS, next[b])) {
 				done[b] = true
 			}
 		}

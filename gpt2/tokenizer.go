@@ -83,6 +83,8 @@ func LoadTokenizer(dir string, c Config) (*Tokenizer, error) {
 	}
 	if c.EosTokenID >= 0 && c.EosTokenID < t.Size() {
 		t.EOS = c.EosTokenID
+	} else if c.EosTokenID < 0 { // eos_token_id: null
+		t.EOS = -1
 	}
 	t.rows = c.VocabSize
 	return t, nil
