@@ -196,6 +196,9 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	if c.NInner != nil && (*c.NInner <= 0 || *c.NInner > MaxDim) {
 		return Config{}, &ConfigError{File: name, Key: "n_inner", Msg: fmt.Sprintf("must be positive (at most %d) or null for 4*n_embd, got %d", MaxDim, *c.NInner)}
 	}
+	if c.NInner == nil && c.Inner() > MaxDim { // 4*n_embd
+		return Config{}, &ConfigError{File: name, Key: "n_embd", Msg: fmt.Sprintf("%d makes the MLP 4*n_embd = %d wide, larger than any GPT-2 (limit %d): corrupt config?", c.NEmbd, c.Inner(), MaxDim)}
+	}
 	if c.NEmbd%c.NHead != 0 {
 		return Config{}, &ConfigError{File: name, Key: "n_head", Msg: fmt.Sprintf("n_embd %d is not divisible by n_head %d", c.NEmbd, c.NHead)}
 	}
