@@ -30,9 +30,9 @@ type Config struct {
 	EosTokenID         int     `json:"eos_token_id"` // -1: null in config.json (no end of text)
 	// EosTokenIDs are all the ids of an eos_token_id list (EosTokenID is
 	// the first); generation stops at any of them. Nil for a single id.
-	EosTokenIDs []int `json:"-"`
-	ModelType          string  `json:"model_type"`
-	TieWordEmbeddings  *bool   `json:"tie_word_embeddings"`
+	EosTokenIDs       []int  `json:"-"`
+	ModelType         string `json:"model_type"`
+	TieWordEmbeddings *bool  `json:"tie_word_embeddings"`
 
 	// Attention scaling variants of GPT2Attention.
 	ScaleAttnWeights           *bool `json:"scale_attn_weights"`              // divide scores by sqrt(head dim); default true
