@@ -432,7 +432,7 @@ func (x *Tensor) write(f func()) {
 // view is unary for an op that returns a view of x (Reshape: when it can).
 func (x *Tensor) view(op string, f func(*rt.Tensor) *rt.Tensor) *Tensor {
 	out := x.unary(op, f)
-	if !out.t.SharesMemory(x.t) {
+	if !rt.SharesMemory(out.t, x.t) {
 		return out // a copy: writes to it are its own
 	}
 	out.viewOf = x.viewOf

@@ -102,15 +102,14 @@ func recordRaw(out *Tensor, op string, inputs []*Tensor, backward func(g *Tensor
 	}
 	for j, in := range inputs {
 		if in == nil {
-			n.gens[j] = 0
-		} else {
-			n.gens[j] = len(in.olds)
+			continue // gens[j] stays 0
 		}
+		n.gens[j] = len(in.olds)
 		// The backward may read any input, also one that needs no
 		// gradient (the values v of probs @ v, a layer's input for its
 		// weight's gradient), possibly through another view of its
 		// memory: Release must not give that memory back.
-		if in != nil && in.st != nil {
+		if in.st != nil {
 			in.st.taped = true
 		}
 	}

@@ -57,13 +57,19 @@ func (t *Tensor) refreshView() {
 	if v.gen == len(v.base.olds) || (t.node == nil && t.requiresGrad) {
 		return // current, or a leaf made by RequiresGrad on the view
 	}
-	t.olds = append(t.olds, &Tensor{st: t.st, off: t.off, shape: t.shape, stride: t.stride,
-		requiresGrad: t.requiresGrad, node: t.node, view: v})
+	t.olds = append(t.olds, t.snapshot())
 	base, region := v.base, v.apply
 	t.view = &viewOf{base: base, apply: region, gen: len(base.olds)}
 	t.node = nil
 	t.requiresGrad = false
 	recordRaw(t, "view_after_write", []*Tensor{base}, viewGrad(base, region))
+}
+
+// snapshot is t as it is now (memory, geometry, history, view), without
+// hooks: what ops that read t before an in-place write keep (t.olds).
+func (t *Tensor) snapshot() *Tensor {
+	return &Tensor{st: t.st, off: t.off, shape: t.shape, stride: t.stride,
+		requiresGrad: t.requiresGrad, node: t.node, view: t.view}
 }
 
 // viewGrad is the backward of a view of base with geometry region: the
@@ -101,13 +107,11 @@ func (t *Tensor) rebaseAfterWrite(src *Tensor) {
 	if t.view != nil {
 		base, region = t.view.base, t.view.apply
 	}
-	old := &Tensor{st: base.st, off: base.off, shape: base.shape, stride: base.stride,
-		requiresGrad: base.requiresGrad, node: base.node, hooks: nil}
+	old := base.snapshot()
 	// Ops that read base before this write keep its old history.
 	base.olds = append(base.olds, old)
 	if t != base {
-		t.olds = append(t.olds, &Tensor{st: t.st, off: t.off, shape: t.shape, stride: t.stride,
-			requiresGrad: t.requiresGrad, node: t.node, view: t.view})
+		t.olds = append(t.olds, t.snapshot())
 	}
 	srcShape := src.shape
 	tShape := t.shape

@@ -343,9 +343,6 @@ func viewStrides(oldShape, oldStride, newShape []int) ([]int, bool) {
 	return newStride, true
 }
 
-// SharesMemory reports whether t and u are views of the same memory.
-func (t *Tensor) SharesMemory(u *Tensor) bool { return t.st == u.st }
-
 // View is Reshape.
 func (t *Tensor) View(shape ...int) *Tensor { return t.Reshape(shape...) }
 
@@ -406,7 +403,7 @@ func (t *Tensor) Expand(shape ...int) *Tensor {
 	// A view like the others, so that one used after a write to t reads
 	// the write's history; Fill and Copy refuse to write through its
 	// stride-0 dimensions.
-	shape = cloneInts(shape)
+	shape = bs // equal to shape, and the view's own
 	geo := func(x *Tensor) *Tensor { return fromStorage(x.st, x.off, cloneInts(shape), broadcastStrides(x, shape)) }
-	return makeView(t, "expand", t.off, cloneInts(shape), broadcastStrides(t, shape), geo)
+	return makeView(t, "expand", t.off, shape, broadcastStrides(t, shape), geo)
 }
