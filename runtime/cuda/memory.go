@@ -107,8 +107,8 @@ func (d *Device) allocLocked(n int) (Buffer, error) {
 	return Buffer{base: p, n: n}, nil
 }
 
-// poison (NNSCOPE_CUDA_POISON=1, set by fakecuda's test runs) fills every
-// allocation with NaNs.
+// poison (NNSCOPE_CUDA_POISON=1, set by fakecuda.Run and gpu_all.sh)
+// fills every allocation with NaNs.
 var poison = os.Getenv("NNSCOPE_CUDA_POISON") == "1"
 
 // Free returns b's allocation (whichever view of it b is) to the cache.

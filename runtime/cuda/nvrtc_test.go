@@ -65,15 +65,9 @@ func parseCUBIN(b []byte) (map[string]*cubinKernel, error) {
 		return syms[i-1].Name
 	}
 	ks := map[string]*cubinKernel{}
-	kernel := func(name string) *cubinKernel {
-		if ks[name] == nil {
-			ks[name] = &cubinKernel{}
-		}
-		return ks[name]
-	}
 	for _, s := range f.Sections {
 		if name, ok := strings.CutPrefix(s.Name, ".text."); ok {
-			kernel(name)
+			ks[name] = &cubinKernel{}
 		}
 	}
 	for _, s := range f.Sections {

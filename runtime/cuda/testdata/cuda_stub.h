@@ -1,6 +1,7 @@
 // A host C++ stand-in for the CUDA builtins the kernels use, so that g++
 // can syntax- and type-check kernels/*.cu on machines without CUDA
-// (TestKernelsParseAsCPP). It is never used to run them.
+// (TestKernelsParseAsCPP). It runs no kernel: the only code run with it is
+// common.cuh's index helpers (TestKernelIndicesPastInt32).
 #include <cmath>
 #define __global__
 #define __device__
