@@ -233,14 +233,9 @@ func TestBPEOwnVocabulary(t *testing.T) {
 func TestLoadTokenizer(t *testing.T) {
 	js := func(x any) string { b, _ := json.Marshal(x); return string(b) }
 	gpt2 := gpt2AsFiles(t).vocab
-	withPad := map[string]int{"<|pad|>": 50257}
-	for k, id := range gpt2 {
-		withPad[k] = id
-	}
-	swapped := map[string]int{}
-	for k, id := range gpt2 {
-		swapped[k] = id
-	}
+	withPad := maps.Clone(gpt2)
+	withPad["<|pad|>"] = 50257
+	swapped := maps.Clone(gpt2)
 	swapped["Hello"], swapped["Ġthe"] = 262, 15496
 	noBytes := smallVocab()
 	delete(noBytes, string(byteSpelling['a']))

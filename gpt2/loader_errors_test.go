@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -335,18 +336,13 @@ func miniHub(t *testing.T, files map[string][]byte) *httptest.Server {
 		sum := sha256.Sum256(b)
 		w.Header().Set("X-Repo-Commit", "0123456789abcdef0123456789abcdef01234567")
 		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
-		w.Header().Set("Content-Length", itoa(len(b)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		if r.Method == http.MethodGet {
 			w.Write(b)
 		}
 	}))
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 // TestShardedFromHub: a Hub model without model.safetensors is fetched as

@@ -452,9 +452,8 @@ func (m *Model) block(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask [][]fl
 	return out
 }
 
-// actClass is the class Hugging Face's ACT2FN builds for an
+// actClass is the class Hugging Face's ACT2CLS builds for an
 // activation_function.
-// actClass is the class Hugging Face's ACT2CLS builds for an activation.
 func actClass(name string) string {
 	switch name {
 	case "gelu":

@@ -88,7 +88,7 @@ func (s *weightSource) Close() error {
 // beside it.
 func openWeights(path string) (*weightSource, error) {
 	fi, err := os.Stat(path)
-	if err != nil && errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) {
 		dir := filepath.Dir(path)
 		if _, ierr := os.Stat(filepath.Join(dir, IndexFile)); ierr == nil {
 			return openShards(dir)

@@ -20,7 +20,7 @@ import (
 type Config struct {
 	NLayer, NHead, NEmbd, NInner, VocabSize int
 	Eps                                     float64
-	Act                                     string // gelu_new, gelu_pytorch_tanh, gelu, relu ("" = gelu_new)
+	Act                                     string // an activation_function Act knows ("" = gelu_new)
 	NoScaleAttnWeights                      bool   // scale_attn_weights false: scores not divided by sqrt(head dim)
 	ScaleAttnByInverseLayerIdx              bool   // scores also divided by layer index + 1
 	Untied                                  bool   // lm_head.weight is its own matrix (tie_word_embeddings false)
@@ -172,6 +172,18 @@ func rows(T, n int) [][]float64 {
 	return x
 }
 
+// add returns a + b, row by row.
+func add(a, b [][]float64) [][]float64 {
+	out := make([][]float64, len(a))
+	for t, row := range a {
+		out[t] = make([]float64, len(row))
+		for i, v := range row {
+			out[t][i] = v + b[t][i]
+		}
+	}
+	return out
+}
+
 // Forward runs the model on one unpadded row of token ids (positions
 // 0..T-1), calling hook (may be nil) at every module boundary.
 func (m *Model) Forward(ids []int, hook Hook) *Result {
@@ -197,13 +209,7 @@ func (m *Model) Forward(ids []int, hook Hook) *Result {
 	}
 	tok = at("transformer.wte", tok)
 	pos = at("transformer.wpe", pos)
-	x := rows(T, C)
-	for t := range x {
-		for i := range x[t] {
-			x[t][i] = tok[t][i] + pos[t][i]
-		}
-	}
-	x = at("transformer.drop", x)
+	x := at("transformer.drop", add(tok, pos))
 	ln := func(in [][]float64, g, b string) [][]float64 {
 		gw, bw := m.w(g), m.w(b)
 		out := rows(len(in), len(in[0]))
@@ -293,12 +299,7 @@ func (m *Model) Forward(ids []int, hook Hook) *Result {
 		o := at(path+".attn.c_proj", lin(ctx, p+"attn.c_proj.weight", p+"attn.c_proj.bias", C))
 		o = at(path+".attn.resid_dropout", o)
 		o = at(path+".attn", o)
-		x2 := rows(T, C)
-		for t := range x2 {
-			for i := range x2[t] {
-				x2[t][i] = x[t][i] + o[t][i]
-			}
-		}
+		x2 := add(x, o)
 		f := at(path+".ln_2", ln(x2, p+"ln_2.weight", p+"ln_2.bias"))
 		u := at(path+".mlp.c_fc", lin(f, p+"mlp.c_fc.weight", p+"mlp.c_fc.bias", m.Inner()))
 		g := rows(T, m.Inner())
@@ -311,13 +312,7 @@ func (m *Model) Forward(ids []int, hook Hook) *Result {
 		mo := at(path+".mlp.c_proj", lin(g, p+"mlp.c_proj.weight", p+"mlp.c_proj.bias", C))
 		mo = at(path+".mlp.dropout", mo)
 		mo = at(path+".mlp", mo)
-		out := rows(T, C)
-		for t := range out {
-			for i := range out[t] {
-				out[t][i] = x2[t][i] + mo[t][i]
-			}
-		}
-		x = at(path, out)
+		x = at(path, add(x2, mo))
 	}
 	hid := at("transformer.ln_f", ln(x, "ln_f.weight", "ln_f.bias"))
 	hid = at("transformer", hid)
