@@ -9,6 +9,7 @@ package nnscope
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand"
 	"os"
@@ -85,40 +86,43 @@ const randomConfig = `{
 // model.safetensors) to a temporary folder and loads it like any model.
 func randomModel(t testing.TB, seed int64) *Model {
 	t.Helper()
+	return LanguageModel(writeRandomGPT2(t, randomConfig, seed, func(name string) (std, base float64) {
+		switch {
+		case strings.HasSuffix(name, "ln_1.weight"), strings.HasSuffix(name, "ln_2.weight"), name == "ln_f.weight":
+			return 0.1, 1
+		case strings.HasSuffix(name, ".bias"), name == "wpe.weight", strings.HasSuffix(name, "mlp.c_proj.weight"):
+			return 0.1, 0
+		case name == "wte.weight":
+			return 0.3, 0
+		}
+		return 0.2, 0
+	}))
+}
+
+// writeRandomGPT2 writes a GPT-2 with the given config.json and random
+// weights to a temporary folder and returns the folder: each weight is
+// base + std*N(0, 1), std and base given by init for its name, drawn from
+// seed in name order (map order must not change the draws).
+func writeRandomGPT2(t testing.TB, config string, seed int64, init func(name string) (std, base float64)) string {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(randomConfig), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := gpt2.ParseConfig("config.json", []byte(randomConfig))
+	c, err := gpt2.ParseConfig("config.json", []byte(config))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewSource(seed))
 	ts := map[string]safetensors.Tensor{}
-	names := make([]string, 0)
-	for name := range gpt2.WeightShapes(c) {
-		names = append(names, name)
-	}
-	slices.Sort(names) // map order must not change the draws
-	for _, name := range names {
-		shape := gpt2.WeightShapes(c)[name]
+	shapes := gpt2.WeightShapes(c)
+	for _, name := range slices.Sorted(maps.Keys(shapes)) {
+		shape := shapes[name]
 		n := 1
 		for _, s := range shape {
 			n *= s
 		}
-		std, base := 0.2, 0.0
-		switch {
-		case strings.HasSuffix(name, "ln_1.weight"), strings.HasSuffix(name, "ln_2.weight"), name == "ln_f.weight":
-			std, base = 0.1, 1
-		case strings.HasSuffix(name, ".bias"):
-			std = 0.1
-		case name == "wte.weight":
-			std = 0.3
-		case name == "wpe.weight":
-			std = 0.1
-		case strings.HasSuffix(name, "mlp.c_proj.weight"):
-			std = 0.1
-		}
+		std, base := init(name)
 		d := make([]float32, n)
 		for i := range d {
 			d[i] = float32(base + std*r.NormFloat64())
@@ -128,7 +132,7 @@ func randomModel(t testing.TB, seed int64) *Model {
 	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
 		t.Fatal(err)
 	}
-	return LanguageModel(dir)
+	return dir
 }
 
 // oracleModels returns the fixture and a random model, each with its
@@ -736,10 +740,12 @@ func TestOracleGradients(t *testing.T) {
 				var traceErr error
 				func() {
 					defer func() {
-						if e, ok := recover().(*Error); ok {
+						if r := recover(); r != nil {
+							e, ok := r.(*Error)
+							if !ok {
+								panic(r)
+							}
 							traceErr = e
-						} else if e != nil {
-							panic(e)
 						}
 					}()
 					om.m.Trace(p, func(tr *Tracer) {

@@ -2,9 +2,7 @@ package nnscope
 
 import (
 	"fmt"
-	"math/rand"
 	"os"
-	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"strconv"
@@ -12,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"nnscope/gpt2"
 	"nnscope/internal/reference"
 	rt "nnscope/runtime"
 	"nnscope/runtime/cuda/emu"
-	"nnscope/safetensors"
 )
 
 // Long sessions must not leak: a notebook kept open for hours runs
@@ -242,42 +238,12 @@ const soakConfig = `{
 
 func soakModelDir(t testing.TB) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(soakConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := gpt2.ParseConfig("config.json", []byte(soakConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewSource(1))
-	ts := map[string]safetensors.Tensor{}
-	shapes := gpt2.WeightShapes(c)
-	names := make([]string, 0, len(shapes))
-	for name := range shapes {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		shape := shapes[name]
-		n := 1
-		for _, s := range shape {
-			n *= s
-		}
-		base, std := 0.0, 0.02
+	return writeRandomGPT2(t, soakConfig, 1, func(name string) (std, base float64) {
 		if strings.Contains(name, "ln_") && strings.HasSuffix(name, ".weight") {
-			base = 1
+			return 0.02, 1
 		}
-		d := make([]float32, n)
-		for i := range d {
-			d[i] = float32(base + std*r.NormFloat64())
-		}
-		ts["transformer."+name] = safetensors.Tensor{Dtype: "F32", Shape: shape, Data: d}
-	}
-	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+		return 0.02, 0
+	})
 }
 
 // TestLongSession: 210 traces of every kind on the CPU and 105 on the

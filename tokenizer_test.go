@@ -3,7 +3,6 @@ package nnscope
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,7 +11,6 @@ import (
 
 	"nnscope/gpt2"
 	"nnscope/internal/reference"
-	"nnscope/safetensors"
 )
 
 // ownVocabModel writes a small GPT-2 with a byte-level BPE vocabulary of
@@ -52,31 +50,16 @@ func ownVocabModel(t *testing.T, tokenizerFiles map[string]string) string {
 	c := gpt2.Config{VocabSize: 266, NPositions: 32, NEmbd: 16, NLayer: 2, NHead: 2, LayerNormEpsilon: 1e-5,
 		ActivationFunction: "gelu_new", BosTokenID: 265, EosTokenID: 265, ModelType: "gpt2"}
 	cj, _ := json.Marshal(c)
-	r := rand.New(rand.NewSource(7))
-	ts := map[string]safetensors.Tensor{}
-	for name, shape := range gpt2.WeightShapes(c) {
-		n := 1
-		for _, d := range shape {
-			n *= d
+	dir := writeRandomGPT2(t, string(cj), 7, func(name string) (std, base float64) {
+		if strings.Contains(name, "ln_") && strings.HasSuffix(name, ".weight") {
+			return 0.3, 1
 		}
-		d := make([]float32, n)
-		for i := range d {
-			d[i] = float32(0.3 * r.NormFloat64())
-			if strings.Contains(name, "ln_") && strings.HasSuffix(name, ".weight") {
-				d[i] += 1
-			}
-		}
-		ts[name] = safetensors.Tensor{Dtype: "F32", Shape: shape, Data: d}
-	}
-	dir := t.TempDir()
-	files["config.json"] = string(cj)
+		return 0.3, 0
+	})
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
-		t.Fatal(err)
 	}
 	return dir
 }

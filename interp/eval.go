@@ -626,19 +626,16 @@ func (in *Interpreter) display(v reflect.Value, f *ast.File, info *types.Info) R
 	if !ok {
 		return Result{}
 	}
-	x := ast.Unparen(es.X)
-	if call, ok := x.(*ast.CallExpr); ok {
-		if tv, ok := info.Types[call]; ok && tv.Type != nil {
-			if tv.IsVoid() {
-				return Result{}
-			}
-			if t, ok := tv.Type.(*types.Tuple); ok && t.Len() != 1 {
-				return Result{}
-			}
-		} else if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
+	if !shown(es, info) {
+		return Result{}
+	}
+	if call, ok := ast.Unparen(es.X).(*ast.CallExpr); ok {
+		if tv, ok := info.Types[call]; !ok || tv.Type == nil {
 			// Unknown type: never show the byte counts of fmt's printers.
-			if id, ok := sel.X.(*ast.Ident); ok && id.Name == "fmt" && !strings.HasPrefix(sel.Sel.Name, "S") && !strings.HasPrefix(sel.Sel.Name, "Errorf") && !strings.HasPrefix(sel.Sel.Name, "Append") {
-				return Result{}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
+				if id, ok := sel.X.(*ast.Ident); ok && id.Name == "fmt" && !strings.HasPrefix(sel.Sel.Name, "S") && !strings.HasPrefix(sel.Sel.Name, "Errorf") && !strings.HasPrefix(sel.Sel.Name, "Append") {
+					return Result{}
+				}
 			}
 		}
 	}

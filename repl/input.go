@@ -21,11 +21,8 @@ func (b *inputBuffer) add(line string) (src string, ready bool, indent string) {
 		if n == 0 {
 			return "", false, ""
 		}
-		if strings.TrimSpace(b.lines[n-1]) == "" {
-			for n > 0 && strings.TrimSpace(b.lines[n-1]) == "" {
-				n--
-			}
-			b.lines = b.lines[:n]
+		if b.lines[n-1] == "" { // the second blank line in a row (blank lines are kept as "")
+			b.lines = b.lines[:n-1]
 			return b.take(), true, ""
 		}
 		b.lines = append(b.lines, "")
