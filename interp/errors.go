@@ -422,6 +422,12 @@ func importable() []string {
 			out = append(out, k[:i])
 		}
 	}
+	for _, g := range genericSources {
+		if !seen[g.path] {
+			seen[g.path] = true
+			out = append(out, g.path)
+		}
+	}
 	sort.Strings(out)
 	return out
 }

@@ -385,8 +385,15 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 		stmtPos: func(off int) int {
 			l, c := lineCol(src, off)
 			return registerStmt(Position{Filename: in.inputName, Line: l, Column: c, Input: in.inputNo})
-		}, rootBody: root}
+		}, rootBody: root, session: true}
 	rw.run(f)
+	for _, off := range rw.varStmts {
+		for k := range segs {
+			if segs[k].start == off {
+				segs[k].decl = false
+			}
+		}
+	}
 	in.rootIDs = rw.rootIDs
 	if len(rw.errs) > 0 {
 		return Result{}, rw.errs[0]

@@ -52,13 +52,20 @@ func (im *symImporter) pkg(p string) *types.Package {
 	return pk
 }
 
-// Import implements types.Importer. Packages unknown to the symbol tables
-// (yaegi's interpreted slices/maps/cmp) are returned empty and incomplete.
+// Import implements types.Importer. The generic packages (slices, maps,
+// cmp) are checked from the sources the interpreter runs (generic.go).
 func (im *symImporter) Import(p string) (*types.Package, error) {
-	pk := im.pkg(p)
-	if pk.Complete() {
+	if pk := im.pkgs[p]; pk != nil && pk.Complete() {
 		return pk, nil
 	}
+	if gp, err := im.genericPackage(p); gp != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		im.pkgs[p] = gp
+		return gp, nil
+	}
+	pk := im.pkg(p)
 	syms, ok := im.syms[p]
 	if !ok {
 		return nil, fmt.Errorf("package %s not known", p)

@@ -115,7 +115,7 @@ func New(opts Options) *Interpreter {
 	in.stdout.set(opts.Stdout)
 	in.stderr.set(opts.Stderr)
 	in.tables = append([]map[string]map[string]reflect.Value{stdlib.Symbols}, opts.Symbols...)
-	in.tables = append(in.tables, map[string]map[string]reflect.Value{
+	in.tables = append(in.tables, hostsortTable, map[string]map[string]reflect.Value{
 		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny), "At": reflect.ValueOf(stmtAt), "Go": reflect.ValueOf(in.goProtected),
 			"Enter": reflect.ValueOf(enterCall), "Leave": reflect.ValueOf(leaveCall)},
 	})
@@ -169,6 +169,9 @@ func (in *Interpreter) newYaegi() (*yaegi.Interpreter, error) {
 		if err := yi.Use(t); err != nil {
 			return nil, err
 		}
+	}
+	if err := compileGeneric(yi); err != nil {
+		return nil, err
 	}
 	osTable := map[string]reflect.Value{
 		"Args": reflect.ValueOf(&in.osArgs).Elem(),
@@ -489,6 +492,7 @@ func (in *Interpreter) finish(err error, terrs []types.Error, toPos func(token.P
 	if !ok || e.Kind != KindCompile {
 		return err
 	}
+	e.Msg = importHint(e.Msg)
 	if internalCompileErr(e.Msg) && len(terrs) > 0 {
 		// yaegi crashed on code the type checker rejects (e.g. indexing
 		// a struct pointer): its message is an internal one without the
@@ -507,6 +511,13 @@ func (in *Interpreter) finish(err error, terrs []types.Error, toPos func(token.P
 			}
 		}
 	}
+	if strings.Contains(e.Msg, "undefined type for") || strings.Contains(e.Msg, "cannot infer") {
+		// slices.Max(x) without import "slices": yaegi finds the
+		// interpreted package anyway and fails to infer E.
+		if u := undefinedErr(terrs, toPos); u != nil {
+			return u
+		}
+	}
 	if strings.Contains(e.Msg, "constant definition loop") {
 		if u := undefinedErr(terrs, toPos); u != nil {
 			return u
@@ -519,6 +530,21 @@ func (in *Interpreter) finish(err error, terrs []types.Error, toPos func(token.P
 	return err
 }
 
+// importHint adds the import that "undefined: NAME" is missing when NAME
+// is a package scripts can import.
+func importHint(msg string) string {
+	name, ok := strings.CutPrefix(msg, "undefined: ")
+	if !ok || strings.Contains(msg, "(missing import") {
+		return msg
+	}
+	for _, p := range importable() {
+		if p == name || strings.HasSuffix(p, "/"+name) {
+			return msg + fmt.Sprintf(" (missing import %q?)", p)
+		}
+	}
+	return msg
+}
+
 // typeErr is a type checker error as the script's compile error, with a
 // hint for the mistakes nnsight users make.
 func typeErr(t types.Error, toPos func(token.Pos) Position) *Error {
@@ -526,6 +552,7 @@ func typeErr(t types.Error, toPos func(token.Pos) Position) *Error {
 	if strings.HasPrefix(msg, "cannot index") && strings.Contains(msg, "nnscope.ModuleList") {
 		msg += ": use .At(i) for block i (negative counts from the end)"
 	}
+	msg = importHint(msg)
 	return &Error{Pos: toPos(t.Pos), Msg: msg, Kind: KindCompile}
 }
 

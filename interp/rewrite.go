@@ -42,6 +42,31 @@ func _nns_min[T _nns_ordered](x T, y ...T) T {
 	return x
 }
 
+// _nns_seq and _nns_seq2 collect the values of an iterator of package
+// slices or maps for a range loop (see rangeStdIterator).
+func _nns_seq[V any](seq func(yield func(V) bool)) []V {
+	var out []V
+	seq(func(v V) bool {
+		out = append(out, v)
+		return true
+	})
+	return out
+}
+
+type _nns_pair[K, V any] struct {
+	k K
+	v V
+}
+
+func _nns_seq2[K, V any](seq func(yield func(K, V) bool)) []_nns_pair[K, V] {
+	var out []_nns_pair[K, V]
+	seq(func(k K, v V) bool {
+		out = append(out, _nns_pair[K, V]{k, v})
+		return true
+	})
+	return out
+}
+
 func _nns_max[T _nns_ordered](x T, y ...T) T {
 	if x != x {
 		return x
@@ -61,13 +86,18 @@ func _nns_max[T _nns_ordered](x T, y ...T) T {
 // rewriter computes source edits that work around yaegi's traps. All
 // offsets are offsets of the user's input text.
 type rewriter struct {
-	src      string // the user's input
-	fset     *token.FileSet
-	toInput  func(token.Pos) int // position in the parsed file -> input offset (-1: not in input)
-	info     *types.Info         // may be nil
-	imports  map[string]string   // package path -> local name usable in the input
-	edits    []edit
-	errs     []*Error
+	src     string // the user's input
+	fset    *token.FileSet
+	toInput func(token.Pos) int // position in the parsed file -> input offset (-1: not in input)
+	info    *types.Info         // may be nil
+	imports map[string]string   // package path -> local name usable in the input
+	edits   []edit
+	errs    []*Error
+	// session is set for REPL and notebook inputs (Eval), where the
+	// input's declarations are the session's globals; varStmts are the
+	// offsets of the var declarations varAsDefine made statements.
+	session  bool
+	varStmts []int
 	usesMin  bool
 	usesRT   bool
 	tmpCount int
@@ -151,6 +181,26 @@ func (r *rewriter) run(f *ast.File) {
 		}
 		r.expr(d)
 	}
+	// Package-level and session-level definitions.
+	for _, d := range f.Decls {
+		if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.VAR {
+			if r.session && r.varAsDefine(gd) {
+				continue
+			}
+			for _, sp := range gd.Specs {
+				if vs, ok := sp.(*ast.ValueSpec); ok {
+					r.globalValues(vs.Values, len(vs.Names))
+				}
+			}
+		}
+	}
+	if r.rootBody != nil {
+		for _, st := range r.rootBody.List {
+			if as, ok := st.(*ast.AssignStmt); ok && as.Tok == token.DEFINE {
+				r.globalValues(as.Rhs, len(as.Lhs))
+			}
+		}
+	}
 	// Expression-level rewrites, over the whole file.
 	ast.Inspect(f, func(n ast.Node) bool {
 		switch n := n.(type) {
@@ -197,7 +247,9 @@ func (r *rewriter) rangeStmt(n *ast.RangeStmt) {
 	}
 	switch u := t.Underlying().(type) {
 	case *types.Signature:
-		r.errorf(n.X.Pos(), "range over function is not supported by the interpreter: call the iterator with an explicit yield function instead")
+		if !r.rangeStdIterator(n, u) {
+			r.errorf(n.X.Pos(), "range over function is not supported by the interpreter: call the iterator with an explicit yield function instead")
+		}
 	case *types.Basic:
 		if u.Info()&types.IsInteger == 0 {
 			return
@@ -224,6 +276,82 @@ func (r *rewriter) rangeStmt(n *ast.RangeStmt) {
 		r.add(r.off(n.For), r.off(n.X.Pos()), fmt.Sprintf("for %s, %s := %s(0), %s(", key, limit, ts, ts))
 		r.add(r.off(n.X.End()), r.off(n.X.End()), fmt.Sprintf("); %s < %s; %s++", key, limit, key))
 	}
+}
+
+// rangeStdIterator rewrites a range over an iterator that a function of
+// package slices or maps returns: those are finite and have no side
+// effects, so the loop can range over their values collected first.
+//
+//	for k := range maps.Keys(m) {     ->  for _, k := range _nns_seq[K](maps.Keys(m)) {
+//	for i, v := range slices.All(s) {  ->  for _, _nns_pN := range _nns_seq2[int, V](slices.All(s)) { i, v := _nns_pN.k, _nns_pN.v;
+func (r *rewriter) rangeStdIterator(n *ast.RangeStmt, sig *types.Signature) bool {
+	call, ok := n.X.(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	fn, ok := r.info.Uses[sel.Sel].(*types.Func)
+	if !ok || fn.Pkg() == nil || (fn.Pkg().Path() != "slices" && fn.Pkg().Path() != "maps") {
+		return false
+	}
+	if sig.Params().Len() != 1 || sig.Results().Len() != 0 {
+		return false
+	}
+	yield, ok := sig.Params().At(0).Type().Underlying().(*types.Signature)
+	if !ok || yield.Params().Len() < 1 || yield.Params().Len() > 2 {
+		return false
+	}
+	var targs []string
+	for i := 0; i < yield.Params().Len(); i++ {
+		s, ok := r.typeString(yield.Params().At(i).Type())
+		if !ok {
+			return false
+		}
+		targs = append(targs, s)
+	}
+	r.usesMin = true // the helpers live with _nns_min
+	x0, x1 := r.off(n.X.Pos()), r.off(n.X.End())
+	if len(targs) == 1 {
+		if n.Key != nil {
+			r.add(r.off(n.Key.Pos()), r.off(n.Key.Pos()), "_, ")
+		}
+		r.add(x0, x0, "_nns_seq["+targs[0]+"](")
+		r.add(x1, x1, ")")
+		return true
+	}
+	r.tmpCount++
+	pair := fmt.Sprintf("_nns_p%d", r.tmpCount)
+	var lhs, rhs []string
+	for i, e := range []ast.Expr{n.Key, n.Value} {
+		if e == nil {
+			continue
+		}
+		if id, ok := e.(*ast.Ident); ok && id.Name == "_" {
+			continue
+		}
+		lhs = append(lhs, r.text(e.Pos(), e.End()))
+		rhs = append(rhs, pair+"."+[]string{"k", "v"}[i])
+	}
+	if n.Key == nil {
+		r.add(x0, x0, "_nns_seq2["+strings.Join(targs, ", ")+"](")
+		r.add(x1, x1, ")")
+		return true
+	}
+	r.add(r.off(n.Key.Pos()), x0, "_, "+pair+" := range ")
+	r.add(x0, x0, "_nns_seq2["+strings.Join(targs, ", ")+"](")
+	r.add(x1, x1, ")")
+	if len(lhs) > 0 {
+		tok := ":="
+		if n.Tok == token.ASSIGN {
+			tok = "="
+		}
+		b := r.off(n.Body.Lbrace) + 1
+		r.add(b, b, " "+strings.Join(lhs, ", ")+" "+tok+" "+strings.Join(rhs, ", ")+";")
+	}
+	return true
 }
 
 // ---- builtins min, max, clear (#1674) and inferred generic calls (#1610) ----
@@ -271,6 +399,122 @@ func (r *rewriter) call(n *ast.CallExpr) {
 	}
 	end := r.off(n.Fun.End())
 	r.add(end, end, "["+strings.Join(args, ", ")+"]")
+}
+
+// varAsDefine turns a session input's `var x = v` into `x := v`, and
+// `var x T = v` into `x := func() (T) { return v }()` (the return converts
+// as the declaration would): yaegi fails on a global var declaration whose
+// value reads a global an earlier input defined with ':=' ("variable
+// definition loop", and x stayed zero), and runs the definition. It
+// records the declaration's offset in varStmts (it now runs as a
+// statement) and reports whether it rewrote gd.
+func (r *rewriter) varAsDefine(gd *ast.GenDecl) bool {
+	if gd.Lparen.IsValid() || len(gd.Specs) != 1 {
+		return false
+	}
+	vs, ok := gd.Specs[0].(*ast.ValueSpec)
+	if !ok || len(vs.Values) == 0 {
+		return false
+	}
+	start, names, vals := r.off(gd.Pos()), r.off(vs.Names[0].Pos()), r.off(vs.Values[0].Pos())
+	after := r.off(vs.Names[len(vs.Names)-1].End())
+	if vs.Type != nil {
+		after = r.off(vs.Type.End())
+	}
+	if start < 0 || names < 0 || after < 0 || vals < after || vals > len(r.src) {
+		return false
+	}
+	eq := strings.IndexByte(r.src[after:vals], '=')
+	if eq < 0 {
+		return false
+	}
+	if vs.Type == nil {
+		r.add(start, names, "")
+		r.add(after+eq, after+eq+1, ":=")
+		r.globalValues(vs.Values, len(vs.Names))
+	} else {
+		t := r.text(vs.Type.Pos(), vs.Type.End())
+		if len(vs.Values) != len(vs.Names) || t == "" {
+			return false
+		}
+		r.add(start, names, "")
+		ts := strings.TrimSuffix(strings.Repeat(t+", ", len(vs.Names)), ", ")
+		r.add(r.off(vs.Names[len(vs.Names)-1].End()), vals, " := func() ("+ts+") { return ")
+		end := r.off(vs.Values[len(vs.Values)-1].End())
+		r.add(end, end, " }()")
+	}
+	r.varStmts = append(r.varStmts, start)
+	return true
+}
+
+// globalValues wraps the values of a global definition that call a
+// generic function (min and max included, which become generic helpers)
+// in a function literal: yaegi fails on `m := F[T](x)` and `var m =
+// F[T](x)` in the global frame ("constant definition loop") and runs the
+// same inside a function. So in a REPL session `m := max(a, b)` becomes
+// `m := func() (int) { return _nns_max[int](a, b) }()`.
+func (r *rewriter) globalValues(values []ast.Expr, names int) {
+	if r.info == nil || len(values) == 0 || !r.callsGeneric(values) {
+		return
+	}
+	var vtypes []types.Type
+	if len(values) == 1 && names > 1 {
+		tup, ok := r.typeOf(values[0]).(*types.Tuple)
+		if !ok {
+			return
+		}
+		for i := 0; i < tup.Len(); i++ {
+			vtypes = append(vtypes, tup.At(i).Type())
+		}
+	} else {
+		for _, v := range values {
+			vtypes = append(vtypes, r.typeOf(v))
+		}
+	}
+	var ts []string
+	for _, t := range vtypes {
+		if t == nil {
+			return
+		}
+		if b, ok := t.(*types.Basic); ok && b.Info()&types.IsUntyped != 0 {
+			t = types.Default(t)
+		}
+		s, ok := r.typeString(t)
+		if !ok {
+			return
+		}
+		ts = append(ts, s)
+	}
+	r.add(r.off(values[0].Pos()), r.off(values[0].Pos()), "func() ("+strings.Join(ts, ", ")+") { return ")
+	end := r.off(values[len(values)-1].End())
+	r.add(end, end, " }()")
+}
+
+// callsGeneric reports whether the expressions call a generic function
+// (or the builtin min or max with a value that is not constant), outside
+// function literals.
+func (r *rewriter) callsGeneric(es []ast.Expr) bool {
+	found := false
+	for _, e := range es {
+		ast.Inspect(e, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.Ident:
+				if _, ok := r.info.Instances[n]; ok {
+					found = true
+				}
+			case *ast.CallExpr:
+				if id, ok := n.Fun.(*ast.Ident); ok && (id.Name == "min" || id.Name == "max") && r.isBuiltin(id) {
+					if tv, ok := r.info.Types[n]; !ok || tv.Value == nil {
+						found = true
+					}
+				}
+			}
+			return !found
+		})
+	}
+	return found
 }
 
 func (r *rewriter) builtinCall(n *ast.CallExpr, id *ast.Ident) {

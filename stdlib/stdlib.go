@@ -18,9 +18,8 @@
 // only, so a script cannot terminate the REPL or the notebook kernel.
 //
 // Generic functions cannot be extracted. The generic packages slices, maps
-// and cmp are provided by yaegi itself as interpreted Go 1.22 sources (so
-// slices.Index, slices.Contains, maps.Clone work, slices.Sort and maps.Keys do
-// not: use sort.Ints, sort.Float64s, sort.Strings, sort.Slice).
+// and cmp are interpreted sources that package interp compiles into every
+// session (interp/generic), with Go 1.26's API.
 //
 // The generated files are checked by TestGeneratedUpToDate; regenerate them
 // with `go generate ./stdlib` from the module root.
