@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -14,8 +15,11 @@ type cublasAPI struct {
 	sgemm, sgemmStridedBatched              uintptr
 }
 
-func loadCUBLAS(dirs []string) (*cublasAPI, error) {
-	lib, err := openLibrary("cuBLAS (libcublas.so.13 or .12)", cublasNames, dirs)
+// loadCUBLAS loads cuBLAS, preferring a release the driver (of version
+// driverVersion, 0 if unknown) supports, with its libcublasLt loaded first.
+func loadCUBLAS(dirs []string, driverVersion int) (*cublasAPI, error) {
+	lib, err := openLibraryWithDep("cuBLAS (libcublas.so.13 or .12)", namesForDriver(cublasNames, driverVersion), dirs,
+		cublasLtName)
 	if err != nil {
 		return nil, err
 	}
@@ -30,6 +34,10 @@ func loadCUBLAS(dirs []string) (*cublasAPI, error) {
 	}
 	return b, nil
 }
+
+// cublasLtName maps a cuBLAS file name to that of the cuBLASLt it needs
+// (DT_NEEDED): libcublas.so.13 -> libcublasLt.so.13.
+func cublasLtName(name string) string { return strings.Replace(name, "libcublas.", "libcublasLt.", 1) }
 
 var cublasStatusNames = map[int]string{
 	1: "CUBLAS_STATUS_NOT_INITIALIZED", 3: "CUBLAS_STATUS_ALLOC_FAILED",

@@ -21,14 +21,28 @@ type nvrtcAPI struct {
 	destroy, errString                                       uintptr
 }
 
-func loadNVRTC(dirs []string) (*nvrtcAPI, error) {
-	lib, err := openLibrary("NVRTC (libnvrtc.so.13 or .12, the CUDA runtime compiler)", nvrtcNames, dirs)
+// loadNVRTC loads NVRTC, preferring a release the driver (of version
+// driverVersion, 0 if unknown) supports, and preloads its builtins library
+// of the same major version from its folder (NVRTC opens it by soname at
+// the first compile).
+func loadNVRTC(dirs []string, driverVersion int) (*nvrtcAPI, error) {
+	lib, err := openLibrary("NVRTC (libnvrtc.so.13 or .12, the CUDA runtime compiler)",
+		namesForDriver(nvrtcNames, driverVersion), dirs)
 	if err != nil {
 		return nil, err
 	}
-	preloadSiblings(lib, "libnvrtc-builtins.so*")
+	builtins := "libnvrtc-builtins.so*"
+	if m := sonameMajor(filepath.Base(lib.path)); m > 0 {
+		builtins = fmt.Sprintf("libnvrtc-builtins.so.%d.*", m)
+	}
+	preloadSiblings(lib, builtins)
+	return bindNVRTC(lib)
+}
+
+// bindNVRTC resolves NVRTC's entry points in lib.
+func bindNVRTC(lib *library) (*nvrtcAPI, error) {
 	n := &nvrtcAPI{lib: lib}
-	err = lib.bind(map[string]*uintptr{
+	err := lib.bind(map[string]*uintptr{
 		"nvrtcVersion": &n.version, "nvrtcCreateProgram": &n.create,
 		"nvrtcCompileProgram": &n.compile, "nvrtcGetProgramLogSize": &n.logSize,
 		"nvrtcGetProgramLog": &n.log, "nvrtcGetCUBINSize": &n.cubinSize,
@@ -143,17 +157,30 @@ func archOptions(major, minor int) (arch string, opts []string) {
 // get returns the CUBIN for src, from the disk cache when present (hit is
 // true) or compiled (and then stored; a failed store is not an error).
 func (c *kernelCache) get(src, arch string, opts []string) (cubin []byte, hit bool, err error) {
-	key := cacheKey(src, arch, c.driver, c.nvrtc, opts)
-	path := ""
-	if c.dir != "" {
-		path = filepath.Join(c.dir, arch+"-"+key[:32]+".cubin")
+	if path := c.path(src, arch, opts); path != "" {
 		if b, err := os.ReadFile(path); err == nil && isELF(b) {
 			return b, true, nil
 		}
 	}
+	cubin, err = c.refresh(src, arch, opts)
+	return cubin, false, err
+}
+
+// path returns the cache file of src's CUBIN ("" when the cache is off).
+func (c *kernelCache) path(src, arch string, opts []string) string {
+	if c.dir == "" {
+		return ""
+	}
+	return filepath.Join(c.dir, arch+"-"+cacheKey(src, arch, c.driver, c.nvrtc, opts)[:32]+".cubin")
+}
+
+// refresh compiles src and stores the CUBIN, replacing any cached one (a
+// failed store is not an error).
+func (c *kernelCache) refresh(src, arch string, opts []string) (cubin []byte, err error) {
+	path := c.path(src, arch, opts)
 	cubin, err = c.compile(src, opts)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if path != "" {
 		if err := os.MkdirAll(c.dir, 0o755); err == nil {
@@ -169,7 +196,7 @@ func (c *kernelCache) get(src, arch string, opts []string) (cubin []byte, hit bo
 			}
 		}
 	}
-	return cubin, false, nil
+	return cubin, nil
 }
 
 func isELF(b []byte) bool { return len(b) > 4 && string(b[:4]) == "\x7fELF" }

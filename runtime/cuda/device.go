@@ -121,13 +121,12 @@ func OpenDevice(ordinal int) (*Device, error) {
 	if err := d.queryInfo(); err != nil {
 		return nil, err
 	}
-	if d.nvrtc, err = loadNVRTC(dirs); err != nil {
+	if d.nvrtc, err = loadNVRTC(dirs, d.info.DriverVersion); err != nil {
 		return nil, err
 	}
-	if d.blas, err = loadCUBLAS(dirs); err != nil {
+	if d.blas, err = loadCUBLAS(dirs, d.info.DriverVersion); err != nil {
 		return nil, err
 	}
-	preloadSiblings(d.blas.lib, "libcublasLt.so*")
 	d.info.NVRTC, d.info.CUBLAS = d.nvrtc.lib.path, d.blas.lib.path
 	d.nvrtcVersion = d.nvrtc.versionString()
 
@@ -155,7 +154,7 @@ func OpenDevice(ordinal int) (*Device, error) {
 	if err := d.blas.call("cublasSetMathMode", d.blas.setMathMode, d.handle, cublasMathFP32); err != nil {
 		return nil, err
 	}
-	d.alloc = newAllocator(driverMem{d.drv})
+	d.alloc = newAllocator(driverMem{d.drv, d.stream})
 	d.cache = kernelCache{dir: defaultCacheDir(os.Getenv), driver: d.info.DriverVersion, nvrtc: d.nvrtcVersion,
 		compile: func(src string, opts []string) ([]byte, error) {
 			cubin, _, err := d.nvrtc.compileCUBIN(src, "nnscope_kernels.cu", opts)
@@ -356,7 +355,14 @@ func (d *Device) MemInfo() (free, total uint64, err error) {
 }
 
 // driverMem is the allocator's backend on a real device (context current).
-type driverMem struct{ drv *driverAPI }
+type driverMem struct {
+	drv    *driverAPI
+	stream uintptr // where all device work goes
+}
+
+func (m driverMem) sync() error {
+	return m.drv.call("cuStreamSynchronize", m.drv.cuStreamSynchronize, m.stream)
+}
 
 func (m driverMem) memAlloc(bytes uint64) (uint64, error) {
 	var p uint64

@@ -113,8 +113,29 @@ func fileExists(p string) bool {
 // openLibrary dlopens the first loadable candidate. what names the library
 // in errors ("NVRTC").
 func openLibrary(what string, names, dirs []string) (*library, error) {
+	return openLibraryWithDep(what, names, dirs, nil)
+}
+
+// openLibraryWithDep is openLibrary for a library with a direct dependency
+// of its own release (libcublas.so.N needs libcublasLt.so.N): dep maps a
+// candidate's file name to its dependency's, which is loaded first from
+// the candidate's folder where it is there. The dynamic
+// loader resolves a DT_NEEDED soname through LD_LIBRARY_PATH, its cache and
+// the library's RUNPATH only, not through the folder the library itself
+// was opened from, so without this a libcublas found in a folder that is
+// not on the loader's path fails to load. (NVIDIA's loader, cuda-python's
+// pathfinder, loads cublasLt before cublas for the same reason.)
+func openLibraryWithDep(what string, names, dirs []string, dep func(name string) string) (*library, error) {
 	var errs []string
 	for _, p := range candidatePaths(names, dirs, fileExists) {
+		if dep != nil && strings.Contains(p, "/") {
+			if dp := filepath.Join(filepath.Dir(p), dep(filepath.Base(p))); fileExists(dp) {
+				// Local: it serves as p's dependency (matched by soname)
+				// without its symbols joining the global scope. A failure
+				// shows in p's.
+				purego.Dlopen(dp, purego.RTLD_NOW|purego.RTLD_LOCAL)
+			}
+		}
 		h, err := purego.Dlopen(p, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 		if err == nil {
 			return &library{handle: h, path: p}, nil
@@ -131,10 +152,51 @@ func openLibrary(what string, names, dirs []string) (*library, error) {
 	return nil, errors.New(msg)
 }
 
-// preloadSiblings loads, with RTLD_GLOBAL, the libraries matching pattern
-// in lib's folder (NVRTC's builtins, cuBLASLt), so that the library's own
-// dlopen by soname finds them even when the folder is not on
-// LD_LIBRARY_PATH. Failures are ignored: the library may still find them.
+// sonameMajor returns the major version in a library file name
+// ("libcublas.so.13" -> 13, "libnvrtc.so.11.2" -> 11), 0 when it has none.
+func sonameMajor(name string) int {
+	i := strings.Index(name, ".so.")
+	if i < 0 {
+		return 0
+	}
+	v := name[i+4:]
+	if j := strings.IndexByte(v, '.'); j >= 0 {
+		v = v[:j]
+	}
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// namesForDriver orders library names (newest first) for a driver of the
+// given version (cuDriverGetVersion: 12080 is CUDA 12.8): those of a CUDA
+// major release newer than the driver's go last. A CUDA 13 library needs
+// driver 580 or newer (CUDA 13.0), a CUDA 12 one 525 or newer, so on a
+// CUDA 12 driver libcublas.so.13 (whose runtime needs CUDA 13) fails where
+// libcublas.so.12 works, and NVRTC 13's CUBINs are for a newer driver
+// than the one loading them. Unversioned names keep their place.
+func namesForDriver(names []string, driverVersion int) []string {
+	major := driverVersion / 1000
+	var fit, newer []string
+	for _, n := range names {
+		if major > 0 && sonameMajor(n) > major {
+			newer = append(newer, n)
+		} else {
+			fit = append(fit, n)
+		}
+	}
+	return append(fit, newer...)
+}
+
+// preloadSiblings loads, with RTLD_GLOBAL, the first library matching
+// pattern in lib's folder (NVRTC's builtins), so that the library's own
+// dlopen by soname finds it even when the folder is not on
+// LD_LIBRARY_PATH. Failures are ignored: the library may still find it.
 func preloadSiblings(lib *library, pattern string) {
 	if !strings.Contains(lib.path, "/") {
 		return

@@ -2,9 +2,12 @@ package cuda
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"nnscope/runtime/cuda/fakecuda"
 )
 
 // TestOpenWithoutGPU checks that Open fails cleanly (no panic) where there
@@ -111,5 +114,84 @@ func TestErrorMessages(t *testing.T) {
 	}
 	if s := (&Error{Lib: "nvrtc", Call: "nvrtcCompileProgram", Code: 6}).Error(); !strings.Contains(s, "nvrtc status 6") {
 		t.Error(s)
+	}
+}
+
+func TestSonameMajor(t *testing.T) {
+	for name, want := range map[string]int{"libcublas.so.13": 13, "libnvrtc.so.11.2": 11, "libcublas.so": 0,
+		"libnvrtc-builtins.so.13.0.88": 13, "libcuda.so.1": 1, "libx.so.a1": 0} {
+		if got := sonameMajor(name); got != want {
+			t.Errorf("sonameMajor(%q) = %d, want %d", name, got, want)
+		}
+	}
+	if got := cublasLtName("libcublas.so.12"); got != "libcublasLt.so.12" {
+		t.Errorf("cublasLtName: %s", got)
+	}
+}
+
+// TestNamesForDriver: a CUDA 12 driver gets the CUDA 12 libraries first
+// (a CUDA 13 library needs driver 580, CUDA 13.0, or newer), a CUDA 13
+// driver the newest.
+func TestNamesForDriver(t *testing.T) {
+	for _, c := range []struct {
+		driver int
+		names  []string
+		want   string
+	}{
+		{13000, cublasNames, "libcublas.so.13,libcublas.so.12,libcublas.so"},
+		{13010, nvrtcNames, "libnvrtc.so.13,libnvrtc.so.12,libnvrtc.so"},
+		{12080, cublasNames, "libcublas.so.12,libcublas.so,libcublas.so.13"},
+		{12040, nvrtcNames, "libnvrtc.so.12,libnvrtc.so,libnvrtc.so.13"},
+		{0, nvrtcNames, "libnvrtc.so.13,libnvrtc.so.12,libnvrtc.so"},
+	} {
+		if got := strings.Join(namesForDriver(c.names, c.driver), ","); got != c.want {
+			t.Errorf("driver %d: %s, want %s", c.driver, got, c.want)
+		}
+	}
+}
+
+// TestFakeCUDALibraryDependencies runs TestFakeLibraryDependenciesChild on
+// fakecuda, whose libcublas.so.13 needs libcublasLt.so.13 and whose NVRTC
+// opens libnvrtc-builtins.so.13.0 by soname, as the real ones do, from a
+// folder that is not on the loader's path.
+func TestFakeCUDALibraryDependencies(t *testing.T) {
+	fakecuda.Run(t, "^TestFakeLibraryDependenciesChild$")
+}
+
+func TestFakeLibraryDependenciesChild(t *testing.T) {
+	if os.Getenv(fakecuda.EnvChild) == "" {
+		t.Skip("runs on fakecuda, from TestFakeCUDALibraryDependencies")
+	}
+	dirs := filepath.SplitList(os.Getenv("NNSCOPE_CUDA_LIB"))
+	if _, err := loadDriver(dirs); err != nil {
+		t.Fatal(err)
+	}
+	// The fake is as strict as a real installation: cuBLAS opened alone
+	// fails on its cuBLASLt, NVRTC compiles fail without their builtins.
+	if _, err := openLibrary("cuBLAS", cublasNames[:1], dirs); err == nil || !strings.Contains(err.Error(), "libcublasLt.so.13") {
+		t.Fatalf("cuBLAS loaded without its cuBLASLt (err %v): the fake does not check what it should", err)
+	}
+	lib, err := openLibrary("NVRTC", nvrtcNames[:1], dirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := bindNVRTC(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const src = `extern "C" __global__ void k(float* x) { x[0] = 1.0f; }`
+	_, opts := archOptions(9, 0)
+	if _, _, err := n.compileCUBIN(src, "k.cu", opts); err == nil || !strings.Contains(err.Error(), "BUILTIN") {
+		t.Fatalf("NVRTC compiled without its builtins library (err %v): the fake does not check what it should", err)
+	}
+	// What Open does loads both.
+	if _, err := loadCUBLAS(dirs, 13000); err != nil {
+		t.Fatalf("loadCUBLAS: %v", err)
+	}
+	if n, err = loadNVRTC(dirs, 13000); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := n.compileCUBIN(src, "k.cu", opts); err != nil {
+		t.Fatalf("NVRTC with its builtins preloaded: %v", err)
 	}
 }

@@ -187,7 +187,7 @@ func realNVRTC(t *testing.T) *nvrtcAPI {
 		}
 		return os.Getenv(k)
 	}
-	n, err := loadNVRTC(searchDirs(getenv, filepath.Glob))
+	n, err := loadNVRTC(searchDirs(getenv, filepath.Glob), 0)
 	if err != nil {
 		t.Skipf("no NVRTC here, so NVIDIA's compile of the kernels is unchecked (CI installs Debian's libnvrtc11.2): %v", err)
 	}

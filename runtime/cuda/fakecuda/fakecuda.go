@@ -33,9 +33,17 @@ var shimSource []byte
 // EnvChild is set in the child process Run starts.
 const EnvChild = "NNSCOPE_FAKECUDA"
 
-// Build compiles the fake libraries into dir: libfakecuda.so under the
-// names runtime/cuda looks for (libcuda.so.1, libnvrtc.so.13,
-// libcublas.so.13), and shim.h beside them.
+// Build compiles the fake libraries into dir: libfakecuda.so (soname
+// libcuda.so.1) under the names runtime/cuda looks for the driver and
+// NVRTC (libcuda.so.1, libnvrtc.so.13), and shim.h beside them. As in a
+// real CUDA 13 installation, libcublas.so.13 is a library of its own that
+// needs (DT_NEEDED, no RUNPATH) libcublasLt.so.13, and NVRTC opens
+// libnvrtc-builtins.so.13.0 by soname at each compile; both are in dir,
+// which the tests keep off the loader's path, so runtime/cuda must load
+// them from there first as it must on a GPU machine. The cuBLAS entry
+// points live in libfakecuda.so (libcublas.so.13's other dependency),
+// which shares the driver's state; dlsym on libcublas.so.13 finds them
+// there.
 func Build(dir string) error {
 	gxx, err := exec.LookPath("g++")
 	if err != nil {
@@ -48,12 +56,31 @@ func Build(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "shim.h"), shimSource, 0o644); err != nil {
 		return err
 	}
-	lib := filepath.Join(dir, "libfakecuda.so")
-	out, err := exec.Command(gxx, "-std=c++17", "-O2", "-fPIC", "-shared", "-Wall", "-o", lib, src, "-ldl").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("fakecuda: g++ %s: %v\n%s", src, err, out)
+	stub := filepath.Join(dir, "stub.cc")
+	if err := os.WriteFile(stub, []byte("extern \"C\" int fakecuda_stub(void) { return 1; }\n"), 0o644); err != nil {
+		return err
 	}
-	for _, name := range []string{"libcuda.so.1", "libnvrtc.so.13", "libcublas.so.13"} {
+	lib := filepath.Join(dir, "libfakecuda.so")
+	gcc := func(args ...string) error {
+		out, err := exec.Command(gxx, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("fakecuda: g++ %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := gcc("-std=c++17", "-O2", "-fPIC", "-shared", "-Wall", "-Wl,-soname,libcuda.so.1", "-o", lib, src, "-ldl"); err != nil {
+		return err
+	}
+	for _, so := range []string{"libcublasLt.so.13", "libnvrtc-builtins.so.13.0"} {
+		if err := gcc("-fPIC", "-shared", "-Wl,-soname,"+so, "-o", filepath.Join(dir, so), stub); err != nil {
+			return err
+		}
+	}
+	if err := gcc("-fPIC", "-shared", "-Wl,-soname,libcublas.so.13", "-o", filepath.Join(dir, "libcublas.so.13"), stub,
+		"-Wl,--no-as-needed", filepath.Join(dir, "libcublasLt.so.13"), lib); err != nil {
+		return err
+	}
+	for _, name := range []string{"libcuda.so.1", "libnvrtc.so.13"} {
 		if err := os.Symlink("libfakecuda.so", filepath.Join(dir, name)); err != nil {
 			return err
 		}

@@ -466,6 +466,7 @@ const char* nvrtcGetErrorString(int code) {
     case 4: return "NVRTC_ERROR_INVALID_PROGRAM";
     case 5: return "NVRTC_ERROR_INVALID_OPTION";
     case 6: return "NVRTC_ERROR_COMPILATION";
+    case 7: return "NVRTC_ERROR_BUILTIN_OPERATION_FAILURE";
     }
     return "NVRTC_ERROR_INTERNAL_ERROR";
 }
@@ -532,6 +533,12 @@ int nvrtcCompileProgram(void* prog, int numOptions, const char* const* options) 
     if (!pr) return 4;
     pr->log.clear();
     pr->cubin.clear();
+    // Real NVRTC dlopens its builtins library by soname when it compiles:
+    // found only if preloaded or on the loader's path.
+    if (!dlopen("libnvrtc-builtins.so.13.0", RTLD_NOW | RTLD_GLOBAL)) {
+        pr->log = std::string("fakecuda nvrtc: cannot load libnvrtc-builtins.so.13.0: ") + dlerror() + "\n";
+        return 7;
+    }
     bool real = false;
     for (int i = 0; i < numOptions; i++) {
         std::string o = options[i];
