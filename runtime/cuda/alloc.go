@@ -6,10 +6,12 @@ import (
 )
 
 // memBackend is what the caching allocator needs from the device:
-// cuMemAlloc and cuMemFree. Tests use a fake.
+// cuMemAlloc, cuMemFree and a wait for the work issued so far
+// (cuStreamSynchronize). Tests use a fake.
 type memBackend interface {
 	memAlloc(bytes uint64) (uint64, error)
 	memFree(ptr uint64) error
+	sync() error
 }
 
 // Stats reports the caching allocator's counters.
@@ -116,8 +118,24 @@ func (a *allocator) put(ptr uint64) error {
 	return nil
 }
 
-// release frees every cached block with the backend.
+// release frees every cached block with the backend, after waiting for
+// the work issued so far: a block is cached as soon as its buffer is
+// freed, while kernels issued before may still use it (reuse is ordered
+// on the stream, cuMemFree is not: the driver says it "may perform
+// implicit synchronization", not that it does).
 func (a *allocator) release() error {
+	if a.stats.BytesCached == 0 {
+		return nil
+	}
+	if err := a.be.sync(); err != nil {
+		return err
+	}
+	return a.freeCached()
+}
+
+// freeCached frees every cached block with the backend (work using them
+// must have finished).
+func (a *allocator) freeCached() error {
 	var first error
 	for class, l := range a.free {
 		done := len(l)
@@ -143,7 +161,10 @@ func (a *allocator) release() error {
 
 // releaseAll frees every block, live or cached (device shutdown).
 func (a *allocator) releaseAll() error {
-	err := a.release()
+	err := a.be.sync()
+	if e := a.freeCached(); err == nil {
+		err = e
+	}
 	for p := range a.inUse {
 		if e := a.be.memFree(p); e != nil && err == nil {
 			err = e

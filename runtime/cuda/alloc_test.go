@@ -12,6 +12,14 @@ type fakeMem struct {
 	next           uint64
 	live           map[uint64]uint64
 	allocs, frees  int
+	syncs          int
+	log            []string // "sync" and "free" calls, in order
+}
+
+func (f *fakeMem) sync() error {
+	f.syncs++
+	f.log = append(f.log, "sync")
+	return nil
 }
 
 func newFakeMem(capacity uint64) *fakeMem {
@@ -38,6 +46,7 @@ func (f *fakeMem) memFree(p uint64) error {
 	delete(f.live, p)
 	f.used -= b
 	f.frees++
+	f.log = append(f.log, "free")
 	return nil
 }
 
@@ -193,5 +202,44 @@ func TestAllocatorRandom(t *testing.T) {
 	}
 	if a.stats.BytesInUse != inUse || a.stats.BytesInUse+a.stats.BytesCached != f.used {
 		t.Fatalf("accounting: %+v, live %d, backend %d", a.stats, inUse, f.used)
+	}
+}
+
+// TestReleaseWaitsForTheStream: cached blocks may still be in use by
+// kernels issued before their buffers were freed, so EmptyCache, the
+// out-of-memory retry and shutdown wait for the stream before cuMemFree.
+func TestReleaseWaitsForTheStream(t *testing.T) {
+	f := newFakeMem(4 << 20)
+	a := newAllocator(f)
+	if err := a.release(); err != nil || f.syncs != 0 {
+		t.Fatalf("release of an empty cache: %v, %d syncs (want none)", err, f.syncs)
+	}
+	p, _, err := a.alloc(3 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.put(p); err != nil {
+		t.Fatal(err)
+	}
+	// 2 MiB does not fit beside the cached 3 MiB block: the retry frees it.
+	q, _, err := a.alloc(2 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.log, ","); got != "sync,free" {
+		t.Fatalf("out-of-memory retry: calls %s, want sync,free", got)
+	}
+	if err := a.put(q); err != nil {
+		t.Fatal(err)
+	}
+	f.log = nil
+	if err := a.release(); err != nil || strings.Join(f.log, ",") != "sync,free" {
+		t.Fatalf("release: %v, calls %v, want sync,free", err, f.log)
+	}
+	r, _, _ := a.alloc(1 << 20)
+	_ = r
+	f.log = nil
+	if err := a.releaseAll(); err != nil || strings.Join(f.log, ",") != "sync,free" {
+		t.Fatalf("releaseAll: %v, calls %v, want sync,free", err, f.log)
 	}
 }
