@@ -1,9 +1,13 @@
 package cuda
 
 import (
+	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"nnscope/runtime/cuda/fakecuda"
 )
 
 func TestCacheKey(t *testing.T) {
@@ -104,5 +108,55 @@ func TestDefaultCacheDir(t *testing.T) {
 	env["NNSCOPE_CUDA_CACHE"] = "off"
 	if d := defaultCacheDir(get); d != "" {
 		t.Error(d)
+	}
+}
+
+// TestFakeCUDARejectedCacheEntry runs TestRejectedCacheEntryChild on
+// fakecuda.
+func TestFakeCUDARejectedCacheEntry(t *testing.T) {
+	fakecuda.Run(t, "^TestRejectedCacheEntryChild$")
+}
+
+// TestRejectedCacheEntryChild: a cached CUBIN that the driver will not load
+// (damaged, or another compiler's under the same key) is compiled afresh
+// and replaced, instead of failing every kernel until the file is removed.
+func TestRejectedCacheEntryChild(t *testing.T) {
+	if os.Getenv(fakecuda.EnvChild) == "" {
+		t.Skip("runs on fakecuda, from TestFakeCUDARejectedCacheEntry")
+	}
+	src, err := kernelSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch, opts := archOptions(9, 0) // what fakecuda reports
+	c := kernelCache{dir: defaultCacheDir(os.Getenv), driver: 13000, nvrtc: "13.0"}
+	path := c.path(src, arch, opts)
+	if path == "" {
+		t.Fatal("no kernel cache folder")
+	}
+	// An ELF header with nothing behind it: it passes isELF, no driver loads it.
+	bad := make([]byte, 64)
+	copy(bad, "\x7fELF\x02\x01\x01")
+	binary.LittleEndian.PutUint64(bad[0x28:], 64) // e_shoff: no sections
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ci, err := d.Compile()
+	if err != nil {
+		t.Fatalf("a rejected cache entry is not recompiled: %v", err)
+	}
+	if ci.CacheHit {
+		t.Errorf("Compile reports a cache hit: %+v", ci)
+	}
+	if b, err := os.ReadFile(path); err != nil || bytes.Equal(b, bad) {
+		t.Errorf("the rejected cache entry was not replaced (%v)", err)
 	}
 }

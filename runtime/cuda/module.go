@@ -57,15 +57,34 @@ func (d *Device) ensureModule() error {
 		d.modErr = fmt.Errorf("cuda: compiling kernels for %s: %w", arch, err)
 		return d.modErr
 	}
+	err = d.loadModule(cubin)
+	if err != nil && hit {
+		// The driver rejects the cached CUBIN (damaged, or written by
+		// something else under the same key): compile afresh, replacing it.
+		if cubin, err = d.cache.refresh(src, arch, opts); err != nil {
+			d.modErr = fmt.Errorf("cuda: compiling kernels for %s: %w", arch, err)
+			return d.modErr
+		}
+		hit = false
+		err = d.loadModule(cubin)
+	}
+	if err != nil {
+		d.modErr = fmt.Errorf("cuda: loading kernels for %s: %w", arch, err)
+		return d.modErr
+	}
+	d.compiled = CompileInfo{Arch: arch, CacheHit: hit, CacheDir: d.cache.dir, Bytes: len(cubin)}
+	return nil
+}
+
+// loadModule loads a CUBIN into the context (cuModuleLoadData) as d.module.
+func (d *Device) loadModule(cubin []byte) error {
 	var p pinner
 	defer p.unpin()
 	d.sc.out[0] = 0
 	if err := d.drv.call("cuModuleLoadData", d.drv.cuModuleLoadData, d.outPtr(0), p.bytes(cubin)); err != nil {
-		d.modErr = fmt.Errorf("cuda: loading kernels for %s: %w", arch, err)
-		return d.modErr
+		return err
 	}
 	d.module = uintptr(d.sc.out[0])
-	d.compiled = CompileInfo{Arch: arch, CacheHit: hit, CacheDir: d.cache.dir, Bytes: len(cubin)}
 	return nil
 }
 
