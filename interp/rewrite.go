@@ -98,6 +98,7 @@ type rewriter struct {
 	// offsets of the var declarations varAsDefine made statements.
 	session  bool
 	varStmts []int
+	argLits  map[*ast.FuncLit]bool // function literals that are call arguments
 	usesMin  bool
 	usesRT   bool
 	tmpCount int
@@ -173,6 +174,17 @@ func (r *rewriter) typeString(t types.Type) (string, bool) {
 
 // run walks the file and collects edits.
 func (r *rewriter) run(f *ast.File) {
+	r.argLits = map[*ast.FuncLit]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok {
+			for _, a := range c.Args {
+				if fl, ok := a.(*ast.FuncLit); ok {
+					r.argLits[fl] = true
+				}
+			}
+		}
+		return true
+	})
 	for _, d := range f.Decls {
 		fd, ok := d.(*ast.FuncDecl)
 		if ok && fd.Body != nil {
@@ -889,6 +901,22 @@ func (r *rewriter) expr(n ast.Node) {
 }
 
 func (r *rewriter) funcLit(fl *ast.FuncLit) {
+	wrapped := false
+	defer func() {
+		if !wrapped && r.argLits[fl] {
+			// A function literal passed straight to a host function
+			// (model.Trace(p, func(tr) {...})) takes yaegi's path that
+			// keeps every variable it captures from a loop body alive
+			// for good: a loop of traces each assigning a saved tensor to
+			// a variable of the loop body grew by that tensor each
+			// iteration. Parenthesized, it takes the closure path
+			// (the one a literal assigned to a variable takes), which
+			// does not.
+			start, end := r.off(fl.Pos()), r.off(fl.End())
+			r.add(start, start, "(")
+			r.add(end, end, ")")
+		}
+	}()
 	if r.cur != nil {
 		own := map[string]bool{}
 		for _, f := range fl.Type.Params.List {
@@ -928,6 +956,7 @@ func (r *rewriter) funcLit(fl *ast.FuncLit) {
 			return true
 		})
 		if len(names) > 0 {
+			wrapped = true
 			typ := r.text(fl.Type.Pos(), fl.Type.End())
 			var b strings.Builder
 			b.WriteString("func() " + typ + " { ")

@@ -1,8 +1,10 @@
 package interp
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -94,5 +96,43 @@ func TestSessionRedefinitionAssigns(t *testing.T) {
 	eval(t, in, "a, b := b, a")
 	if r := eval(t, in, "a*10 + b"); r.Value.Interface() != 21 {
 		t.Errorf("swap by redefinition: %v", r.Value)
+	}
+}
+
+// A function literal passed straight to a host function (a trace body)
+// that assigns to a variable of the loop body around it: yaegi kept every
+// iteration's value alive (a loop of 300 traces saving the logits grew to
+// 590 MB); the rewriter parenthesizes such literals, which avoids the path.
+func TestLoopBodyCapturesNotKept(t *testing.T) {
+	probe := map[string]map[string]reflect.Value{
+		"probe/probe": {"Heap": reflect.ValueOf(heapInUse)},
+	}
+	loop := `base := probe.Heap()
+	n := 0
+	for i := 0; i < 20; i++ {
+		var c []byte
+		strings.FieldsFunc("a b", func(r rune) bool { c = make([]byte, 8<<20); return r == ' ' })
+		n += len(c)
+	}
+	fmt.Println(n, (probe.Heap()-base)>>20)`
+	for _, mode := range []string{"script", "session"} {
+		var out bytes.Buffer
+		in := New(Options{Stdout: &out, Stderr: &out, Symbols: []map[string]map[string]reflect.Value{probe}})
+		if mode == "script" {
+			src := "package main\n\nimport (\n\t\"fmt\"\n\t\"probe\"\n\t\"strings\"\n)\n\nfunc main() {\n\t" + loop + "\n}\n"
+			if err := in.RunSource(context.Background(), "loop.go", src, nil); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			eval(t, in, `import ("fmt"; "probe"; "strings")`)
+			eval(t, in, strings.ReplaceAll(loop, "\n\t", "\n"))
+		}
+		var n, grewMiB int
+		if _, err := fmt.Sscan(out.String(), &n, &grewMiB); err != nil || n != 20*8<<20 {
+			t.Fatalf("%s: output %q", mode, out.String())
+		}
+		if grewMiB > 48 {
+			t.Errorf("%s: heap grew %d MiB over 20 iterations of an 8 MiB value", mode, grewMiB)
+		}
 	}
 }
