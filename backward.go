@@ -29,6 +29,9 @@ func (x *Tensor) Backward(body func(), opts ...BackwardOption) {
 		// the outer block's Grad() without a value (a nil dereference).
 		fail("usage", "Backward called inside a backward block: run the second backward pass after the block returns (pass nnscope.RetainGraph to the first)")
 	}
+	if !t.RequiresGradEnabled() && x.scope != nil && x.scope.kind == "generation" {
+		fail("grad", "Backward: %s comes from a generation, which runs without gradients (as Hugging Face's generate does): take gradients in a model.Trace", x.describe())
+	}
 	var o backwardOptions
 	for _, f := range opts {
 		if f != nil {

@@ -350,12 +350,17 @@ func (d *driver) rowsView(md *mediator, mod *rt.Module, t *rt.Tensor) *rt.Tensor
 	if t.Shape()[0] == d.B {
 		v = t.Narrow(0, md.row, md.rows)
 	}
-	if md.pad > 0 && d.step == 0 {
+	if md.pad > 0 {
 		s := v.Shape()
 		switch {
 		case mod.Type == "Dropout" && mod.Name == "attn_dropout" && len(s) == 4:
-			v = v.Narrow(2, md.pad, s[2]-md.pad).Narrow(3, md.pad, s[3]-md.pad)
-		case len(s) >= 2 && s[1] == d.T:
+			if d.step == 0 {
+				v = v.Narrow(2, md.pad, s[2]-md.pad)
+			}
+			// The padding stays in the KV cache: the keys of every later
+			// generation step start with it too.
+			v = v.Narrow(3, md.pad, s[3]-md.pad)
+		case d.step == 0 && len(s) >= 2 && s[1] == d.T:
 			v = v.Narrow(1, md.pad, s[1]-md.pad)
 		}
 	}
@@ -397,7 +402,7 @@ func (d *driver) Enter(mod *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tenso
 				cur = newIn
 			}
 			if r.skip != nil {
-				skip = d.place(md, mod, nil, r.skip, "Skip")
+				skip = d.placeSkip(md, mod, cur, r.skip)
 				d.keep(skip)
 				return
 			}
@@ -492,6 +497,72 @@ func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op strin
 	return cur
 }
 
+// placeSkip installs a Skip value: broadcast to the shape the module's
+// output has for this input, like a SetOutput value, so that the rest of
+// the model (sized for the input's rows and positions) never runs on
+// something else.
+func (d *driver) placeSkip(md *mediator, mod *rt.Module, in []*rt.Tensor, v *rt.Tensor) *rt.Tensor {
+	var x *rt.Tensor
+	if len(in) > 0 {
+		x = in[0]
+	}
+	want := outputShape(mod, x)
+	if want == nil || slices.Equal(want, v.Shape()) || !(md.row == 0 && md.rows == d.B) {
+		return d.place(md, mod, nil, v, "Skip")
+	}
+	func() {
+		defer d.abortOnShapes("Skip", mod, v, "the output", want)
+		v = v.Expand(want...)
+	}()
+	return d.place(md, mod, nil, v.Contiguous(), "Skip")
+}
+
+// outputShape is the shape of mod's output for input x (nil where it is
+// not known): the input's shape for modules that keep it (blocks,
+// attention, MLP, layer norms, dropouts, the activation), with the last
+// dimension the module's width for projections, and a hidden dimension
+// added to the ids for the embeddings and the transformer.
+func outputShape(mod *rt.Module, x *rt.Tensor) []int {
+	if x == nil {
+		return nil
+	}
+	s := x.Shape()
+	weight := func(m *rt.Module) []int {
+		if m == nil {
+			return nil
+		}
+		for _, p := range m.Params {
+			if p.Name == "weight" && p.Tensor != nil && p.Tensor.Dim() == 2 {
+				return p.Tensor.Shape()
+			}
+		}
+		return nil
+	}
+	with := func(last int) []int { return append(slices.Clone(s[:len(s)-1]), last) }
+	switch mod.Type {
+	case "Conv1D": // weight [in, out]
+		if w := weight(mod); w != nil && len(s) > 0 {
+			return with(w[1])
+		}
+	case "Linear": // weight [out, in]
+		if w := weight(mod); w != nil && len(s) > 0 {
+			return with(w[0])
+		}
+	case "Embedding":
+		if w := weight(mod); w != nil {
+			return append(slices.Clone(s), w[1])
+		}
+	case "GPT2Model":
+		if w := weight(mod.Child("wte")); w != nil {
+			return append(slices.Clone(s), w[1])
+		}
+	case "GPT2LMHeadModel", "ModuleList":
+	default:
+		return s
+	}
+	return nil
+}
+
 // abortOnShape, deferred around broadcasting v to target's shape (a view:
 // nothing is allocated, so the only error is the shape), turns the
 // runtime's error into one that names the module and both shapes.
@@ -500,9 +571,23 @@ func (d *driver) abortOnShape(op string, mod *rt.Module, v *rt.Tensor, what stri
 		if _, ok := r.(*rt.Error); !ok {
 			panic(r)
 		}
-		d.abort(&Error{Kind: "usage", Msg: fmt.Sprintf("%s on %s: the value has shape %v, %s has shape %v (a replacement must have that shape or broadcast to it)",
-			op, mod.Path, v.Shape(), what, target.Shape())})
+		d.abort(shapeError(op, mod, v, what, target.Shape()))
 	}
+}
+
+// abortOnShapes is abortOnShape for a target known by its shape.
+func (d *driver) abortOnShapes(op string, mod *rt.Module, v *rt.Tensor, what string, target []int) {
+	if r := recover(); r != nil {
+		if _, ok := r.(*rt.Error); !ok {
+			panic(r)
+		}
+		d.abort(shapeError(op, mod, v, what, target))
+	}
+}
+
+func shapeError(op string, mod *rt.Module, v *rt.Tensor, what string, target []int) error {
+	return &Error{Kind: "usage", Msg: fmt.Sprintf("%s on %s: the value has shape %v, %s has shape %v (a replacement must have that shape or broadcast to it)",
+		op, mod.Path, v.Shape(), what, target)}
 }
 
 // hand gives a body the live value t of a module's input or output. The
@@ -614,7 +699,8 @@ func (e *Envoy) SetInput(v *Tensor) {
 	e.ask("SetInput", evInput, v, nil)
 }
 
-// Skip does not run the module: v is its output instead.
+// Skip does not run the module: v is its output instead. v must have the
+// shape the output would have (or broadcast to it, as for SetOutput).
 func (e *Envoy) Skip(v *Tensor) {
 	if v == nil {
 		fail("usage", "%s.Skip(nil)", e.mod.Path)
