@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-var globalRE = regexp.MustCompile(`extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(`)
+var globalRE = regexp.MustCompile(`extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\([^)]*\)\s+)?(\w+)\s*\(`)
 
 // kernelsDefined parses the embedded sources for extern "C" kernels.
 func kernelsDefined(t *testing.T) map[string]string {
@@ -37,6 +37,12 @@ func kernelsDefined(t *testing.T) map[string]string {
 				t.Errorf("kernel %s defined in %s and %s", m[1], prev, f)
 			}
 			defs[m[1]] = f
+			// Row kernels run up to 1024 threads a block (rowBlock): the
+			// bound caps registers at 64 a thread so that a block always
+			// fits, whatever the NVRTC release allocates.
+			if !strings.Contains(m[0], "__launch_bounds__(1024)") {
+				t.Errorf("kernel %s in %s lacks __launch_bounds__(1024)", m[1], f)
+			}
 		}
 	}
 	return defs

@@ -3,7 +3,7 @@
 // is visible to query i when j <= i + (Tk - Tq) and mask[b*Tk + j] != 0
 // (mask may be NULL); a query that sees no key gets all-zero probabilities.
 
-extern "C" __global__ void causal_softmax_fwd(float* out, const float* x, const float* mask, int rows, int H, int Tq,
+extern "C" __global__ void __launch_bounds__(1024) causal_softmax_fwd(float* out, const float* x, const float* mask, int rows, int H, int Tq,
                                               int Tk, float scale) {
     int past = Tk - Tq;
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -30,7 +30,7 @@ extern "C" __global__ void causal_softmax_fwd(float* out, const float* x, const 
 }
 
 // causal_softmax_bwd: gi = scale * y * (g - sum(g * y)) over rows [rows, Tk].
-extern "C" __global__ void causal_softmax_bwd(float* gi, const float* g, const float* y, int rows, int Tk, float scale) {
+extern "C" __global__ void __launch_bounds__(1024) causal_softmax_bwd(float* gi, const float* g, const float* y, int rows, int Tk, float scale) {
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         long long base = (long long)r * Tk;
         float dot = 0.0f;

@@ -7,7 +7,7 @@
 // counted; ce_bwd reads loss[1] and the upstream gradient dloss[0] on the
 // device, so the whole pass needs no host synchronization.
 
-extern "C" __global__ void ce_fwd(float* lossrow, float* lse, const float* logits, const int* targets, int N, int V) {
+extern "C" __global__ void __launch_bounds__(1024) ce_fwd(float* lossrow, float* lse, const float* logits, const int* targets, int N, int V) {
     for (int r = blockIdx.x; r < N; r += gridDim.x) {
         const float* xr = logits + (long long)r * V;
         float m = NEG_INF;
@@ -26,7 +26,7 @@ extern "C" __global__ void ce_fwd(float* lossrow, float* lse, const float* logit
 }
 
 // ce_mean: one block.
-extern "C" __global__ void ce_mean(float* loss, const float* lossrow, const int* targets, int N, int V) {
+extern "C" __global__ void __launch_bounds__(1024) ce_mean(float* loss, const float* lossrow, const int* targets, int N, int V) {
     float s = 0.0f, c = 0.0f;
     for (int r = threadIdx.x; r < N; r += blockDim.x) {
         int t = targets[r];
@@ -44,7 +44,7 @@ extern "C" __global__ void ce_mean(float* loss, const float* lossrow, const int*
 }
 
 // ce_bwd: dlogits[r, j] = (softmax[r, j] - [j == target]) * dloss / count.
-extern "C" __global__ void ce_bwd(float* dlogits, const float* logits, const float* lse, const int* targets,
+extern "C" __global__ void __launch_bounds__(1024) ce_bwd(float* dlogits, const float* logits, const float* lse, const int* targets,
                                   const float* loss, const float* dloss, int N, int V) {
     float cnt = loss[1];
     float scale = cnt > 0.0f ? dloss[0] / cnt : 0.0f;

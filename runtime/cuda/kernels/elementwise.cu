@@ -17,13 +17,13 @@ __device__ __forceinline__ float binop(int op, float x, float y) {
 
 // binary_contig: out[i] = a[i*sa] op b[i*sb] with sa, sb in {0, 1} (a
 // scalar operand broadcast when its stride is 0).
-extern "C" __global__ void binary_contig(float* out, const float* a, const float* b, int n, int sa, int sb, int op) {
+extern "C" __global__ void __launch_bounds__(1024) binary_contig(float* out, const float* a, const float* b, int n, int sa, int sb, int op) {
     GRID_STRIDE(i, n) out[i] = binop(op, a[i * sa], b[i * sb]);
 }
 
 // binary_strided: out (strides so) = a (strides sa) op b (strides sb) over
 // shape; broadcast dimensions have stride 0.
-extern "C" __global__ void binary_strided(float* out, const float* a, const float* b, int n, int rank, Dims shape,
+extern "C" __global__ void __launch_bounds__(1024) binary_strided(float* out, const float* a, const float* b, int n, int rank, Dims shape,
                                           Dims so, Dims sa, Dims sb, int op) {
     GRID_STRIDE(i, n) {
         out[offsetOf(i, rank, shape, so)] = binop(op, a[offsetOf(i, rank, shape, sa)], b[offsetOf(i, rank, shape, sb)]);
@@ -69,13 +69,13 @@ __device__ __forceinline__ float unary_f(int op, float x, float p) {
 }
 
 // unary_fwd: out[i] = f(x[i]) (p is the exponent or scalar where used).
-extern "C" __global__ void unary_fwd(float* out, const float* x, int n, int op, float p) {
+extern "C" __global__ void __launch_bounds__(1024) unary_fwd(float* out, const float* x, int n, int op, float p) {
     GRID_STRIDE(i, n) out[i] = unary_f(op, x[i], p);
 }
 
 // unary_bwd: gi[i] = g[i] * f'(x[i]); y is the forward output (used by
 // exp, tanh and sqrt; may be NULL for the others).
-extern "C" __global__ void unary_bwd(float* gi, const float* g, const float* x, const float* y, int n, int op, float p) {
+extern "C" __global__ void __launch_bounds__(1024) unary_bwd(float* gi, const float* g, const float* x, const float* y, int n, int op, float p) {
     GRID_STRIDE(i, n) {
         float v = x ? x[i] : 0.0f, d;
         switch (op) {
@@ -103,12 +103,12 @@ extern "C" __global__ void unary_bwd(float* gi, const float* g, const float* x, 
 }
 
 // fill_strided: out (strides so, over shape) = v; writes through a view.
-extern "C" __global__ void fill_strided(float* out, int n, int rank, Dims shape, Dims so, float v) {
+extern "C" __global__ void __launch_bounds__(1024) fill_strided(float* out, int n, int rank, Dims shape, Dims so, float v) {
     GRID_STRIDE(i, n) out[offsetOf(i, rank, shape, so)] = v;
 }
 
 // copy_strided: out (strides so) = x (strides sx) over shape: a view made
 // contiguous, or an in-place write through a view.
-extern "C" __global__ void copy_strided(float* out, const float* x, int n, int rank, Dims shape, Dims so, Dims sx) {
+extern "C" __global__ void __launch_bounds__(1024) copy_strided(float* out, const float* x, int n, int rank, Dims shape, Dims so, Dims sx) {
     GRID_STRIDE(i, n) out[offsetOf(i, rank, shape, so)] = x[offsetOf(i, rank, shape, sx)];
 }

@@ -2,7 +2,7 @@
 // gradient rows into gw with atomicAdd (repeated ids accumulate). Ids must
 // be checked on the host; an id outside [0, V) reads zeros and is skipped.
 
-extern "C" __global__ void embedding_fwd(float* out, const float* w, const int* ids, int n, int C, int V) {
+extern "C" __global__ void __launch_bounds__(1024) embedding_fwd(float* out, const float* w, const int* ids, int n, int C, int V) {
     long long total = (long long)n * C;
     for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; k += (long long)gridDim.x * blockDim.x) {
         int i = (int)(k / C), c = (int)(k % C);
@@ -11,7 +11,7 @@ extern "C" __global__ void embedding_fwd(float* out, const float* w, const int* 
     }
 }
 
-extern "C" __global__ void embedding_bwd(float* gw, const float* g, const int* ids, int n, int C, int V) {
+extern "C" __global__ void __launch_bounds__(1024) embedding_bwd(float* gw, const float* g, const int* ids, int n, int C, int V) {
     long long total = (long long)n * C;
     for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; k += (long long)gridDim.x * blockDim.x) {
         int i = (int)(k / C), c = (int)(k % C);

@@ -2,7 +2,7 @@
 // optional gain w [n] and bias b [n] (NULL for none), forward and backward.
 // The forward saves each row's mean and 1/std for the backward.
 
-extern "C" __global__ void layernorm_fwd(float* out, float* mean, float* rstd, const float* x, const float* w,
+extern "C" __global__ void __launch_bounds__(1024) layernorm_fwd(float* out, float* mean, float* rstd, const float* x, const float* w,
                                          const float* b, int rows, int n, float eps) {
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         const float* xr = x + (long long)r * n;
@@ -31,7 +31,7 @@ extern "C" __global__ void layernorm_fwd(float* out, float* mean, float* rstd, c
 
 // layernorm_bwd_dx: with norm = (x - mean) * rstd and dn = g * w,
 // dx = rstd * (dn - mean(dn) - norm * mean(dn * norm)).
-extern "C" __global__ void layernorm_bwd_dx(float* dx, const float* g, const float* x, const float* w, const float* mean,
+extern "C" __global__ void __launch_bounds__(1024) layernorm_bwd_dx(float* dx, const float* g, const float* x, const float* w, const float* mean,
                                             const float* rstd, int rows, int n) {
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         long long base = (long long)r * n;
@@ -56,7 +56,7 @@ extern "C" __global__ void layernorm_bwd_dx(float* dx, const float* g, const flo
 // layernorm_bwd_dwdb: dw[c] += sum_r g[r,c] * norm[r,c], db[c] += sum_r g[r,c]
 // (either may be NULL). One thread per column, blockIdx.y picks a chunk of
 // rows; results are atomically added (the host zeroes dw and db first).
-extern "C" __global__ void layernorm_bwd_dwdb(float* dw, float* db, const float* g, const float* x, const float* mean,
+extern "C" __global__ void __launch_bounds__(1024) layernorm_bwd_dwdb(float* dw, float* db, const float* g, const float* x, const float* mean,
                                               const float* rstd, int rows, int n, int chunk) {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= n) return;

@@ -9,7 +9,7 @@
 // which the host has set to beta*out (atomic = 1).
 
 // sum_rows: one block per output (good when reduced elements are adjacent).
-extern "C" __global__ void sum_rows(float* out, const float* g, int nout, int nred, int chunk, int krank, Dims kshape,
+extern "C" __global__ void __launch_bounds__(1024) sum_rows(float* out, const float* g, int nout, int nred, int chunk, int krank, Dims kshape,
                                     Dims kg, int rrank, Dims rshape, Dims rg, float alpha, float beta, int atomic) {
     int lo = blockIdx.y * chunk, hi = min(nred, lo + chunk);
     for (int o = blockIdx.x; o < nout; o += gridDim.x) {
@@ -26,7 +26,7 @@ extern "C" __global__ void sum_rows(float* out, const float* g, int nout, int nr
 
 // sum_cols: one thread per output (good when kept elements are adjacent,
 // e.g. a bias gradient summing over leading axes: reads are coalesced).
-extern "C" __global__ void sum_cols(float* out, const float* g, int nout, int nred, int chunk, int krank, Dims kshape,
+extern "C" __global__ void __launch_bounds__(1024) sum_cols(float* out, const float* g, int nout, int nred, int chunk, int krank, Dims kshape,
                                     Dims kg, int rrank, Dims rshape, Dims rg, float alpha, float beta, int atomic) {
     int lo = blockIdx.y * chunk, hi = min(nred, lo + chunk);
     GRID_STRIDE(o, nout) {
@@ -46,7 +46,7 @@ __device__ __forceinline__ bool argBetter(float a, int ia, float b, int ib) {
     return b > a || (b == a && ib < ia);
 }
 
-extern "C" __global__ void argmax_rows(int* idx, const float* x, int rows, int n) {
+extern "C" __global__ void __launch_bounds__(1024) argmax_rows(int* idx, const float* x, int rows, int n) {
     __shared__ float sv[32];
     __shared__ int si[32];
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {

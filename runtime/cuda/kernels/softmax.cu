@@ -1,7 +1,7 @@
 // Softmax and log-softmax over the last axis of contiguous rows [rows, n],
 // forward and backward. One block per row.
 
-extern "C" __global__ void softmax_fwd(float* out, const float* x, int rows, int n) {
+extern "C" __global__ void __launch_bounds__(1024) softmax_fwd(float* out, const float* x, int rows, int n) {
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         const float* xr = x + (long long)r * n;
         float* o = out + (long long)r * n;
@@ -20,7 +20,7 @@ extern "C" __global__ void softmax_fwd(float* out, const float* x, int rows, int
 }
 
 // softmax_bwd: gi = y * (g - sum(g * y)).
-extern "C" __global__ void softmax_bwd(float* gi, const float* g, const float* y, int rows, int n) {
+extern "C" __global__ void __launch_bounds__(1024) softmax_bwd(float* gi, const float* g, const float* y, int rows, int n) {
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         long long base = (long long)r * n;
         float dot = 0.0f;
@@ -30,7 +30,7 @@ extern "C" __global__ void softmax_bwd(float* gi, const float* g, const float* y
     }
 }
 
-extern "C" __global__ void log_softmax_fwd(float* out, const float* x, int rows, int n) {
+extern "C" __global__ void __launch_bounds__(1024) log_softmax_fwd(float* out, const float* x, int rows, int n) {
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         const float* xr = x + (long long)r * n;
         float* o = out + (long long)r * n;
@@ -45,7 +45,7 @@ extern "C" __global__ void log_softmax_fwd(float* out, const float* x, int rows,
 }
 
 // log_softmax_bwd: gi = g - exp(y) * sum(g).
-extern "C" __global__ void log_softmax_bwd(float* gi, const float* g, const float* y, int rows, int n) {
+extern "C" __global__ void __launch_bounds__(1024) log_softmax_bwd(float* gi, const float* g, const float* y, int rows, int n) {
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         long long base = (long long)r * n;
         float s = 0.0f;

@@ -4,6 +4,7 @@
 // common.cuh's index helpers (TestKernelIndicesPastInt32).
 #include <cmath>
 #define __global__
+#define __launch_bounds__(...)
 #define __device__
 #define __forceinline__ inline
 #define __shared__ static

@@ -488,7 +488,7 @@ int nvrtcDestroyProgram(void** prog) {
 // parameter: the unpacking the driver does for kernelParams.
 static std::string wrappers(const std::string& src, std::string& err) {
     std::string out = "\n// ---- fakecuda launch wrappers ----\n";
-    std::regex kern("extern\\s+\"C\"\\s+__global__\\s+void\\s+(\\w+)\\s*\\(([^)]*)\\)");
+    std::regex kern("extern\\s+\"C\"\\s+__global__\\s+void\\s+(?:__launch_bounds__\\s*\\([^)]*\\)\\s+)?(\\w+)\\s*\\(([^)]*)\\)");
     for (auto it = std::sregex_iterator(src.begin(), src.end(), kern); it != std::sregex_iterator(); ++it) {
         std::string name = (*it)[1], params = (*it)[2];
         std::string call;
