@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"unsafe"
 
@@ -81,6 +82,15 @@ type colMajorGemm struct {
 func rowMajorGemm(transA, transB bool, m, n, k, lda, ldb, ldc int) (colMajorGemm, error) {
 	if m < 0 || n < 0 || k < 0 {
 		return colMajorGemm{}, fmt.Errorf("cuda: Sgemm: negative size m=%d n=%d k=%d", m, n, k)
+	}
+	// cuBLAS takes sizes and leading dimensions as 32-bit ints (purego
+	// passes the low half of a larger Go int: a wrong product, not an
+	// error).
+	for _, v := range []int{m, n, k, lda, ldb, ldc} {
+		if v > math.MaxInt32 {
+			return colMajorGemm{}, fmt.Errorf("cuda: Sgemm: size or leading dimension %d is past cuBLAS's 32-bit limit (m=%d n=%d k=%d lda=%d ldb=%d ldc=%d)",
+				v, m, n, k, lda, ldb, ldc)
+		}
 	}
 	aCols, bCols := k, n
 	if transA {
@@ -170,6 +180,9 @@ func (d *Device) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha flo
 	}
 	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
 		return fmt.Errorf("cuda: SgemmStridedBatched: negative batch %d or stride", batch)
+	}
+	if batch > math.MaxInt32 {
+		return fmt.Errorf("cuda: SgemmStridedBatched: batch %d is past cuBLAS's 32-bit limit", batch)
 	}
 	ea, eb, ec := gemmExtents(transA, transB, m, n, k, lda, ldb, ldc)
 	if err := gemmBounds(a, b, c, ea, eb, ec, strideA, strideB, strideC, batch); err != nil {

@@ -3,6 +3,7 @@ package cuda
 import (
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 )
 
@@ -115,6 +116,12 @@ func TestRowMajorGemmErrors(t *testing.T) {
 	}
 	if _, err := rowMajorGemm(false, false, -1, 5, 6, 6, 5, 5); err == nil {
 		t.Error("negative m accepted")
+	}
+	if _, err := rowMajorGemm(false, false, 1<<31, 5, 6, 6, 5, 5); err == nil || !strings.Contains(err.Error(), "32-bit") {
+		t.Errorf("m = 2^31: %v", err)
+	}
+	if _, err := rowMajorGemm(false, false, 4, 5, 6, 1<<32+6, 5, 5); err == nil {
+		t.Error("lda = 2^32+6 accepted (cuBLAS would read lda 6)")
 	}
 	ea, eb, ec := gemmExtents(false, true, 4, 5, 6, 8, 7, 5)
 	if ea != 3*8+6 || eb != 4*7+6 || ec != 3*5+5 {
