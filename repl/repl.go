@@ -58,8 +58,9 @@ type REPL struct {
 	failed  bool     // an input or command failed (exit status when piped)
 	indent  string   // suggested indentation of the next continuation line
 
-	mu     sync.Mutex
-	cancel context.CancelFunc // cancels the running evaluation, if any
+	mu      sync.Mutex
+	cancel  context.CancelFunc // cancels the running evaluation, if any
+	evalCtx context.Context    // the running evaluation's, nil between inputs
 }
 
 // New returns a REPL with a fresh session.
@@ -80,7 +81,11 @@ func New(o Options) *REPL {
 }
 
 func (r *REPL) newSession() {
-	r.sess = session.New(session.Options{Stdin: r.opts.Stdin, Stdout: r.out, Stderr: r.errw})
+	stdin := r.opts.Stdin
+	if r.opts.Interactive {
+		stdin = newTermStdin(stdin, r.runningCtx)
+	}
+	r.sess = session.New(session.Options{Stdin: stdin, Stdout: r.out, Stderr: r.errw})
 	for _, imp := range session.PreImports {
 		if _, err := r.sess.Eval(context.Background(), imp); err != nil {
 			fmt.Fprintf(r.errw, "error: %s: %v\n", imp, err)
@@ -126,6 +131,13 @@ func (r *REPL) catchInterrupts() (stop func()) {
 		signal.Stop(sig)
 		close(done)
 	}
+}
+
+// runningCtx is the context of the running evaluation, nil between inputs.
+func (r *REPL) runningCtx() context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.evalCtx
 }
 
 // interrupt cancels the running evaluation, if any.
@@ -273,11 +285,11 @@ func (r *REPL) eval(src string) (interp.Result, error) { return r.evalAs("", src
 func (r *REPL) evalAs(name, src string) (interp.Result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.mu.Lock()
-	r.cancel = cancel
+	r.cancel, r.evalCtx = cancel, ctx
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
-		r.cancel = nil
+		r.cancel, r.evalCtx = nil, nil
 		r.mu.Unlock()
 		cancel()
 	}()

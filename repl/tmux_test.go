@@ -124,6 +124,58 @@ func TestTmux(t *testing.T) {
 	t.Logf("whole session took %v", time.Since(start))
 }
 
+// TestTmuxScanInterrupt: Ctrl-C ends an fmt.Scan that waits for the user
+// at once, and the line typed next goes to the prompt, not to the
+// abandoned Scan (a blocked read of the terminal kept the evaluation
+// waiting after Ctrl-C, and took the next line typed).
+func TestTmuxScanInterrupt(t *testing.T) {
+	tm := startTmux(t, "scan")
+	tm.typeLine(`var s string`)
+	tm.typeLine(`fmt.Print("name? "); fmt.Scanln(&s)`)
+	tm.waitFor("\nname?", 1)
+	tm.typeLine("Alice")
+	tm.typeLine(`s + "!"`)
+	tm.waitFor(`"Alice!"`, 1)
+
+	tm.typeLine(`fmt.Scan(&s)`)
+	time.Sleep(300 * time.Millisecond)
+	tm.keys("C-c")
+	tm.waitFor("interrupted", 1)
+	tm.typeLine(`40 + 2`)
+	tm.waitFor("\n42\n", 1)
+	tm.typeLine(`s + "?"`)
+	tm.waitFor(`"Alice?"`, 1)
+}
+
+// startTmux builds nnscope and starts its REPL in a tmux session named
+// name, ended with the test.
+func startTmux(t *testing.T, name string) *tmux {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping the tmux session")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (apt-get install tmux): skipping the interactive REPL test")
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "nnscope")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/nnscope")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	tm := &tmux{t: t, socket: fmt.Sprintf("nnscope-test-%s-%d", name, os.Getpid()), target: name}
+	tm.run("new-session", "-d", "-x", "200", "-y", "50", "-s", name, "-c", root,
+		fmt.Sprintf("env TERM=xterm %s repl -history ''", bin))
+	t.Cleanup(func() { exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
+	tm.waitFor("nnscope>", 1)
+	return tm
+}
+
 type tmux struct {
 	t      *testing.T
 	socket string
