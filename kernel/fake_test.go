@@ -29,6 +29,7 @@ import (
 //	image           displays an image/png
 //	progress N      displays a bar with a display_id and updates it N times
 //	html            returns a text/html result
+//	input PROMPT    asks the frontend for a line (Input); the result is "got LINE"
 type fakeEvaluator struct {
 	vars map[string]int
 }
@@ -43,7 +44,7 @@ func (boomError) Traceback() []string {
 	return []string{"BoomError: boom went the cell", "  at line 1"}
 }
 
-var fakeWords = []string{"boom", "burst", "eprint", "fail", "html", "image", "panic", "print", "println", "progress", "sleep"}
+var fakeWords = []string{"boom", "burst", "eprint", "fail", "html", "image", "input", "panic", "print", "println", "progress", "sleep"}
 
 func (f *fakeEvaluator) Execute(ctx context.Context, code string, out, errOut io.Writer, display func(Bundle)) (*Bundle, error) {
 	var result *Bundle
@@ -98,6 +99,12 @@ func (f *fakeEvaluator) Execute(ctx context.Context, code string, out, errOut io
 			}
 		case line == "html":
 			result = &Bundle{"text/html": "<b>bold</b>", "text/plain": "bold"}
+		case cmd == "input":
+			v, err := Input(ctx, arg, false)
+			if err != nil {
+				return nil, err
+			}
+			result = &Bundle{"text/plain": "got " + v}
 		case strings.Contains(line, "="):
 			name, expr, _ := strings.Cut(line, "=")
 			v, err := f.eval(expr)

@@ -202,6 +202,8 @@ type Kernel struct {
 
 	mu        sync.Mutex
 	cancelRun context.CancelFunc // cancels the running cell, nil between cells
+	inputWait chan string        // receives the next input_reply's value while a cell waits for one
+	inputID   string             // the msg_id of the input_request inputWait waits on
 	quit      chan struct{}
 	quitOnce  sync.Once
 }
@@ -324,9 +326,7 @@ func (k *Kernel) ServeConnection(ctx context.Context, ci ConnectionInfo) error {
 	go func() { defer wg.Done(); k.recvLoop(ctx, k.control, k.handleControl) }()
 	go func() {
 		defer wg.Done()
-		k.recvLoop(ctx, k.stdin, func(m *Message) {
-			k.log.Printf("ignoring %s on stdin (input requests are not supported)", m.Header.MsgType)
-		})
+		k.recvLoop(ctx, k.stdin, k.handleStdin)
 	}()
 	go k.worker(ctx)
 
@@ -613,6 +613,15 @@ func (k *Kernel) execute(m *Message) {
 	}
 
 	runCtx, cancel := context.WithCancel(k.ctx)
+	runCtx = WithInput(runCtx, func(ctx context.Context, prompt string, password bool) (string, error) {
+		if !req.AllowStdin {
+			return "", ErrNoStdin
+		}
+		// What the cell printed so far (the question) goes out before the input box.
+		stdout.Flush()
+		stderr.Flush()
+		return k.requestInput(ctx, m, prompt, password)
+	})
 	interrupted := false
 	k.mu.Lock()
 	k.cancelRun = func() { interrupted = true; cancel() }

@@ -62,6 +62,7 @@ type testClient struct {
 	shellC  chan *Message
 	ctrlC   chan *Message
 	iopubC  chan *Message
+	ports   ConnectionInfo
 }
 
 func (c *testClient) pump(s zmq4.Socket, ch chan *Message) {
@@ -177,7 +178,7 @@ func startTestKernel(t *testing.T, key string, opts ...func(*Options)) (*testCli
 
 	signer, _ := NewSigner("hmac-sha256", key)
 	c := &testClient{t: t, signer: signer, session: newID(),
-		shellC: make(chan *Message, 100), ctrlC: make(chan *Message, 100), iopubC: make(chan *Message, 1000)}
+		shellC: make(chan *Message, 100), ctrlC: make(chan *Message, 100), iopubC: make(chan *Message, 1000), ports: ci}
 	cctx, ccancel := context.WithCancel(context.Background())
 	c.shell = zmq4.NewDealer(cctx, zmq4.WithID(zmq4.SocketIdentity("shell-"+c.session)))
 	c.control = zmq4.NewDealer(cctx, zmq4.WithID(zmq4.SocketIdentity("control-"+c.session)))

@@ -3,6 +3,8 @@ package nneval
 import (
 	"context"
 	"fmt"
+	"go/scanner"
+	"go/token"
 	"html"
 	"io"
 	"math"
@@ -222,6 +224,64 @@ func (e *Evaluator) Inspect(code string, cursor int, detail int) (kernel.Bundle,
 	if cursor < 0 || cursor > len(code) {
 		cursor = len(code)
 	}
+	if b, ok := e.inspectAt(code, cursor); ok {
+		return b, true
+	}
+	// Shift-Tab inside the arguments of a call (`x.Softmax(`,
+	// `model.Trace("Hello", `) shows the function called, as IPython
+	// does.
+	if open := openCall(code[:cursor]); open > 0 {
+		return e.inspectAt(code, open)
+	}
+	return nil, false
+}
+
+// openCall returns the offset of the innermost parenthesis of a call that
+// is open at the end of code (0 if there is none): the one whose argument
+// list the cursor is in. Strings, runes and comments are skipped, and the
+// scan stops at a brace, so a name in a function literal's body is not
+// taken for its caller's.
+func openCall(code string) int {
+	fset := token.NewFileSet()
+	file := fset.AddFile("", -1, len(code))
+	var s scanner.Scanner
+	s.Init(file, []byte(code), func(token.Position, string) {}, 0)
+	type open struct {
+		tok token.Token
+		off int
+	}
+	var stack []open
+	prev := token.ILLEGAL
+	for {
+		pos, tok, _ := s.Scan()
+		if tok == token.EOF {
+			break
+		}
+		switch tok {
+		case token.LPAREN, token.LBRACK, token.LBRACE:
+			off := file.Offset(pos)
+			if tok == token.LPAREN && prev != token.IDENT && prev != token.RPAREN {
+				tok = token.ILLEGAL // a parenthesized expression or a func's parameters, not a call
+			}
+			stack = append(stack, open{tok, off})
+		case token.RPAREN, token.RBRACK, token.RBRACE:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+		prev = tok
+	}
+	if len(stack) == 0 {
+		return 0
+	}
+	if top := stack[len(stack)-1]; top.tok == token.LPAREN {
+		return top.off
+	}
+	return 0
+}
+
+// inspectAt documents the (dotted) name that ends at or around cursor.
+func (e *Evaluator) inspectAt(code string, cursor int) (kernel.Bundle, bool) {
 	start := cursor
 	for start > 0 {
 		if c := code[start-1]; isIdent(c) || c == '.' {

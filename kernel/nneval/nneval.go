@@ -33,6 +33,8 @@ type Evaluator struct {
 	display func(kernel.Bundle) // the running cell's, nil between cells
 	errOut  io.Writer           // the running cell's stderr, nil between cells
 	hostErr io.Writer           // where host stderr goes between cells
+	ctx     context.Context     // the running cell's, nil between cells (stdin reads)
+	stdin   []byte              // the rest of the last line of input
 
 	imports sync.Once // the pre-imports, before the first cell
 }
@@ -52,7 +54,7 @@ func (e *Evaluator) preImport() {
 // display_data).
 func New() *Evaluator {
 	e := &Evaluator{hostErr: os.Stderr}
-	e.s = session.New(session.Options{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard})
+	e.s = session.New(session.Options{Stdin: cellStdin{e}, Stdout: io.Discard, Stderr: io.Discard})
 	display.SetHook(e.show)
 	return e
 }
@@ -110,14 +112,17 @@ func (h hostWriter) Write(p []byte) (int, error) {
 // Execute implements kernel.Evaluator.
 func (e *Evaluator) Execute(ctx context.Context, code string, out, errOut io.Writer, disp func(kernel.Bundle)) (*kernel.Bundle, error) {
 	e.mu.Lock()
-	e.display, e.errOut = disp, errOut
+	e.display, e.errOut, e.ctx, e.stdin = disp, errOut, ctx, nil
 	e.mu.Unlock()
 	e.preImport()
+	// The script's output goes to this cell until the next one starts:
+	// a goroutine the cell started may print (or panic) after the cell
+	// ended, and ipykernel shows such output under the last cell too
+	// rather than losing it.
 	e.s.SetOutput(out, errOut)
 	defer func() {
-		e.s.SetOutput(io.Discard, io.Discard)
 		e.mu.Lock()
-		e.display, e.errOut = nil, nil
+		e.display, e.errOut, e.ctx = nil, nil, nil
 		e.mu.Unlock()
 	}()
 	if err := commandCell(code); err != nil {
@@ -306,4 +311,36 @@ func commandCell(code string) error {
 		msg += "; paste the file's code into a cell"
 	}
 	return &Error{name: "CompileError", err: errors.New(msg), tb: []string{"\x1b[0;31mCompileError\x1b[0m: " + msg}}
+}
+
+// cellStdin is the script's standard input (fmt.Scan and co): each line
+// is asked from the running cell's frontend with an input_request, as
+// Python's input() does in ipykernel. Between cells, and when the frontend
+// does not allow input, reads get io.EOF; an interrupt ends a read that
+// waits for the user.
+type cellStdin struct{ e *Evaluator }
+
+func (c cellStdin) Read(p []byte) (int, error) {
+	e := c.e
+	e.mu.Lock()
+	if len(e.stdin) == 0 {
+		ctx := e.ctx
+		e.mu.Unlock()
+		if ctx == nil {
+			return 0, io.EOF
+		}
+		line, err := kernel.Input(ctx, "", false)
+		if errors.Is(err, kernel.ErrNoStdin) {
+			return 0, io.EOF
+		}
+		if err != nil {
+			return 0, err
+		}
+		e.mu.Lock()
+		e.stdin = append(e.stdin, line+"\n"...)
+	}
+	n := copy(p, e.stdin)
+	e.stdin = e.stdin[n:]
+	e.mu.Unlock()
+	return n, nil
 }

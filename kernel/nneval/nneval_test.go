@@ -240,3 +240,36 @@ func TestInspectThroughLookups(t *testing.T) {
 		t.Errorf("calls = %q, %v", out, err)
 	}
 }
+
+// Shift-Tab inside a call's arguments shows the function called, as in
+// IPython (`np.sum(` Shift-Tab): it found nothing after the parenthesis.
+func TestInspectInsideCall(t *testing.T) {
+	e := New()
+	defer display.SetHook(nil)
+	if _, _, _, err := run(t, e, "model := nnscope.LanguageModel(\"../../testdata/gpt2-tiny\")\nx := nnscope.Zeros(2, 3)"); err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]string{
+		"x.Softmax(":                              "func (x *Tensor) Softmax",
+		`model.Trace("Hello", `:                   "func (m *Model) Trace",
+		`y := x.Slice(":, (1", `:                  "func (x *Tensor) Slice",
+		"nnscope.Heatmap(x, nil, ":                "func Heatmap(",
+		"model.Generate(\"a\", nnscope.Seed(1), ": "func (m *Model) Generate",
+		"nnscope.MaxNewTokens(nnscope.Arange(":    "func Arange(",
+	} {
+		b, ok := e.Inspect(code, len(code), 0)
+		if !ok {
+			t.Errorf("%q: not found", code)
+			continue
+		}
+		if text, _ := b["text/plain"].(string); !strings.Contains(text, want) {
+			t.Errorf("%q: %q, want %q", code, text, want)
+		}
+	}
+	// Not in a call: nothing (a parenthesized expression, a func literal's body).
+	for _, code := range []string{"y := (1 + ", "model.Trace(\"a\", func(tr *nnscope.Tracer) {\n\t"} {
+		if b, ok := e.Inspect(code, len(code), 0); ok {
+			t.Errorf("%q: found %q", code, b["text/plain"])
+		}
+	}
+}
