@@ -117,7 +117,8 @@ func New(opts Options) *Interpreter {
 	in.tables = append([]map[string]map[string]reflect.Value{stdlib.Symbols}, opts.Symbols...)
 	in.tables = append(in.tables, hostsortTable, map[string]map[string]reflect.Value{
 		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny), "At": reflect.ValueOf(stmtAt), "Go": reflect.ValueOf(in.goProtected),
-			"Enter": reflect.ValueOf(enterCall), "Leave": reflect.ValueOf(leaveCall)},
+			"Enter": reflect.ValueOf(enterCall), "Leave": reflect.ValueOf(leaveCall),
+			"AssertFail": reflect.ValueOf(assertFail), "AssertFailValue": reflect.ValueOf(assertFailValue)},
 	})
 	return in
 }
@@ -128,6 +129,39 @@ func New(opts Options) *Interpreter {
 func (in *Interpreter) SetOutput(stdout, stderr io.Writer) {
 	in.stdout.set(stdout)
 	in.stderr.set(stderr)
+}
+
+// assertError is the panic of a failed type assertion to an interface
+// that the rewriter made (see rewriter.assertLit); like Go's
+// *runtime.TypeAssertionError it is a runtime.Error.
+type assertError struct{ msg string }
+
+func (e *assertError) Error() string { return e.msg }
+func (e *assertError) RuntimeError() {}
+
+// assertFail panics as Go does when an assertion to interface iface fails:
+// the value is nil (have == "") or its type have lacks method missing.
+func assertFail(have, iface, missing string) {
+	if have == "" {
+		panic(&assertError{"interface conversion: interface is nil, not " + iface})
+	}
+	panic(&assertError{"interface conversion: " + have + " is not " + iface + ": missing method " + missing})
+}
+
+// assertFailValue panics as Go does when the assertion of v (not of a
+// type the script declares) to interface iface, of the given methods,
+// fails.
+func assertFailValue(v any, iface string, methods ...string) {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		assertFail("", iface, "")
+	}
+	for _, m := range methods {
+		if _, ok := t.MethodByName(m); !ok {
+			assertFail(t.String(), iface, m)
+		}
+	}
+	assertFail(t.String(), iface, methods[0])
 }
 
 // goProtected runs fn on a new goroutine that recovers a panic and reports
