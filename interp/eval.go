@@ -362,6 +362,16 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 		}
 		ctxText.WriteString(d.text + "\n")
 	}
+	// Globals of types the script declared are declared with that type:
+	// their reflect type (below) is yaegi's unnamed stand-in, without the
+	// methods (fmt.Println(p) then missed p's String method, see fmtCall).
+	for name, text := range in.globalTypes {
+		if g, ok := globals[name]; declared[name] || ctxNames[name] || !ok || !g.IsValid() {
+			continue
+		}
+		ctxNames[name] = true
+		ctxText.WriteString("var " + name + " " + text + "\n")
+	}
 	files := []*ast.File{f}
 	if cf, err := parser.ParseFile(fset, "ctx", ctxText.String(), 0); err == nil {
 		files = append(files, cf)
@@ -441,6 +451,7 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 				}
 			case *ast.ExprStmt:
 				if k == len(root.List)-1 && shown(st, info) {
+					rw.showByMethod(st.X) // displayed by its String or Error method
 					continue // the value to display
 				}
 			case *ast.IncDecStmt, *ast.SendStmt:
@@ -539,7 +550,60 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 			res = in.display(v, f, info)
 		}
 	}
+	in.recordGlobalTypes(root, info, rw)
 	return res, nil
+}
+
+// recordGlobalTypes remembers the type, as the session writes it, of each
+// global the input defined with ':=' whose type involves a type the
+// script declared.
+func (in *Interpreter) recordGlobalTypes(root *ast.BlockStmt, info *types.Info, rw *rewriter) {
+	if root == nil || info == nil {
+		return
+	}
+	if in.globalTypes == nil {
+		in.globalTypes = map[string]string{}
+	}
+	for _, st := range root.List {
+		as, ok := st.(*ast.AssignStmt)
+		if !ok || as.Tok != token.DEFINE {
+			continue
+		}
+		for _, l := range as.Lhs {
+			id, ok := l.(*ast.Ident)
+			if !ok || id.Name == "_" {
+				continue
+			}
+			obj := info.Defs[id]
+			if obj == nil {
+				obj = info.Uses[id] // defined before: ':=' assigns it
+			}
+			delete(in.globalTypes, id.Name)
+			if obj == nil || !declaredByScript(obj.Type()) {
+				continue
+			}
+			if text, ok := rw.typeString(obj.Type()); ok {
+				in.globalTypes[id.Name] = text
+			}
+		}
+	}
+}
+
+// declaredByScript reports whether t involves a named type of package main.
+func declaredByScript(t types.Type) bool {
+	switch t := t.(type) {
+	case *types.Named:
+		return t.Obj().Pkg() != nil && t.Obj().Pkg().Path() == "main"
+	case *types.Pointer:
+		return declaredByScript(t.Elem())
+	case *types.Slice:
+		return declaredByScript(t.Elem())
+	case *types.Array:
+		return declaredByScript(t.Elem())
+	case *types.Map:
+		return declaredByScript(t.Key()) || declaredByScript(t.Elem())
+	}
+	return false
 }
 
 // declaresInBlocks reports whether a compound statement declares variables

@@ -62,9 +62,10 @@ type Interpreter struct {
 	sess        *yaegi.Interpreter
 	sessImports map[string]string // path -> local name
 	sessDecls   []ctxDecl
-	rootIDs     []int  // statement markers of the input's top level (see exec)
-	inputNo     int    // number of the input being evaluated (Position.Input)
-	inputName   string // its file name (EvalAs), "" for typed input
+	globalTypes map[string]string // global -> its type as the session writes it (recordGlobalTypes)
+	rootIDs     []int             // statement markers of the input's top level (see exec)
+	inputNo     int               // number of the input being evaluated (Position.Input)
+	inputName   string            // its file name (EvalAs), "" for typed input
 	helpersDone bool
 
 	// chunk table for position mapping; line numbers are unique per
@@ -118,7 +119,8 @@ func New(opts Options) *Interpreter {
 	in.tables = append(in.tables, hostsortTable, map[string]map[string]reflect.Value{
 		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny), "At": reflect.ValueOf(stmtAt), "Go": reflect.ValueOf(in.goProtected),
 			"Enter": reflect.ValueOf(enterCall), "Leave": reflect.ValueOf(leaveCall),
-			"AssertFail": reflect.ValueOf(assertFail), "AssertFailValue": reflect.ValueOf(assertFailValue)},
+			"AssertFail": reflect.ValueOf(assertFail), "AssertFailValue": reflect.ValueOf(assertFailValue),
+			"Shown": reflect.ValueOf(func(s string) any { return shownText{s} })},
 	})
 	return in
 }
@@ -147,6 +149,14 @@ func assertFail(have, iface, missing string) {
 	}
 	panic(&assertError{"interface conversion: " + have + " is not " + iface + ": missing method " + missing})
 }
+
+// shownText is what fmt gets for a value of a script type with a String or
+// Error method (see rewriter.fmtCall): its text, formatted as the value
+// would be. Not of kind string, so that Print puts spaces between
+// operands as it does between values that are not strings.
+type shownText struct{ s string }
+
+func (s shownText) String() string { return s.s }
 
 // assertFailValue panics as Go does when the assertion of v (not of a
 // type the script declares) to interface iface, of the given methods,

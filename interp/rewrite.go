@@ -391,6 +391,7 @@ func (r *rewriter) call(n *ast.CallExpr) {
 	if r.info == nil {
 		return
 	}
+	r.fmtCall(n)
 	var id *ast.Ident
 	switch f := n.Fun.(type) {
 	case *ast.Ident:
@@ -1327,4 +1328,163 @@ func (r *rewriter) assertLit(typ ast.Expr, comma bool) (string, bool) {
 			rtPkgName + ".AssertFailValue(_nns_v, " + strconv.Quote(iname) + ", " + strings.Join(ms, ", ") + "); return nil }")
 	}
 	return b.String(), true
+}
+
+// ---- fmt and the String and Error methods of script types ----
+
+// fmtArgsFrom is where the operands start in the calls of package fmt
+// (-1: after a format string, the argument before them).
+var fmtArgsFrom = map[string]int{
+	"Print": 0, "Println": 0, "Sprint": 0, "Sprintln": 0, "Fprint": 1, "Fprintln": 1, "Append": 1, "Appendln": 1,
+	"Printf": -1, "Sprintf": -1, "Errorf": -1, "Fprintf": -2, "Appendf": -2,
+}
+
+// fmtCall makes fmt show values of script types through their String or
+// Error method: yaegi hands fmt the bare value, without the methods, so
+// fmt.Println(p) printed {1 2} for a Point whose String gives (1,2). An
+// operand printed with %v, %s, %q, %x or %X (as Print and Println print
+// every operand) whose static type is declared by the script and has
+// one of the methods becomes _nnsrt.Shown(p.Error()) or
+// _nnsrt.Shown(p.String()) (a pointer is checked for nil first, which fmt
+// prints as <nil>): Shown is a host type whose String gives that text, so
+// fmt formats it as it would the value.
+func (r *rewriter) fmtCall(n *ast.CallExpr) {
+	sel, ok := n.Fun.(*ast.SelectorExpr)
+	if !ok || n.Ellipsis.IsValid() {
+		return
+	}
+	pkg, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return
+	}
+	pn, ok := r.info.Uses[pkg].(*types.PkgName)
+	if !ok || pn.Imported().Path() != "fmt" {
+		return
+	}
+	from, ok := fmtArgsFrom[sel.Sel.Name]
+	if !ok {
+		return
+	}
+	verbs := map[int]bool{} // operand index -> shown through its methods
+	if from >= 0 {
+		for i := from; i < len(n.Args); i++ {
+			verbs[i] = true
+		}
+	} else {
+		fi := -from - 1
+		if fi >= len(n.Args) {
+			return
+		}
+		tv, ok := r.info.Types[n.Args[fi]]
+		if !ok || tv.Value == nil || tv.Value.Kind() != constant.String {
+			return
+		}
+		vs, ok := formatVerbs(constant.StringVal(tv.Value))
+		if !ok {
+			return
+		}
+		for k, v := range vs {
+			verbs[fi+1+k] = v
+		}
+	}
+	for i, arg := range n.Args {
+		if verbs[i] {
+			r.showByMethod(arg)
+		}
+	}
+}
+
+// showByMethod wraps e, when its static type is a script type with an
+// Error or String method, so that it reaches host code as its text (see
+// fmtCall).
+func (r *rewriter) showByMethod(e ast.Expr) {
+	t := r.typeOf(e)
+	if t == nil || !r.scriptType(t) {
+		return
+	}
+	method := ""
+	for _, m := range []string{"Error", "String"} {
+		if hasStringMethod(t, m) {
+			method = m
+			break
+		}
+	}
+	a, b := r.off(e.Pos()), r.off(e.End())
+	if method == "" || a < 0 || b < 0 {
+		return
+	}
+	r.usesRT = true
+	if _, isPtr := t.Underlying().(*types.Pointer); isPtr {
+		ts, ok := r.typeString(t)
+		if !ok {
+			return
+		}
+		r.add(a, a, "func(_nns_p "+ts+") any { if _nns_p == nil { return _nns_p }; return "+rtPkgName+".Shown(_nns_p."+method+"()) }(")
+		r.add(b, b, ")")
+		return
+	}
+	r.add(a, a, rtPkgName+".Shown((")
+	r.add(b, b, ")."+method+"())")
+}
+
+// scriptType reports whether t is a named type the script declares, or a
+// pointer to one.
+func (r *rewriter) scriptType(t types.Type) bool {
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	nt, ok := t.(*types.Named)
+	if !ok || types.IsInterface(nt) {
+		return false
+	}
+	pkg := nt.Obj().Pkg()
+	return pkg != nil && pkg.Path() == "main"
+}
+
+// hasStringMethod reports whether t's method set has name() string.
+func hasStringMethod(t types.Type, name string) bool {
+	sel := types.NewMethodSet(t).Lookup(nil, name)
+	if sel == nil {
+		return false
+	}
+	sig, ok := sel.Type().(*types.Signature)
+	if !ok || sig.Params().Len() != 0 || sig.Results().Len() != 1 {
+		return false
+	}
+	b, ok := sig.Results().At(0).Type().(*types.Basic)
+	return ok && b.Kind() == types.String
+}
+
+// formatVerbs returns, for each operand a format uses in order, whether
+// its verb shows a Stringer through String (%v without #, %s, %q, %x,
+// %X). It reports false for formats it does not follow (* widths,
+// explicit argument indexes).
+func formatVerbs(f string) ([]bool, bool) {
+	var out []bool
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			continue
+		}
+		i++
+		sharp := false
+		for i < len(f) && strings.IndexByte("+-# 0", f[i]) >= 0 {
+			sharp = sharp || f[i] == '#'
+			i++
+		}
+		for i < len(f) && (f[i] >= '0' && f[i] <= '9' || f[i] == '.') {
+			i++
+		}
+		if i >= len(f) {
+			return out, true
+		}
+		switch f[i] {
+		case '%':
+			continue
+		case '*', '[':
+			return nil, false
+		}
+		v := f[i]
+		out = append(out, (v == 'v' && !sharp) || v == 's' || v == 'q' || v == 'x' || v == 'X')
+	}
+	return out, true
 }

@@ -1,0 +1,86 @@
+package interp
+
+import "testing"
+
+// Values of script types print through their String and Error methods, as
+// in Go (yaegi handed fmt the bare value: {1 2} for a Point whose String
+// gives (1,2)). want is what the compiled program prints.
+func TestScriptStringers(t *testing.T) {
+	out, err := runSrc(t, `package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+type P struct{ X, Y int }
+
+func (p P) String() string { return "(" + strconv.Itoa(p.X) + "," + strconv.Itoa(p.Y) + ")" }
+
+type C int
+
+func (c C) String() string { return "color" + strconv.Itoa(int(c)) }
+
+type E struct{ code int }
+
+func (e *E) Error() string { return "E" + strconv.Itoa(e.code) }
+
+type Q struct{ n int }
+
+func (q *Q) String() string { return "Q" + strconv.Itoa(q.n) }
+
+func main() {
+	p := P{1, 2}
+	var np *P
+	var nq *Q
+	fmt.Println(p, &p, C(2), np, nq, Q{3}, &Q{4})
+	fmt.Printf("%v %s %d %q %x %+v %5.2f|%-8v|%%\n", C(3), C(3), C(3), C(3), C(3), p, 1.5, p)
+	fmt.Println(&E{4}, "x")
+	fmt.Print(p, p, "\n")
+	s := fmt.Sprint(p, " ", p) + fmt.Sprintf("[%v]", &E{5})
+	fmt.Fprintln(os.Stdout, s, fmt.Sprintln(C(1)))
+	err := fmt.Errorf("wrapped: %v", &E{6})
+	fmt.Println(err, errors.Unwrap(err) == nil)
+	var e error = &E{7}
+	fmt.Println(e)
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `(1,2) (1,2) color2 <nil> <nil> {3} Q4
+color3 color3 3 "color3" 636f6c6f7233 (1,2)  1.50|(1,2)   |%
+E4 x
+(1,2) (1,2)
+(1,2) (1,2)[E5] color1
+
+wrapped: E6 true
+E7
+`
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+// In a session, a variable of a script type defined in an earlier input
+// keeps that type for the inputs after it, and a value shown at the end
+// of an input is shown through String.
+func TestSessionStringers(t *testing.T) {
+	in, out := newTest(t)
+	eval(t, in, `import "fmt"`)
+	eval(t, in, "type P struct{ X int }\nfunc (p P) String() string { return fmt.Sprint(\"P<\", p.X, \">\") }")
+	eval(t, in, "p := P{3}")
+	eval(t, in, "fmt.Println(p, []int{1})")
+	if got := out.String(); got != "P<3> [1]\n" {
+		t.Fatalf("got %q", got)
+	}
+	if r := eval(t, in, "p"); !r.HasValue || r.Value.Interface().(interface{ String() string }).String() != "P<3>" {
+		t.Fatalf("shown %v", r.Value)
+	}
+	eval(t, in, "p := 5") // another type: the record goes
+	if r := eval(t, in, "p + 1"); r.Value.Interface() != 6 {
+		t.Fatalf("p + 1 = %v", r.Value)
+	}
+}
