@@ -37,6 +37,7 @@ func splitInput(src string) ([]segment, error) {
 	}
 	var segs []segment
 	var cur []tok
+	var open []token.Pos // brackets not closed yet
 	depth := 0
 	inFor := false // in a for clause's header: its semicolons do not end the statement
 	flush := func() {
@@ -99,13 +100,26 @@ func splitInput(src string) ([]segment, error) {
 		switch t {
 		case token.LPAREN, token.LBRACE, token.LBRACK:
 			depth++
+			open = append(open, pos)
 		case token.RPAREN, token.RBRACE, token.RBRACK:
 			depth--
+			if len(open) > 0 {
+				open = open[:len(open)-1]
+			}
 		}
 		cur = append(cur, tok{t, off, off + n})
 	}
 	flush()
 	if len(errs) > 0 {
+		return nil, errs
+	}
+	if len(open) > 0 {
+		// Input that ends inside a block (a REPL line forced through with
+		// blank lines, a piped file): parsed with the session's wrapper
+		// after it, it read "expected '(', found _" without a position.
+		p := file.Position(open[len(open)-1])
+		closing := map[byte]string{'(': ")", '{': "}", '[': "]"}[src[p.Offset]]
+		errs.Add(p, fmt.Sprintf("unexpected end of input: the %q here is never closed (missing %q)", src[p.Offset:p.Offset+1], closing))
 		return nil, errs
 	}
 	return segs, nil
@@ -282,6 +296,7 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 
 	// Names declared by this input.
 	declared := map[string]bool{}
+	newTypes := map[string]string{} // type name -> its definition's text
 	var inputDecls []ctxDecl
 	for _, d := range f.Decls {
 		if toInput(d.Pos()) < 0 {
@@ -310,6 +325,19 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 					}
 				case *ast.TypeSpec:
 					names = append(names, sp.Name.Name)
+					a, b := toInput(sp.Pos()), toInput(sp.End())
+					if a < 0 || b < a {
+						continue
+					}
+					text := strings.Join(strings.Fields(src[a:b]), " ")
+					if old, ok := in.typeTexts[sp.Name.Name]; ok && old != text {
+						// yaegi keeps the first definition and takes the
+						// new one silently: P{B: 2} then failed with
+						// "unknown field B".
+						return Result{}, &Error{Pos: toPos(sp.Name.Pos()), Kind: KindCompile,
+							Msg: fmt.Sprintf("type %s is already declared in this session as `type %s`, and the interpreter cannot change a type's definition: give the new type another name, or start a new session (:reset in the REPL, restart the kernel in a notebook)", sp.Name.Name, old)}
+					}
+					newTypes[sp.Name.Name] = text
 				}
 			}
 		}
@@ -452,7 +480,7 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 			case *ast.ExprStmt:
 				if k == len(root.List)-1 && shown(st, info) {
 					rw.showByMethod(st.X) // displayed by its String or Error method
-					continue // the value to display
+					continue              // the value to display
 				}
 			case *ast.IncDecStmt, *ast.SendStmt:
 			default:
@@ -551,6 +579,12 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 		}
 	}
 	in.recordGlobalTypes(root, info, rw)
+	if in.typeTexts == nil {
+		in.typeTexts = map[string]string{}
+	}
+	for n, t := range newTypes {
+		in.typeTexts[n] = t
+	}
 	return res, nil
 }
 

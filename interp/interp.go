@@ -63,6 +63,7 @@ type Interpreter struct {
 	sessImports map[string]string // path -> local name
 	sessDecls   []ctxDecl
 	globalTypes map[string]string // global -> its type as the session writes it (recordGlobalTypes)
+	typeTexts   map[string]string // type name -> its definition (yaegi cannot change it)
 	rootIDs     []int             // statement markers of the input's top level (see exec)
 	inputNo     int               // number of the input being evaluated (Position.Input)
 	inputName   string            // its file name (EvalAs), "" for typed input
@@ -546,7 +547,7 @@ func (in *Interpreter) finish(err error, terrs []types.Error, toPos func(token.P
 	// yaegi's "undefined method: Mlp" points at the statement; the
 	// checker's names the receiver's type, the spot and the right
 	// spelling ("..., but does have field MLP").
-	for _, pre := range []string{"undefined method: ", "undefined field: ", "undefined selector: "} {
+	for _, pre := range []string{"undefined method: ", "undefined field: ", "undefined selector: ", "undefined selector "} {
 		if name, ok := strings.CutPrefix(e.Msg, pre); ok {
 			for _, t := range terrs {
 				if strings.Contains(t.Msg, "has no field or method "+name) {

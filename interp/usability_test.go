@@ -97,3 +97,44 @@ func TestUnnamedParameters(t *testing.T) {
 		t.Fatalf("eval: %v %v", res.Value, err)
 	}
 }
+
+// Input that ends inside a block names the bracket left open (it read
+// "expected '(', found _", without a position).
+func TestUnclosedInput(t *testing.T) {
+	in, _ := newTest(t)
+	_, err := in.Eval(context.Background(), "func f() int {\n\treturn 4\n")
+	var e *Error
+	if err == nil || !asError(err, &e) || e.Pos.Line != 1 || e.Pos.Column != 14 || !strings.Contains(e.Msg, `missing "}"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// A missing method on a variable of an earlier input is reported at the
+// call, not at the variable's declaration in that input.
+func TestMissingMethodOnEarlierVariable(t *testing.T) {
+	in, _ := newTest(t)
+	eval(t, in, `import "strings"`)
+	eval(t, in, "var h *strings.Builder")
+	_, err := in.Eval(context.Background(), "z := h.Foo()")
+	var e *Error
+	if err == nil || !asError(err, &e) || e.Pos.Filename == "earlier input" || e.Pos.Line != 1 || e.Pos.Column != 8 || !strings.Contains(e.Msg, "has no field or method Foo") {
+		t.Fatalf("got %v (%+v)", err, e)
+	}
+}
+
+// yaegi keeps a session type's first definition: a different one is an
+// error that says so (it was taken silently, and P{B: 2} then failed with
+// "unknown field B"). The same definition again (a cell run again) is fine.
+func TestTypeRedefinition(t *testing.T) {
+	in, _ := newTest(t)
+	eval(t, in, "type P struct{ A int }")
+	eval(t, in, "type P  struct{ A int }")
+	_, err := in.Eval(context.Background(), "x := 1\ntype P struct{ A, B int }")
+	var e *Error
+	if err == nil || !asError(err, &e) || e.Pos.Line != 2 || !strings.Contains(e.Msg, "cannot change a type's definition") {
+		t.Fatalf("got %v", err)
+	}
+	if r := eval(t, in, "P{A: 3}.A"); r.Value.Interface() != 3 {
+		t.Fatal(r.Value)
+	}
+}
