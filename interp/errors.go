@@ -230,6 +230,12 @@ func translatePanic(msg string) string {
 	if loc := posRE.FindStringIndex(msg); loc != nil && strings.HasPrefix(msg[loc[1]:], "interface conversion:") {
 		return msg[loc[1]:]
 	}
+	if msg == "reflect: call of reflect.Value.IsNil on struct Value" || msg == "reflect: call of reflect.Value.Elem on struct Value" ||
+		strings.HasPrefix(msg, "reflect.Set: value of type struct {") && strings.HasSuffix(msg, "is not assignable to type error") {
+		// yaegi v0.16.1 cannot hold a struct value in an error variable
+		// (err != nil, err2 := err and passing it on all panic).
+		return msg + " (the interpreter cannot hold a struct value in an error variable: give the type's Error method a pointer receiver, func (e *T) Error() string, and use &T{...})"
+	}
 	return msg
 }
 

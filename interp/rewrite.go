@@ -392,6 +392,7 @@ func (r *rewriter) call(n *ast.CallExpr) {
 		return
 	}
 	r.fmtCall(n)
+	r.errorsAsCall(n)
 	var id *ast.Ident
 	switch f := n.Fun.(type) {
 	case *ast.Ident:
@@ -1104,13 +1105,22 @@ func (r *rewriter) typeSwitch(s *ast.TypeSwitchStmt) {
 		return
 	}
 	r.tmpCount++
-	v := fmt.Sprintf("_nns_ts%d", r.tmpCount)
+	tmp := fmt.Sprintf("_nns_ts%d", r.tmpCount)
+	// The value switched on: a variable is used as it is, since copying
+	// an error variable that holds a struct value panics in yaegi
+	// ("reflect.Set: value of type struct {...} is not assignable to type
+	// error"); any other expression is evaluated once, into tmp.
+	v := tmp
+	id, isIdent := ast.Unparen(ta.X).(*ast.Ident)
+	if isIdent {
+		v = id.Name
+	}
 	// assert returns the comma-ok assertion of v to the case type e.
 	assert := func(e ast.Expr) string {
 		if lit, ok := r.assertLit(e, true); ok {
 			return lit + "(" + v + ")"
 		}
-		return v + ".(" + r.text(e.Pos(), e.End()) + ")"
+		return concreteAssert(v, r.text(e.Pos(), e.End()), r.info.Types[e].Type)
 	}
 	type clause struct {
 		from, to int
@@ -1137,7 +1147,7 @@ func (r *rewriter) typeSwitch(s *ast.TypeSwitchStmt) {
 				}
 				a := assert(e)
 				nb++
-				b := fmt.Sprintf("%s_%d", v, nb)
+				b := fmt.Sprintf("%s_%d", tmp, nb)
 				names = append(names, b)
 				pre = append(pre, "_, "+b+" = "+a+"; ")
 				conds[i] = b
@@ -1159,12 +1169,16 @@ func (r *rewriter) typeSwitch(s *ast.TypeSwitchStmt) {
 		}
 		cls = append(cls, cl)
 	}
-	r.add(start, xs, "{ default: "+v+" := ")
 	guard := ""
 	if len(names) > 0 {
 		guard = "var " + strings.Join(names, ", ") + " bool; if " + v + " != nil { " + strings.Join(pre, "") + "}; "
 	}
-	r.add(xe, end, "; "+guard+"switch ")
+	if isIdent {
+		r.add(start, end, "{ default: "+guard+"switch ")
+	} else {
+		r.add(start, xs, "{ default: "+v+" := ")
+		r.add(xe, end, "; "+guard+"switch ")
+	}
 	r.add(rb+1, rb+1, " }")
 	for _, cl := range cls {
 		if cl.cond != "" {
@@ -1177,6 +1191,21 @@ func (r *rewriter) typeSwitch(s *ast.TypeSwitchStmt) {
 			r.add(cl.end, cl.end, " }")
 		}
 	}
+}
+
+// concreteAssert returns the comma-ok assertion of the interface value v
+// to type t (written ts) in the form yaegi gets right: for an error
+// variable holding a script value, v.(T) of a struct type panicked
+// ("reflect: call of reflect.Value.Elem on struct Value") while any(v).(T)
+// works, and for a pointer type any(v).(*T) panicked while v.(*T) works
+// (and yaegi's own type switch did not match *T at all).
+func concreteAssert(v, ts string, t types.Type) string {
+	if t != nil && !types.IsInterface(t) {
+		if _, ptr := t.Underlying().(*types.Pointer); !ptr {
+			return "any(" + v + ").(" + ts + ")"
+		}
+	}
+	return v + ".(" + ts + ")"
 }
 
 // ---- type assertions to interfaces ----
@@ -1365,7 +1394,8 @@ func (r *rewriter) fmtCall(n *ast.CallExpr) {
 	if !ok {
 		return
 	}
-	verbs := map[int]bool{} // operand index -> shown through its methods
+	verbs := map[int]bool{}   // operand index -> shown through its methods
+	wrapped := map[int]bool{} // operand index -> a %w operand
 	if from >= 0 {
 		for i := from; i < len(n.Args); i++ {
 			verbs[i] = true
@@ -1379,19 +1409,95 @@ func (r *rewriter) fmtCall(n *ast.CallExpr) {
 		if !ok || tv.Value == nil || tv.Value.Kind() != constant.String {
 			return
 		}
-		vs, ok := formatVerbs(constant.StringVal(tv.Value))
+		format := constant.StringVal(tv.Value)
+		vs, ok := formatVerbs(format)
 		if !ok {
 			return
 		}
 		for k, v := range vs {
 			verbs[fi+1+k] = v
 		}
+		for k, w := range formatW(format) {
+			wrapped[fi+1+k] = w
+		}
 	}
 	for i, arg := range n.Args {
 		if verbs[i] {
 			r.showByMethod(arg)
+		} else if sel.Sel.Name == "Errorf" && wrapped[i] {
+			r.asError(arg)
 		}
 	}
+}
+
+// asError passes e, a value of a script type that implements error, as an
+// error: yaegi hands fmt.Errorf's ...any the bare value, so %w printed
+// %!w(*struct {...}) and wrapped nothing; through a parameter of type
+// error it becomes a value that implements error for host code.
+func (r *rewriter) asError(e ast.Expr) {
+	t := r.typeOf(e)
+	if t == nil || !r.scriptType(t) || !types.Implements(t, errorIface) {
+		return
+	}
+	a, b := r.off(e.Pos()), r.off(e.End())
+	if a < 0 || b < 0 {
+		return
+	}
+	r.add(a, a, "func(_nns_e error) error { return _nns_e }(")
+	r.add(b, b, ")")
+}
+
+var errorIface = types.Universe.Lookup("error").Type().Underlying().(*types.Interface)
+
+// errorsAsCall rewrites errors.As(err, &target) for a target of a script
+// type (and errors.Is, see below): the host's errors.As panicked ("*target
+// must be interface or implement error": yaegi's type for it has no
+// methods). The rewrite walks the chain of Unwrap itself, with the
+// interpreter's type assertion.
+func (r *rewriter) errorsAsCall(n *ast.CallExpr) {
+	sel, ok := n.Fun.(*ast.SelectorExpr)
+	if !ok || (sel.Sel.Name != "As" && sel.Sel.Name != "Is") || len(n.Args) != 2 {
+		return
+	}
+	pkg, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return
+	}
+	pn, ok := r.info.Uses[pkg].(*types.PkgName)
+	if !ok || pn.Imported().Path() != "errors" {
+		return
+	}
+	if sel.Sel.Name == "Is" {
+		// errors.Is(err, target) for a target of a script pointer type:
+		// the host compares yaegi's error wrappers, which are not
+		// comparable (false where Go says true).
+		t := r.typeOf(n.Args[1])
+		if _, ptr := t.(*types.Pointer); !ptr || !r.scriptType(t) || !types.Implements(t, errorIface) {
+			return
+		}
+		ts, ok := r.typeString(t)
+		a, b := r.off(n.Pos()), r.off(n.Fun.End())
+		if !ok || a < 0 || b < 0 {
+			return
+		}
+		r.add(a, b, "func(_nns_e error, _nns_t "+ts+") bool { for _nns_e != nil { if _nns_c, _nns_ok := _nns_e.("+ts+
+			"); _nns_ok && _nns_c == _nns_t { return true }; _nns_e = "+pkg.Name+".Unwrap(_nns_e) }; return false }")
+		return
+	}
+	pt, ok := r.typeOf(n.Args[1]).(*types.Pointer)
+	if !ok || types.IsInterface(pt.Elem()) || !r.scriptType(pt.Elem()) {
+		return
+	}
+	ts, ok := r.typeString(pt.Elem())
+	if !ok {
+		return
+	}
+	a, b := r.off(n.Pos()), r.off(n.Fun.End())
+	if a < 0 || b < 0 {
+		return
+	}
+	r.add(a, b, "func(_nns_e error, _nns_t *"+ts+") bool { for _nns_e != nil { if _nns_c, _nns_ok := "+concreteAssert("_nns_e", ts, pt.Elem())+
+		"; _nns_ok { *_nns_t = _nns_c; return true }; _nns_e = "+pkg.Name+".Unwrap(_nns_e) }; return false }")
 }
 
 // showByMethod wraps e, when its static type is a script type with an
@@ -1453,6 +1559,28 @@ func hasStringMethod(t types.Type, name string) bool {
 	}
 	b, ok := sig.Results().At(0).Type().(*types.Basic)
 	return ok && b.Kind() == types.String
+}
+
+// formatW returns, for each operand a format uses in order, whether its
+// verb is %w (formats formatVerbs does not follow give nil).
+func formatW(f string) []bool {
+	if _, ok := formatVerbs(f); !ok {
+		return nil
+	}
+	var out []bool
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			continue
+		}
+		i++
+		for i < len(f) && strings.IndexByte("+-# 0123456789.", f[i]) >= 0 {
+			i++
+		}
+		if i < len(f) && f[i] != '%' {
+			out = append(out, f[i] == 'w')
+		}
+	}
+	return out
 }
 
 // formatVerbs returns, for each operand a format uses in order, whether
