@@ -180,7 +180,16 @@ func (r *REPL) runReadline() error {
 		modules: loadedModulePaths,
 		pending: func() string { return strings.Join(r.buf.lines, "\n") },
 	}
-	rl, err := readline.NewEx(&readline.Config{
+	// Ctrl-D on a line that holds only the suggested indentation leaves,
+	// as on an empty line (readline sees text there and would delete a
+	// character): the line's text is followed through the listener, and
+	// such a Ctrl-D is turned into an interrupt flagged as a quit.
+	var (
+		lineMu  sync.Mutex
+		curLine string
+		quitEOF bool
+	)
+	cfg := &readline.Config{
 		Prompt:            Prompt,
 		HistoryFile:       r.opts.HistoryFile,
 		HistoryLimit:      1000,
@@ -190,7 +199,30 @@ func (r *REPL) runReadline() error {
 		EOFPrompt:         "",
 		Stdout:            r.out,
 		Stderr:            r.errw,
+	}
+	cfg.Listener = readline.FuncListener(func(line []rune, pos int, key rune) ([]rune, int, bool) {
+		if key == 0 {
+			return nil, 0, false // the call as a read starts, before the default text
+		}
+		lineMu.Lock()
+		curLine = string(line)
+		lineMu.Unlock()
+		return nil, 0, false
 	})
+	cfg.FuncFilterInputRune = func(c rune) (rune, bool) {
+		if c != readline.CharDelete {
+			return c, true
+		}
+		lineMu.Lock()
+		defer lineMu.Unlock()
+		if curLine != "" && strings.TrimSpace(curLine) == "" {
+			quitEOF = true
+			cfg.InterruptPrompt = ""
+			return readline.CharInterrupt, true
+		}
+		return c, true
+	}
+	rl, err := readline.NewEx(cfg)
 	if err != nil {
 		return err
 	}
@@ -206,9 +238,17 @@ func (r *REPL) runReadline() error {
 			rl.SetPrompt(Prompt)
 		}
 		keepPartialLine(r.out, readline.GetScreenWidth())
+		lineMu.Lock()
+		curLine = indent
+		lineMu.Unlock()
 		line, err := rl.ReadlineWithDefault(indent)
 		indent = ""
+		lineMu.Lock()
+		quit := quitEOF
+		lineMu.Unlock()
 		switch {
+		case quit:
+			return nil
 		case errors.Is(err, readline.ErrInterrupt):
 			r.buf.reset() // Ctrl-C at the prompt drops the input
 			continue

@@ -147,6 +147,31 @@ func TestTmuxScanInterrupt(t *testing.T) {
 	tm.waitFor(`"Alice?"`, 1)
 }
 
+// TestTmuxCtrlDAtContinuation: Ctrl-D leaves also at a continuation
+// prompt, whose line holds the suggested indentation (readline saw text
+// there and deleted nothing), and not on a line with text.
+func TestTmuxCtrlDAtContinuation(t *testing.T) {
+	tm := startTmux(t, "ctrld")
+	tm.typeLine(`x := 40`)
+	tm.typeLine(`if x > 0 {`)
+	tm.typeText(`x += 2`)
+	tm.keys("C-a", "C-d") // deletes a character of the indentation: not a quit
+	tm.keys("C-e", "Enter")
+	tm.typeLine(`}`)
+	tm.typeLine(`x`)
+	tm.waitFor("\n42\n", 1)
+	tm.typeLine(`func f() {`)
+	time.Sleep(200 * time.Millisecond)
+	tm.keys("C-d")
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command("tmux", "-L", tm.socket, "has-session", "-t", tm.target).Run() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("Ctrl-D at the continuation prompt did not end the REPL; screen:\n%s", tm.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // startTmux builds nnscope and starts its REPL in a tmux session named
 // name, ended with the test.
 func startTmux(t *testing.T, name string) *tmux {
