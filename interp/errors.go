@@ -214,6 +214,10 @@ var reflectPanics = map[string]string{
 	"reflect: string index out of range":              "runtime error: index out of range",
 	"reflect.Value.Slice: slice index out of bounds":  "runtime error: slice bounds out of range",
 	"reflect.Value.Slice3: slice index out of bounds": "runtime error: slice bounds out of range",
+	"reflect.MakeSlice: negative len":                 "runtime error: makeslice: len out of range",
+	"reflect.MakeSlice: negative cap":                 "runtime error: makeslice: cap out of range",
+	"reflect.MakeSlice: len > cap":                    "runtime error: makeslice: cap out of range",
+	"reflect.Value.Call: call of nil function":        "runtime error: invalid memory address or nil pointer dereference",
 }
 
 // translatePanic rewrites a panic message from the interpreter's

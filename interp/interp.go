@@ -121,7 +121,8 @@ func New(opts Options) *Interpreter {
 		rtPkgPath + "/rt": {"Clear": reflect.ValueOf(clearAny), "At": reflect.ValueOf(stmtAt), "Go": reflect.ValueOf(in.goProtected),
 			"Enter": reflect.ValueOf(enterCall), "Leave": reflect.ValueOf(leaveCall),
 			"AssertFail": reflect.ValueOf(assertFail), "AssertFailValue": reflect.ValueOf(assertFailValue),
-			"Shown": reflect.ValueOf(func(s string) any { return shownText{s} })},
+			"Shown":     reflect.ValueOf(func(s string) any { return shownText{s} }),
+			"Recovered": reflect.ValueOf(recovered)},
 	})
 	return in
 }

@@ -177,6 +177,7 @@ func (r *rewriter) run(f *ast.File) {
 	// Last: its insertions at an operand's start must follow the
 	// statement markers at the same offset.
 	defer r.assertions(f)
+	defer r.nilAssertions(f)
 	r.argLits = map[*ast.FuncLit]bool{}
 	ast.Inspect(f, func(n ast.Node) bool {
 		if c, ok := n.(*ast.CallExpr); ok {
@@ -230,6 +231,8 @@ func (r *rewriter) run(f *ast.File) {
 			}
 		case *ast.FuncLit:
 			r.nameParams(n.Type.Params)
+		case *ast.StructType:
+			r.structTags(n)
 		}
 		return true
 	})
@@ -388,11 +391,16 @@ func (r *rewriter) call(n *ast.CallExpr) {
 		r.builtinCall(n, id)
 		return
 	}
+	if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "recover" && r.isBuiltin(id) {
+		r.recoverCall(n, id)
+		return
+	}
 	if r.info == nil {
 		return
 	}
 	r.fmtCall(n)
 	r.errorsAsCall(n)
+	r.jsonCall(n)
 	var id *ast.Ident
 	switch f := n.Fun.(type) {
 	case *ast.Ident:

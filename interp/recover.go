@@ -1,0 +1,137 @@
+package interp
+
+import (
+	"go/ast"
+	"go/types"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// ---- recover() (yaegi hands back its own wrapping of the panic value) ----
+
+// recoverCall rewrites a call of the builtin recover into
+// _nnsrt.Recovered(recover()): yaegi v0.16.1 panics with a reflect.Value
+// holding the script's panic value, and recover returns that
+// reflect.Value, so r.(string), r.(error), r == "x" and type switches on
+// the recovered value never matched (fmt printed it right, hiding the
+// problem). Runtime errors raised by yaegi's reflect-based execution are
+// recovered as runtime errors with Go's wording, as compiled Go gives
+// them. `defer recover()` stays a no-op as in Go: the argument is
+// evaluated when the defer statement runs, outside any panic.
+func (r *rewriter) recoverCall(n *ast.CallExpr, id *ast.Ident) {
+	if len(n.Args) != 0 {
+		return
+	}
+	a, b := r.off(n.Pos()), r.off(n.End())
+	if a < 0 || b < 0 {
+		return
+	}
+	r.usesRT = true
+	// One replacement, not insertions around the call: a rewrite that
+	// wraps an enclosing expression starting at the same offset (an
+	// assertion, recover().(error)) inserts its text before it.
+	r.add(a, b, rtPkgName+".Recovered("+r.src[a:b]+")")
+}
+
+// runtimeError is a runtime error the interpreter raised, as recovered by
+// the script: like Go's runtime errors, an error with a RuntimeError
+// method.
+type runtimeError struct{ msg string }
+
+func (e *runtimeError) Error() string { return e.msg }
+func (e *runtimeError) RuntimeError() {}
+
+// recovered is the value the script's recover() returns for v, the value
+// yaegi's recover returned (see rewriter.recoverCall).
+func recovered(v any) any {
+	if rv, ok := v.(reflect.Value); ok {
+		if !rv.IsValid() || !rv.CanInterface() {
+			return nil
+		}
+		v = rv.Interface()
+	}
+	switch x := v.(type) {
+	case string:
+		if t, ok := reflectPanics[x]; ok {
+			return &runtimeError{t}
+		}
+		if t := translatePanic(x); t != x {
+			return &runtimeError{t}
+		}
+	case *reflect.ValueError:
+		if t := translatePanic(x.Error()); t != x.Error() {
+			return &runtimeError{t}
+		}
+	case error:
+		msg := x.Error()
+		if loc := posRE.FindStringIndex(msg); loc != nil && strings.HasPrefix(msg[loc[1]:], "interface conversion:") {
+			return &runtimeError{msg[loc[1]:]}
+		}
+	}
+	return v
+}
+
+// nilAssertions covers the assertions to a non-empty interface that
+// assertions leaves to yaegi (no script type implements the interface,
+// e.g. r.(error) or w.(io.Writer)): yaegi v0.16.1 dereferences nil when
+// the operand is a nil interface value, so `if err, ok :=
+// recover().(error); ok` crashed when nothing panicked. The assertion
+// becomes a function literal that checks for nil first and otherwise
+// asserts as written.
+func (r *rewriter) nilAssertions(f *ast.File) {
+	if r.info == nil {
+		return
+	}
+	comma := map[*ast.TypeAssertExpr]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			if len(n.Lhs) == 2 && len(n.Rhs) == 1 {
+				if ta, ok := ast.Unparen(n.Rhs[0]).(*ast.TypeAssertExpr); ok {
+					comma[ta] = true
+				}
+			}
+		case *ast.ValueSpec:
+			if len(n.Names) == 2 && len(n.Values) == 1 {
+				if ta, ok := ast.Unparen(n.Values[0]).(*ast.TypeAssertExpr); ok {
+					comma[ta] = true
+				}
+			}
+		}
+		return true
+	})
+	ast.Inspect(f, func(n ast.Node) bool {
+		ta, ok := n.(*ast.TypeAssertExpr)
+		if !ok || ta.Type == nil {
+			return true
+		}
+		tv, ok := r.info.Types[ta.Type]
+		if !ok || !tv.IsType() || !types.IsInterface(tv.Type) {
+			return true
+		}
+		it, _ := tv.Type.Underlying().(*types.Interface)
+		if it == nil || !it.IsMethodSet() || it.NumMethods() == 0 {
+			return true
+		}
+		if _, handled := r.assertLit(ta.Type, comma[ta]); handled {
+			return true // assertions checks for nil
+		}
+		text := r.text(ta.Type.Pos(), ta.Type.End())
+		xs, xe, end := r.off(ta.X.Pos()), r.off(ta.X.End()), r.off(ta.End())
+		if text == "" || xs < 0 || xe < 0 || end < 0 {
+			return true
+		}
+		var lit string
+		if comma[ta] {
+			lit = "func(_nns_v any) (" + text + ", bool) { if _nns_v == nil { return nil, false }; _nns_c, _nns_ok := _nns_v.(" + text + "); return _nns_c, _nns_ok }"
+		} else {
+			r.usesRT = true
+			iname := types.TypeString(tv.Type, func(p *types.Package) string { return p.Name() })
+			lit = "func(_nns_v any) " + text + " { if _nns_v == nil { " + rtPkgName + ".AssertFail(\"\", " + strconv.Quote(iname) + ", \"\") }; return _nns_v.(" + text + ") }"
+		}
+		r.add(xs, xs, lit+"(")
+		r.add(xe, end, ")")
+		return true
+	})
+}
