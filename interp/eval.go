@@ -578,7 +578,7 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 			res = in.display(v, f, info)
 		}
 	}
-	in.recordGlobalTypes(root, info, rw)
+	in.recordGlobalTypes(root, f, info, rw)
 	if in.typeTexts == nil {
 		in.typeTexts = map[string]string{}
 	}
@@ -589,36 +589,61 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 }
 
 // recordGlobalTypes remembers the type, as the session writes it, of each
-// global the input defined with ':=' whose type involves a type the
-// script declared.
-func (in *Interpreter) recordGlobalTypes(root *ast.BlockStmt, info *types.Info, rw *rewriter) {
-	if root == nil || info == nil {
+// global the input defined with ':=' (or with a `var x = v` the rewriter
+// turned into one, see varAsDefine) whose type involves a type the script
+// declared.
+func (in *Interpreter) recordGlobalTypes(root *ast.BlockStmt, f *ast.File, info *types.Info, rw *rewriter) {
+	if info == nil {
 		return
 	}
 	if in.globalTypes == nil {
 		in.globalTypes = map[string]string{}
 	}
-	for _, st := range root.List {
-		as, ok := st.(*ast.AssignStmt)
-		if !ok || as.Tok != token.DEFINE {
+	var ids []*ast.Ident
+	if root != nil {
+		for _, st := range root.List {
+			if as, ok := st.(*ast.AssignStmt); ok && as.Tok == token.DEFINE {
+				for _, l := range as.Lhs {
+					if id, ok := l.(*ast.Ident); ok {
+						ids = append(ids, id)
+					}
+				}
+			}
+		}
+	}
+	// `var s = stats[0]` runs as `s := stats[0]`: it is neither a
+	// declaration kept for later inputs' type checks nor a ':=' of the
+	// statements, and later inputs saw s with yaegi's type, without its
+	// String method.
+	rewritten := map[int]bool{}
+	for _, off := range rw.varStmts {
+		rewritten[off] = true
+	}
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.VAR || !rewritten[rw.off(gd.Pos())] {
 			continue
 		}
-		for _, l := range as.Lhs {
-			id, ok := l.(*ast.Ident)
-			if !ok || id.Name == "_" {
-				continue
+		for _, sp := range gd.Specs {
+			if vs, ok := sp.(*ast.ValueSpec); ok {
+				ids = append(ids, vs.Names...)
 			}
-			obj := info.Defs[id]
-			if obj == nil {
-				obj = info.Uses[id] // defined before: ':=' assigns it
-			}
-			delete(in.globalTypes, id.Name)
-			if obj == nil || !declaredByScript(obj.Type()) {
-				continue
-			}
-			if text, ok := rw.typeString(obj.Type()); ok {
-				in.globalTypes[id.Name] = text
-			}
+		}
+	}
+	for _, id := range ids {
+		if id.Name == "_" {
+			continue
+		}
+		obj := info.Defs[id]
+		if obj == nil {
+			obj = info.Uses[id] // defined before: ':=' assigns it
+		}
+		delete(in.globalTypes, id.Name)
+		if obj == nil || !declaredByScript(obj.Type()) {
+			continue
+		}
+		if text, ok := rw.typeString(obj.Type()); ok {
+			in.globalTypes[id.Name] = text
 		}
 	}
 }
@@ -641,24 +666,47 @@ func declaredByScript(t types.Type) bool {
 }
 
 // declaresInBlocks reports whether a compound statement declares variables
-// in its nested blocks (function literals excluded).
+// in its nested blocks (function literals excluded): in a block, a case or
+// select clause, an if's or switch's init; a type switch counts as one.
+// (A for loop's own variables are not counted.)
 func declaresInBlocks(st ast.Stmt) bool {
 	found := false
+	check := func(list []ast.Stmt) {
+		for _, s := range list {
+			switch s := s.(type) {
+			case *ast.AssignStmt:
+				if s.Tok == token.DEFINE {
+					found = true
+				}
+			case *ast.DeclStmt:
+				found = true
+			}
+		}
+	}
 	ast.Inspect(st, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.FuncLit:
 			return false
 		case *ast.BlockStmt:
-			for _, s := range n.List {
-				switch s := s.(type) {
-				case *ast.AssignStmt:
-					if s.Tok == token.DEFINE {
-						found = true
-					}
-				case *ast.DeclStmt:
-					found = true
-				}
-			}
+			check(n.List)
+		case *ast.CaseClause:
+			// `switch v := x.(type) { case T: y := v }` and the like at the
+			// top level of an input: yaegi failed with `"nnscope" imported
+			// and not used` (case bodies are no BlockStmt).
+			check(n.Body)
+		case *ast.CommClause:
+			check(n.Body)
+		case *ast.IfStmt:
+			check([]ast.Stmt{n.Init})
+		case *ast.SwitchStmt:
+			check([]ast.Stmt{n.Init})
+		case *ast.TypeSwitchStmt:
+			// Always run in a closure: a binding type switch at the top
+			// level (`switch v := x.(type)`) failed in yaegi, and the
+			// rewriter's form of type switches with interface cases (see
+			// rewriter.typeSwitch) needs a function's frame; left as
+			// written, `case error:` never matched.
+			found = true
 		}
 		return !found
 	})

@@ -1070,9 +1070,10 @@ func writtenNames(body *ast.BlockStmt) []string {
 // representation. break and labels keep their meaning: nothing follows
 // the inner switch.
 func (r *rewriter) typeSwitch(s *ast.TypeSwitchStmt) {
-	if r.info == nil || r.inRoot {
-		// A session's top-level statements run in yaegi's global frame,
-		// where the clause variables came out undefined: left as written.
+	// A session's top-level statements run in yaegi's global frame, where
+	// the clause variables came out undefined: Eval runs every top-level
+	// statement holding a type switch in a closure (declaresInBlocks).
+	if r.info == nil {
 		return
 	}
 	typed := false

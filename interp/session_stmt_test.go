@@ -1,0 +1,55 @@
+package interp
+
+import "testing"
+
+// Top-level statements of a session input holding a type switch, or a
+// declaration in a case clause or an if's init, run in a closure: in
+// yaegi's global frame `switch v := x.(type)` failed (`"nnscope" imported
+// and not used` in the REPL), `if v, ok := x.(int); ok` failed with "nil
+// type", and a type switch in a top-level loop matched no interface case.
+func TestSessionTopLevelTypeSwitch(t *testing.T) {
+	in, out := newTest(t)
+	eval(t, in, `import ("errors"; "fmt")`)
+	eval(t, in, "type Sq struct{ S float64 }\nfunc (s Sq) String() string { return fmt.Sprintf(\"Sq(%g)\", s.S) }")
+	eval(t, in, `var anys = []any{1, Sq{2}, errors.New("e"), nil}`)
+	eval(t, in, `for _, a := range anys {
+	switch v := a.(type) {
+	case int:
+		fmt.Println("int", v)
+	case error:
+		fmt.Println("error", v)
+	case fmt.Stringer:
+		fmt.Println("stringer", v)
+	case nil:
+		fmt.Println("nil")
+	}
+}`)
+	eval(t, in, "x := anys[1]\nswitch v := x.(type) {\ncase Sq:\n\ty := v.S\n\tfmt.Println(\"sq\", y, v)\n}")
+	eval(t, in, "switch anys[2].(type) {\ncase error:\n\tfmt.Println(\"is error\")\n}")
+	eval(t, in, `if v, ok := anys[0].(int); ok { fmt.Println("ok", v) }`)
+	eval(t, in, "switch {\ncase true:\n\tz := 1\n\tfmt.Println(\"z\", z)\n}")
+	want := "int 1\nstringer Sq(2)\nerror e\nnil\nsq 2 Sq(2)\nis error\nok 1\nz 1\n"
+	if got := out.String(); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// `var s = v` and `var s T = v` run as `s := ...` in a session (see
+// rewriter.varAsDefine); a later input still sees s with its script type,
+// printed through its String method.
+func TestSessionVarKeepsScriptType(t *testing.T) {
+	in, out := newTest(t)
+	eval(t, in, `import "fmt"`)
+	eval(t, in, "type P struct{ X int }\nfunc (p P) String() string { return fmt.Sprint(\"P<\", p.X, \">\") }")
+	eval(t, in, "var ps = []P{{1}, {2}}")
+	eval(t, in, "var a = ps[0]")
+	eval(t, in, "var b P = ps[1]")
+	eval(t, in, "fmt.Println(a, b)")
+	eval(t, in, `fmt.Printf("%v %s\n", a, b)`)
+	if got := out.String(); got != "P<1> P<2>\nP<1> P<2>\n" {
+		t.Fatalf("got %q", got)
+	}
+	if r := eval(t, in, "a"); !r.HasValue || r.Value.Interface().(interface{ String() string }).String() != "P<1>" {
+		t.Fatalf("shown %v", r.Value)
+	}
+}
