@@ -213,7 +213,9 @@ func (r *rewriter) run(f *ast.File) {
 	if r.rootBody != nil {
 		for _, st := range r.rootBody.List {
 			if as, ok := st.(*ast.AssignStmt); ok && as.Tok == token.DEFINE {
-				r.globalValues(as.Rhs, len(as.Lhs))
+				if !r.commaOk(as) {
+					r.globalValues(as.Rhs, len(as.Lhs))
+				}
 			}
 		}
 	}
@@ -231,6 +233,10 @@ func (r *rewriter) run(f *ast.File) {
 			}
 		case *ast.FuncLit:
 			r.nameParams(n.Type.Params)
+		case *ast.AssignStmt:
+			if n.Tok == token.ASSIGN {
+				r.commaOk(n)
+			}
 		case *ast.StructType:
 			r.structTags(n)
 		}
@@ -469,6 +475,55 @@ func (r *rewriter) varAsDefine(gd *ast.GenDecl) bool {
 		r.add(end, end, " }()")
 	}
 	r.varStmts = append(r.varStmts, start)
+	return true
+}
+
+// commaOk evaluates a comma-ok form (x.(T), m[k] or <-ch) assigned to two
+// variables inside a function literal, into new variables:
+//
+//	v, ok = m[k]  ->  v, ok = func() (V, bool) { _nns_a, _nns_b := m[k]; return _nns_a, _nns_b }()
+//
+// yaegi left v unchanged instead of zero when the form failed, in an
+// assignment (v, ok = m["missing"] kept v's old value); and a session's
+// top-level definition (v, ok := ...) failed in its global frame with
+// "nil type" (reported as an unrelated range error), leaving v and ok
+// undefined.
+func (r *rewriter) commaOk(as *ast.AssignStmt) bool {
+	if r.info == nil || len(as.Lhs) != 2 || len(as.Rhs) != 1 {
+		return false
+	}
+	switch e := ast.Unparen(as.Rhs[0]).(type) {
+	case *ast.TypeAssertExpr:
+		if e.Type == nil {
+			return false
+		}
+	case *ast.IndexExpr:
+		if t := r.typeOf(e.X); t == nil {
+			return false
+		} else if _, ok := t.Underlying().(*types.Map); !ok {
+			return false
+		}
+	case *ast.UnaryExpr:
+		if e.Op != token.ARROW {
+			return false
+		}
+	default:
+		return false
+	}
+	t := r.typeOf(as.Rhs[0])
+	if t == nil {
+		return false
+	}
+	if tup, ok := t.(*types.Tuple); ok && tup.Len() == 2 {
+		t = tup.At(0).Type()
+	}
+	ts, ok := r.typeString(t)
+	a, b := r.off(as.Rhs[0].Pos()), r.off(as.Rhs[0].End())
+	if !ok || a < 0 || b < 0 {
+		return false
+	}
+	r.add(a, a, "func() ("+ts+", bool) { _nns_a, _nns_b := ")
+	r.add(b, b, "; return _nns_a, _nns_b }()")
 	return true
 }
 

@@ -53,3 +53,62 @@ func TestSessionVarKeepsScriptType(t *testing.T) {
 		t.Fatalf("shown %v", r.Value)
 	}
 }
+
+// Comma-ok definitions at a cell's top level (an assertion, a map lookup,
+// a receive) failed in yaegi's global frame with "nil type", reported as
+// an unrelated range error, and left the variables undefined.
+func TestSessionTopLevelCommaOk(t *testing.T) {
+	in, out := newTest(t)
+	for _, src := range []string{
+		`import "fmt"`,
+		`var x any = 3`,
+		`v, ok := x.(int)`,
+		`m := map[string]int{"a": 1}`,
+		`w, ok2 := m["a"]`,
+		`ch := make(chan int, 1); ch <- 5`,
+		`r, ok3 := <-ch`,
+		`s, ok4 := x.(string)`,
+		`var e any`,
+		`ee, ok5 := e.(error)`,
+		`v, ok = m["zz"]`,
+		`z, ok6 := m["zz"]`,
+		`fmt.Println(w, ok2, r, ok3, s == "", ok4, ee, ok5, v, ok, z, ok6)`,
+	} {
+		eval(t, in, src)
+	}
+	if got, want := out.String(), "1 true 5 true true false <nil> false 0 false 0 false\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// A failed comma-ok form assigned to existing variables sets the value to
+// its zero value, as in Go (yaegi left the old value).
+func TestCommaOkAssignZeroes(t *testing.T) {
+	out, err := runSrc(t, `package main
+
+import "fmt"
+
+func main() {
+	m := map[string]int{"a": 1}
+	v, ok := 3, true
+	v, ok = m["zz"]
+	fmt.Println(v, ok)
+	var x any = 3
+	s, ok2 := "pre", true
+	s, ok2 = x.(string)
+	ch := make(chan int)
+	close(ch)
+	n, open := 7, true
+	n, open = <-ch
+	fmt.Printf("%q %v %v %v\n", s, ok2, n, open)
+	v, ok = m["a"]
+	fmt.Println(v, ok)
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "0 false\n\"\" false 0 false\n1 true\n"; out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+}
