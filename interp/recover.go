@@ -83,24 +83,7 @@ func (r *rewriter) nilAssertions(f *ast.File) {
 	if r.info == nil {
 		return
 	}
-	comma := map[*ast.TypeAssertExpr]bool{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.AssignStmt:
-			if len(n.Lhs) == 2 && len(n.Rhs) == 1 {
-				if ta, ok := ast.Unparen(n.Rhs[0]).(*ast.TypeAssertExpr); ok {
-					comma[ta] = true
-				}
-			}
-		case *ast.ValueSpec:
-			if len(n.Names) == 2 && len(n.Values) == 1 {
-				if ta, ok := ast.Unparen(n.Values[0]).(*ast.TypeAssertExpr); ok {
-					comma[ta] = true
-				}
-			}
-		}
-		return true
-	})
+	comma := commaAsserts(f)
 	ast.Inspect(f, func(n ast.Node) bool {
 		ta, ok := n.(*ast.TypeAssertExpr)
 		if !ok || ta.Type == nil {

@@ -1286,6 +1286,29 @@ func (r *rewriter) assertions(f *ast.File) {
 	if r.info == nil {
 		return
 	}
+	comma := commaAsserts(f)
+	ast.Inspect(f, func(n ast.Node) bool {
+		ta, ok := n.(*ast.TypeAssertExpr)
+		if !ok || ta.Type == nil {
+			return true
+		}
+		lit, ok := r.assertLit(ta.Type, comma[ta])
+		if !ok {
+			return true
+		}
+		xs, xe, end := r.off(ta.X.Pos()), r.off(ta.X.End()), r.off(ta.End())
+		if xs < 0 || xe < 0 || end < 0 {
+			return true
+		}
+		r.add(xs, xs, lit+"(")
+		r.add(xe, end, ")")
+		return true
+	})
+}
+
+// commaAsserts returns the type assertions of f in comma-ok form (v, ok
+// := x.(T) and var v, ok = x.(T)).
+func commaAsserts(f *ast.File) map[*ast.TypeAssertExpr]bool {
 	comma := map[*ast.TypeAssertExpr]bool{}
 	ast.Inspect(f, func(n ast.Node) bool {
 		switch n := n.(type) {
@@ -1304,23 +1327,7 @@ func (r *rewriter) assertions(f *ast.File) {
 		}
 		return true
 	})
-	ast.Inspect(f, func(n ast.Node) bool {
-		ta, ok := n.(*ast.TypeAssertExpr)
-		if !ok || ta.Type == nil {
-			return true
-		}
-		lit, ok := r.assertLit(ta.Type, comma[ta])
-		if !ok {
-			return true
-		}
-		xs, xe, end := r.off(ta.X.Pos()), r.off(ta.X.End()), r.off(ta.End())
-		if xs < 0 || xe < 0 || end < 0 {
-			return true
-		}
-		r.add(xs, xs, lit+"(")
-		r.add(xe, end, ")")
-		return true
-	})
+	return comma
 }
 
 // assertLit returns a function literal that does the assertion of an
