@@ -383,10 +383,11 @@ var interruptGrace = 2 * time.Second
 // typeCheck type-checks files leniently; the info is partial on errors.
 func (in *Interpreter) typeCheck(fset *token.FileSet, pkg *types.Package, files []*ast.File) (*types.Info, []types.Error) {
 	info := &types.Info{
-		Types:     map[ast.Expr]types.TypeAndValue{},
-		Uses:      map[*ast.Ident]types.Object{},
-		Defs:      map[*ast.Ident]types.Object{},
-		Instances: map[*ast.Ident]types.Instance{},
+		Types:      map[ast.Expr]types.TypeAndValue{},
+		Uses:       map[*ast.Ident]types.Object{},
+		Defs:       map[*ast.Ident]types.Object{},
+		Instances:  map[*ast.Ident]types.Instance{},
+		Selections: map[*ast.SelectorExpr]*types.Selection{},
 	}
 	var errs []types.Error
 	conf := types.Config{

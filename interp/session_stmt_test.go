@@ -112,3 +112,76 @@ func main() {
 		t.Fatalf("got %q, want %q", out, want)
 	}
 }
+
+
+// Method values bind their receiver when evaluated, and method expressions
+// can be called (yaegi bound late, and T.M panicked "Call with too many
+// input arguments"). want is what the compiled program prints.
+func TestMethodValuesAndExpressions(t *testing.T) {
+	out, err := runSrc(t, `package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+type Color int
+
+func (c Color) String() string { return []string{"R", "G", "B"}[c] }
+
+type Counter struct{ n int }
+
+func (c *Counter) Inc()            { c.n++ }
+func (c Counter) Get() int         { return c.n }
+func (c *Counter) Add(xs ...int) int {
+	for _, x := range xs {
+		c.n += x
+	}
+	return c.n
+}
+
+type byLen []string
+
+func (b byLen) less(i, j int) bool { return len(b[i]) < len(b[j]) }
+
+func main() {
+	c := Color(1)
+	bound := c.String
+	c = 2
+	fmt.Println(bound(), c.String())
+	mexp := Color.String
+	fmt.Println(mexp(0), mexp(c))
+	var k Counter
+	inc := k.Inc
+	inc()
+	inc()
+	get := k.Get
+	k.Inc()
+	fmt.Println(k.n, get())
+	add := (*Counter).Add
+	fmt.Println(add(&k, 1, 2), k.n)
+	get2 := Counter.Get
+	fmt.Println(get2(k))
+	words := byLen{"ccc", "a", "bb"}
+	sort.Slice(words, words.less)
+	fmt.Println(strings.Join(words, ","))
+	fs := []func() string{Color(0).String, Color(2).String}
+	fmt.Println(fs[0](), fs[1]())
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `G B
+R B
+3 2
+6 6
+6
+a,bb,ccc
+R B
+`
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
