@@ -113,7 +113,6 @@ func main() {
 	}
 }
 
-
 // Method values bind their receiver when evaluated, and method expressions
 // can be called (yaegi bound late, and T.M panicked "Call with too many
 // input arguments"). want is what the compiled program prints.
