@@ -1578,36 +1578,89 @@ func (r *rewriter) errorsAsCall(n *ast.CallExpr) {
 }
 
 // showByMethod wraps e, when its static type is a script type with an
-// Error or String method, so that it reaches host code as its text (see
-// fmtCall).
+// Error or String method, or a slice, array or map of such values, so that
+// it reaches host code as its text (see fmtCall): fmt.Println(ps) of a
+// []Point prints [(1,2) (3,4)] as in Go.
 func (r *rewriter) showByMethod(e ast.Expr) {
 	t := r.typeOf(e)
-	if t == nil || !r.scriptType(t) {
+	if t == nil {
 		return
 	}
-	method := ""
-	for _, m := range []string{"Error", "String"} {
-		if hasStringMethod(t, m) {
-			method = m
-			break
-		}
+	ts, ok := r.typeString(t)
+	if !ok {
+		return
 	}
+	expr, ok := r.shownExpr(t, "_nns_x0", 0)
 	a, b := r.off(e.Pos()), r.off(e.End())
-	if method == "" || a < 0 || b < 0 {
+	if !ok || a < 0 || b < 0 {
 		return
 	}
 	r.usesRT = true
-	if _, isPtr := t.Underlying().(*types.Pointer); isPtr {
-		ts, ok := r.typeString(t)
-		if !ok {
-			return
-		}
-		r.add(a, a, "func(_nns_p "+ts+") any { if _nns_p == nil { return _nns_p }; return "+rtPkgName+".Shown(_nns_p."+method+"()) }(")
-		r.add(b, b, ")")
-		return
+	r.add(a, a, "func(_nns_x0 "+ts+") any { return "+expr+" }(")
+	r.add(b, b, ")")
+}
+
+// shownExpr returns an expression giving what fmt is to print for x, of
+// type t: a value of a script type with an Error or String method as
+// _nnsrt.Shown(x.String()) (a nil pointer as itself: fmt prints <nil>),
+// a slice, array or map of such values as a []any or map[K]any of shown
+// values. It reports false when t holds no such value.
+func (r *rewriter) shownExpr(t types.Type, x string, depth int) (string, bool) {
+	if depth > 3 {
+		return "", false
 	}
-	r.add(a, a, rtPkgName+".Shown((")
-	r.add(b, b, ")."+method+"())")
+	if r.scriptType(t) {
+		method := ""
+		for _, m := range []string{"Error", "String"} {
+			if hasStringMethod(t, m) {
+				method = m
+				break
+			}
+		}
+		if method == "" {
+			return "", false
+		}
+		if _, isPtr := t.Underlying().(*types.Pointer); isPtr {
+			ts, ok := r.typeString(t)
+			if !ok {
+				return "", false
+			}
+			return "func(_nns_p " + ts + ") any { if _nns_p == nil { return _nns_p }; return " + rtPkgName + ".Shown(_nns_p." + method + "()) }(" + x + ")", true
+		}
+		return rtPkgName + ".Shown((" + x + ")." + method + "())", true
+	}
+	var elem, key types.Type
+	switch u := t.Underlying().(type) {
+	case *types.Slice:
+		elem = u.Elem()
+	case *types.Array:
+		elem = u.Elem()
+	case *types.Map:
+		key, elem = u.Key(), u.Elem()
+	default:
+		return "", false
+	}
+	if _, named := t.(*types.Named); named && r.scriptType(t) {
+		return "", false // a named slice type's own methods were handled above
+	}
+	ts, ok1 := r.typeString(t)
+	v := fmt.Sprintf("_nns_x%d", depth+1)
+	ex, ok2 := r.shownExpr(elem, v, depth+1)
+	if !ok1 || !ok2 {
+		return "", false
+	}
+	i := fmt.Sprintf("_nns_i%d", depth+1)
+	o := fmt.Sprintf("_nns_o%d", depth+1)
+	if key != nil {
+		ks, ok := r.typeString(key)
+		if !ok {
+			return "", false
+		}
+		return "func(_nns_m " + ts + ") map[" + ks + "]any { if _nns_m == nil { return nil }; " + o + " := make(map[" + ks + "]any, len(_nns_m)); for " + i + ", " + v + " := range _nns_m { " +
+			o + "[" + i + "] = " + ex + " }; return " + o + " }(" + x + ")", true
+	}
+	return "func(_nns_s " + ts + ") []any { " + o + " := make([]any, len(_nns_s)); for " + i + ", " + v + " := range _nns_s { " +
+		o + "[" + i + "] = " + ex + " }; return " + o + " }(" + x + ")", true
 }
 
 // scriptType reports whether t is a named type the script declares, or a

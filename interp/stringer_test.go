@@ -84,3 +84,50 @@ func TestSessionStringers(t *testing.T) {
 		t.Fatalf("p + 1 = %v", r.Value)
 	}
 }
+
+// Slices, arrays and maps of script values print their elements through
+// String and Error, as in Go. want is what the compiled program prints.
+func TestScriptStringersInContainers(t *testing.T) {
+	out, err := runSrc(t, `package main
+
+import (
+	"fmt"
+	"strconv"
+)
+
+type P struct{ X, Y int }
+
+func (p P) String() string { return "(" + strconv.Itoa(p.X) + "," + strconv.Itoa(p.Y) + ")" }
+
+type E struct{ c int }
+
+func (e *E) Error() string { return "E" + strconv.Itoa(e.c) }
+
+type Plain struct{ A int }
+
+func main() {
+	ps := []P{{1, 2}, {3, 4}}
+	var nilps []P
+	m := map[string]P{"b": {5, 6}, "a": {7, 8}}
+	es := []*E{{1}, nil}
+	grid := [][]P{{{0, 0}}, {{1, 1}, {2, 2}}}
+	arr := [2]P{{9, 9}}
+	fmt.Println(ps, nilps, m, es, grid, arr, []Plain{{1}}, []int{1})
+	fmt.Printf("%v|%s|%d\n", ps, m, ps)
+	fmt.Println(len(fmt.Sprint(ps)), fmt.Sprintf("%q", ps))
+	var mp map[int]P
+	fmt.Println(mp)
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `[(1,2) (3,4)] [] map[a:(7,8) b:(5,6)] [E1 <nil>] [[(0,0)] [(1,1) (2,2)]] [(9,9) (0,0)] [{1}] [1]
+[(1,2) (3,4)]|map[a:(7,8) b:(5,6)]|[{1 2} {3 4}]
+13 ["(1,2)" "(3,4)"]
+map[]
+`
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
