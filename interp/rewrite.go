@@ -1497,6 +1497,7 @@ func (r *rewriter) fmtCall(n *ast.CallExpr) {
 		for k, w := range formatW(format) {
 			wrapped[fi+1+k] = w
 		}
+		r.typeVerbs(n.Args[fi], n.Args[fi+1:])
 	}
 	for i, arg := range n.Args {
 		if verbs[i] {
@@ -1505,6 +1506,66 @@ func (r *rewriter) fmtCall(n *ast.CallExpr) {
 			r.asError(arg)
 		}
 	}
+}
+
+// typeVerbs makes %T name a script type as Go does (yaegi's stand-in type
+// printed struct { X int; Y int } for a main.P): where the format is a
+// string literal and an operand printed with %T has a static type that is
+// not an interface and involves a type the script declares (so its
+// dynamic type is that type), the verb becomes %s and the operand the
+// type's name, evaluated still for its effects:
+//
+//	fmt.Printf("%T\n", p)  ->  fmt.Printf("%s\n", func(any) string { return "main.P" }(p))
+func (r *rewriter) typeVerbs(format ast.Expr, operands []ast.Expr) {
+	lit, ok := format.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return
+	}
+	a := r.off(lit.Pos())
+	if a < 0 {
+		return
+	}
+	raw := r.text(lit.Pos(), lit.End())
+	for k, off := range verbOffsets(raw) {
+		if k >= len(operands) || raw[off] != 'T' {
+			continue
+		}
+		t := r.typeOf(operands[k])
+		if t == nil || types.IsInterface(t) || !declaredByScript(t) {
+			continue
+		}
+		name := types.TypeString(t, func(p *types.Package) string { return p.Name() })
+		oa, ob := r.off(operands[k].Pos()), r.off(operands[k].End())
+		if oa < 0 || ob < 0 {
+			continue
+		}
+		r.add(a+off, a+off+1, "s")
+		r.add(oa, oa, "func(any) string { return "+strconv.Quote(name)+" }(")
+		r.add(ob, ob, ")")
+	}
+}
+
+// verbOffsets returns the offset in a format literal's source text of each
+// operand's verb letter, in order (nil for formats formatVerbs does not
+// follow).
+func verbOffsets(raw string) []int {
+	if _, ok := formatVerbs(raw); !ok {
+		return nil
+	}
+	var out []int
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '%' {
+			continue
+		}
+		i++
+		for i < len(raw) && strings.IndexByte("+-# 0123456789.", raw[i]) >= 0 {
+			i++
+		}
+		if i < len(raw) && raw[i] != '%' {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // asError passes e, a value of a script type that implements error, as an

@@ -131,3 +131,29 @@ map[]
 		t.Fatalf("got\n%s\nwant\n%s", out, want)
 	}
 }
+
+// %T names a script type as Go does (yaegi printed its stand-in struct
+// type) where the operand's static type is not an interface.
+func TestPercentTOfScriptTypes(t *testing.T) {
+	out, err := runSrc(t, `package main
+
+import "fmt"
+
+type P struct{ X int }
+
+type C float64
+
+func main() {
+	p := P{1}
+	var c C = 2.5
+	fmt.Printf("%T %T %T %T %-8T| %v %T %%T\n", p, &p, []P{p}, map[string]C{"a": c}, c, p, 3)
+	fmt.Println(fmt.Sprintf("%T/%d", c, 4))
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "main.P *main.P []main.P map[string]main.C main.C  | {1} int %T\nmain.C/4\n"; out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+}
