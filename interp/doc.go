@@ -19,9 +19,11 @@
 //     variables in their body run inside a closure (yaegi keeps such
 //     declarations global, and `k := k` never terminated).
 //   - range over an integer (#1701) becomes a 3-clause loop (range
-//     expression evaluated once, typed like the integer); range over a
-//     function is reported as unsupported. When the type is unknown, yaegi's
-//     "nil type" panic is translated into the same advice.
+//     expression evaluated once, typed like the integer); range over an
+//     iterator of package slices or maps ranges over its values collected
+//     first; range over another function is reported as unsupported. When
+//     the type is unknown, yaegi's "nil type" panic is translated into the
+//     same advice.
 //   - min and max (#1674) call generic helpers with explicit type arguments
 //     (constant calls are folded); clear calls a host function (maps and
 //     slices).
@@ -29,6 +31,20 @@
 //     written explicitly; yaegi inference errors get a hint.
 //   - "constant definition loop" (#806) is replaced by the type checker's
 //     "undefined: name".
+//   - the generic packages slices, maps and cmp are our own sources
+//     (generic/), compiled into every session and type-checked from the
+//     same text, so their calls get type arguments too (generic.go).
+//   - function literals passed as call arguments are parenthesized (yaegi's
+//     path for a literal passed straight to a host function kept every
+//     value of the loop-body variables it assigned).
+//   - type switches and assertions to interfaces (rewrite_types.go), fmt's
+//     use of String/Error/%T and errors.As/Is/%w with script types
+//     (rewrite_fmt.go), method values and expressions (rewrite_methods.go),
+//     comma-ok assignments, recover(), encoding/json struct tags
+//     (recover.go, jsonfix.go).
+//   - in sessions: global definitions that call generic functions, var
+//     declarations that read earlier globals, and comma-ok definitions run
+//     inside function literals, which yaegi's global frame needs.
 //
 // Compilation runs on a goroutine with recover (yaegi's Eval does not
 // recover compile-time panics) and execution uses ExecuteWithContext, so a
