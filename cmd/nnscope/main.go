@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"strings"
@@ -45,6 +46,10 @@ NNSCOPE_DEVICE=cuda loads models on the GPU (like nnscope.Device("cuda")).
 `
 
 func main() {
+	// The standard logger is written only by yaegi's log.Panic (a compile
+	// failure such as "nil type"), whose message the interpreter reports as
+	// the script's error: printed too, it showed as a stray dated line.
+	log.SetOutput(io.Discard)
 	if dir := os.Getenv(bench.ChildLoadEnv); dir != "" {
 		if err := bench.LoadChild(dir, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "nnscope:", err)
