@@ -122,7 +122,7 @@ func New(opts Options) *Interpreter {
 			"Enter": reflect.ValueOf(enterCall), "Leave": reflect.ValueOf(leaveCall),
 			"AssertFail": reflect.ValueOf(assertFail), "AssertFailValue": reflect.ValueOf(assertFailValue),
 			"Shown":     reflect.ValueOf(func(s string) any { return shownText{s} }),
-			"Recovered": reflect.ValueOf(recovered)},
+			"Recovered": reflect.ValueOf(recovered), "Unwrap": reflect.ValueOf(unwrapValue)},
 	})
 	return in
 }

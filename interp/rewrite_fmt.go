@@ -30,7 +30,7 @@ var fmtArgsFrom = map[string]int{
 // fmt formats it as it would the value.
 func (r *rewriter) fmtCall(n *ast.CallExpr) {
 	sel, ok := n.Fun.(*ast.SelectorExpr)
-	if !ok || n.Ellipsis.IsValid() {
+	if !ok {
 		return
 	}
 	pkg, ok := sel.X.(*ast.Ident)
@@ -43,6 +43,27 @@ func (r *rewriter) fmtCall(n *ast.CallExpr) {
 	}
 	from, ok := fmtArgsFrom[sel.Sel.Name]
 	if !ok {
+		return
+	}
+	if n.Ellipsis.IsValid() {
+		// fmt.Println(vs...): the operands are the slice's elements.
+		if from < 0 || len(n.Args) != from+1 {
+			return
+		}
+		arg := n.Args[from]
+		t := r.typeOf(arg)
+		if t == nil {
+			return
+		}
+		ts, ok1 := r.typeString(t)
+		ex, ok2 := r.shownExpr(t, "_nns_x0", 0)
+		a, z := r.off(arg.Pos()), r.off(arg.End())
+		if !ok1 || !ok2 || a < 0 || z < 0 {
+			return
+		}
+		r.usesRT = true
+		r.add(a, a, "func(_nns_x0 "+ts+") []any { return "+ex+" }(")
+		r.add(z, z, ")")
 		return
 	}
 	verbs := map[int]bool{}   // operand index -> shown through its methods
@@ -221,6 +242,10 @@ func (r *rewriter) showByMethod(e ast.Expr) {
 	if t == nil {
 		return
 	}
+	if types.IsInterface(t) {
+		r.showInterface(e, t)
+		return
+	}
 	ts, ok := r.typeString(t)
 	if !ok {
 		return
@@ -235,6 +260,64 @@ func (r *rewriter) showByMethod(e ast.Expr) {
 	r.add(b, b, ")")
 }
 
+// showInterface wraps e, of an interface type, so that a value of a
+// script type in it reaches fmt as Go would print it: yaegi keeps a
+// script value with methods in an interface as its own wrapper, which fmt
+// printed as {0xc000... {0xc000... 409}}; and fmt could not see its
+// String or Error method. The script's types with one are tried in turn,
+// anything else is unwrapped (_nnsrt.Unwrap):
+//
+//	x  ->  func(_nns_v any) any { if _nns_c, _nns_ok := _nns_v.(P); _nns_ok { return _nnsrt.Shown(_nns_c.String()) }; ...; return _nnsrt.Unwrap(_nns_v) }(x)
+func (r *rewriter) showInterface(e ast.Expr, t types.Type) {
+	ex, ok := r.interfaceShown("_nns_x0")
+	a, z := r.off(e.Pos()), r.off(e.End())
+	if !ok || a < 0 || z < 0 {
+		return
+	}
+	r.usesRT = true
+	r.add(a, a, "func(_nns_x0 any) any { return "+ex+" }(")
+	r.add(z, z, ")")
+}
+
+// interfaceShown returns showInterface's expression for the interface
+// value x (false when the script declares no types).
+func (r *rewriter) interfaceShown(x string) (string, bool) {
+	named := r.scriptTypes()
+	if len(named) == 0 {
+		return "", false // no script types: nothing of the script's to unwrap
+	}
+	var b strings.Builder
+	b.WriteString("func(_nns_v any) any { if _nns_v == nil { return nil }; ")
+	for _, n := range named {
+		for _, ct := range []types.Type{n, types.NewPointer(n)} {
+			method := ""
+			for _, m := range []string{"Error", "String"} {
+				if hasStringMethod(ct, m) {
+					method = m
+					break
+				}
+			}
+			if method == "" {
+				continue
+			}
+			ts, ok := r.typeString(ct)
+			if !ok {
+				continue
+			}
+			test := "_nns_v.(" + ts + ")"
+			ret := rtPkgName + ".Shown(_nns_c." + method + "())"
+			if _, ptr := ct.(*types.Pointer); ptr {
+				ret = "func() any { if _nns_c == nil { return _nns_c }; return " + ret + " }()"
+			} else {
+				test = "any(_nns_v).(" + ts + ")"
+			}
+			b.WriteString("if _nns_c, _nns_ok := " + test + "; _nns_ok { return " + ret + " }; ")
+		}
+	}
+	b.WriteString("return " + rtPkgName + ".Unwrap(_nns_v) }(" + x + ")")
+	return b.String(), true
+}
+
 // shownExpr returns an expression giving what fmt is to print for x, of
 // type t: a value of a script type with an Error or String method as
 // _nnsrt.Shown(x.String()) (a nil pointer as itself: fmt prints <nil>),
@@ -243,6 +326,9 @@ func (r *rewriter) showByMethod(e ast.Expr) {
 func (r *rewriter) shownExpr(t types.Type, x string, depth int) (string, bool) {
 	if depth > 3 {
 		return "", false
+	}
+	if types.IsInterface(t) {
+		return r.interfaceShown(x)
 	}
 	if r.scriptType(t) {
 		method := ""

@@ -256,13 +256,7 @@ func (r *rewriter) assertLit(typ ast.Expr, comma bool) (string, bool) {
 	if text == "" {
 		return "", false
 	}
-	var pkg *types.Package
-	for _, o := range r.info.Defs {
-		if o != nil && o.Pkg() != nil && o.Pkg().Path() == "main" {
-			pkg = o.Pkg()
-			break
-		}
-	}
+	pkg := r.mainPackage()
 	if pkg == nil {
 		return "", false
 	}
@@ -334,4 +328,36 @@ func (r *rewriter) assertLit(typ ast.Expr, comma bool) (string, bool) {
 			rtPkgName + ".AssertFailValue(_nns_v, " + strconv.Quote(iname) + ", " + strings.Join(ms, ", ") + "); return nil }")
 	}
 	return b.String(), true
+}
+
+// mainPackage returns the script's package as the type checker saw it
+// (nil if the input declares nothing).
+func (r *rewriter) mainPackage() *types.Package {
+	for _, o := range r.info.Defs {
+		if o != nil && o.Pkg() != nil && o.Pkg().Path() == "main" {
+			return o.Pkg()
+		}
+	}
+	return nil
+}
+
+// scriptTypes returns the package-level named types of the script that are
+// not generic and not interfaces.
+func (r *rewriter) scriptTypes() []*types.Named {
+	pkg := r.mainPackage()
+	if pkg == nil {
+		return nil
+	}
+	var out []*types.Named
+	scope := pkg.Scope()
+	for _, name := range scope.Names() {
+		tn, ok := scope.Lookup(name).(*types.TypeName)
+		if !ok || tn.IsAlias() {
+			continue
+		}
+		if named, ok := tn.Type().(*types.Named); ok && named.TypeParams().Len() == 0 && !types.IsInterface(named) {
+			out = append(out, named)
+		}
+	}
+	return out
 }

@@ -157,3 +157,70 @@ func main() {
 		t.Fatalf("got %q, want %q", out, want)
 	}
 }
+
+// Script values held in interfaces (an any parameter, a []any, an error
+// or fmt.Stringer variable) print as Go prints them: yaegi's wrapper for a
+// value with methods printed as {0xc000... {0xc000... 409}}, and its
+// String or Error method was not used. want is what the compiled program
+// prints; the unwrapping depends on yaegi's internal layout (unwrap.go).
+func TestPrintScriptValuesInInterfaces(t *testing.T) {
+	out, err := runSrc(t, `package main
+
+import "fmt"
+
+type A struct{ r float64 }
+
+type B struct{ r float64 }
+
+func (b B) Get() float64 { return b.r }
+
+type C struct{ r float64 }
+
+func (c *C) Get() float64 { return c.r }
+
+type Named struct{ n string }
+
+func (n Named) String() string { return "Named(" + n.n + ")" }
+
+type Err struct{ c int }
+
+func (e *Err) Error() string { return fmt.Sprint("Err", e.c) }
+
+func show(v any) { fmt.Println(v) }
+
+func showAll(vs ...any) { fmt.Println(vs...) }
+
+func main() {
+	var s fmt.Stringer = Named{"n"}
+	var e error = &Err{1}
+	show(s)
+	show(e)
+	fmt.Printf("%v|%s|%v\n", s, e, any(Named{"m"}))
+	show(A{1})
+	show(B{2})
+	show(C{3})
+	show(&C{4})
+	showAll(A{1}, B{2}, C{3})
+	var x any = C{5}
+	show(x)
+	fmt.Println(C{6}, []any{C{7}})
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `Named(n)
+Err1
+Named(n)|Err1|Named(m)
+{1}
+{2}
+{3}
+&{4}
+{1} {2} {3}
+{5}
+{6} [{7}]
+`
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
