@@ -72,49 +72,29 @@ func recovered(v any) any {
 	return v
 }
 
-// nilAssertions covers the assertions to a non-empty interface that
-// assertions leaves to yaegi (no script type implements the interface,
-// e.g. r.(error) or w.(io.Writer)): yaegi v0.16.1 dereferences nil when
-// the operand is a nil interface value, so `if err, ok :=
-// recover().(error); ok` crashed when nothing panicked. The assertion
-// becomes a function literal that checks for nil first and otherwise
-// asserts as written.
-func (r *rewriter) nilAssertions(f *ast.File) {
-	if r.info == nil {
-		return
+// nilAssertLit returns, for an assertion to a non-empty interface that
+// assertLit leaves to yaegi (no script type implements the interface,
+// e.g. r.(error) or w.(io.Writer)), a function literal that checks for
+// nil first and otherwise asserts as written: yaegi v0.16.1 dereferences
+// nil when the operand is a nil interface value, so `if err, ok :=
+// recover().(error); ok` crashed when nothing panicked.
+func (r *rewriter) nilAssertLit(typ ast.Expr, comma bool) (string, bool) {
+	tv, ok := r.info.Types[typ]
+	if !ok || !tv.IsType() || !types.IsInterface(tv.Type) {
+		return "", false
 	}
-	comma := commaAsserts(f)
-	ast.Inspect(f, func(n ast.Node) bool {
-		ta, ok := n.(*ast.TypeAssertExpr)
-		if !ok || ta.Type == nil {
-			return true
-		}
-		tv, ok := r.info.Types[ta.Type]
-		if !ok || !tv.IsType() || !types.IsInterface(tv.Type) {
-			return true
-		}
-		it, _ := tv.Type.Underlying().(*types.Interface)
-		if it == nil || !it.IsMethodSet() || it.NumMethods() == 0 {
-			return true
-		}
-		if _, handled := r.assertLit(ta.Type, comma[ta]); handled {
-			return true // assertions checks for nil
-		}
-		text := r.text(ta.Type.Pos(), ta.Type.End())
-		xs, xe, end := r.off(ta.X.Pos()), r.off(ta.X.End()), r.off(ta.End())
-		if text == "" || xs < 0 || xe < 0 || end < 0 {
-			return true
-		}
-		var lit string
-		if comma[ta] {
-			lit = "func(_nns_v any) (" + text + ", bool) { if _nns_v == nil { return nil, false }; _nns_c, _nns_ok := _nns_v.(" + text + "); return _nns_c, _nns_ok }"
-		} else {
-			r.usesRT = true
-			iname := types.TypeString(tv.Type, func(p *types.Package) string { return p.Name() })
-			lit = "func(_nns_v any) " + text + " { if _nns_v == nil { " + rtPkgName + ".AssertFail(\"\", " + strconv.Quote(iname) + ", \"\") }; return _nns_v.(" + text + ") }"
-		}
-		r.add(xs, xs, lit+"(")
-		r.add(xe, end, ")")
-		return true
-	})
+	it, _ := tv.Type.Underlying().(*types.Interface)
+	if it == nil || !it.IsMethodSet() || it.NumMethods() == 0 {
+		return "", false
+	}
+	text := r.text(typ.Pos(), typ.End())
+	if text == "" {
+		return "", false
+	}
+	if comma {
+		return "func(_nns_v any) (" + text + ", bool) { if _nns_v == nil { return nil, false }; _nns_c, _nns_ok := _nns_v.(" + text + "); return _nns_c, _nns_ok }", true
+	}
+	r.usesRT = true
+	iname := types.TypeString(tv.Type, func(p *types.Package) string { return p.Name() })
+	return "func(_nns_v any) " + text + " { if _nns_v == nil { " + rtPkgName + ".AssertFail(\"\", " + strconv.Quote(iname) + ", \"\") }; return _nns_v.(" + text + ") }", true
 }

@@ -177,7 +177,6 @@ func (r *rewriter) run(f *ast.File) {
 	// Last: its insertions at an operand's start must follow the
 	// statement markers at the same offset.
 	defer r.assertions(f)
-	defer r.nilAssertions(f)
 	r.argLits = map[*ast.FuncLit]bool{}
 	called := map[ast.Expr]bool{} // the function operands of calls
 	ast.Inspect(f, func(n ast.Node) bool {

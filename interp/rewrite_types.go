@@ -187,7 +187,8 @@ func concreteAssert(v, ts string, t types.Type) string {
 // is not assignable to type interp.valueInterface", or ok false for a
 // variable declared `var v any = T{}`), while a type switch on the
 // script's concrete types works. `v.(I)` becomes assertLit's function
-// literal called with v.
+// literal called with v; an assertion to an interface no script type
+// implements gets nilAssertLit's nil check instead.
 func (r *rewriter) assertions(f *ast.File) {
 	if r.info == nil {
 		return
@@ -200,7 +201,12 @@ func (r *rewriter) assertions(f *ast.File) {
 		}
 		lit, ok := r.assertLit(ta.Type, comma[ta])
 		if !ok {
-			return true
+			// One walk for both kinds: the outer assertion of
+			// v.(io.Writer).(fmt.Stringer) is visited first, so nested
+			// wrappers nest in the right order.
+			if lit, ok = r.nilAssertLit(ta.Type, comma[ta]); !ok {
+				return true
+			}
 		}
 		xs, xe, end := r.off(ta.X.Pos()), r.off(ta.X.End()), r.off(ta.End())
 		if xs < 0 || xe < 0 || end < 0 {

@@ -134,3 +134,35 @@ case Shape:
 		t.Fatalf("got %q", got)
 	}
 }
+
+// Nested assertions, one to an interface a script type implements and one
+// to an interface none does, nest their rewrites in the right order (they
+// came out reversed: "too many arguments").
+func TestNestedInterfaceAssertions(t *testing.T) {
+	out, err := runSrc(t, `package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+type S struct{}
+
+func (S) String() string { return "s" }
+
+func main() {
+	var v any = os.Stdout
+	_, ok := v.(io.Writer).(fmt.Stringer)
+	var w any = S{}
+	s, ok2 := w.(fmt.Stringer)
+	fmt.Println(ok, ok2, s.String())
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "false true s\n" {
+		t.Fatalf("got %q", out)
+	}
+}
