@@ -376,3 +376,24 @@ func TestBackwardErrorNamesTheOp(t *testing.T) {
 		t.Errorf("error %v, want it to name failing_op", err)
 	}
 }
+
+// A reshape that is a view of a base laid out non-contiguously
+// (x.T().Detach()) but would not be one of the contiguous base the
+// backward pass replays views on is a copy: the replay panicked ("reshape
+// ... is no view") in the backward of the write through it.
+func TestReshapeOfNonContiguousBase(t *testing.T) {
+	b := FromSlice([]float32{1, 2, 3, 4}, 2, 2).T().Detach() // strides (1, 2)
+	r := b.T().Reshape(4)
+	src := FromSlice([]float32{5, 6, 7, 8}, 4).RequiresGrad()
+	r.Copy(src)
+	w := FromSlice([]float32{1, 10, 100, 1000}, 4)
+	if err := r.Mul(w).Sum().Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if got := src.Grad().Data(); fmt.Sprint(got) != "[1 10 100 1000]" {
+		t.Fatalf("src grad %v, want [1 10 100 1000]", got)
+	}
+	if got := r.Data(); fmt.Sprint(got) != "[5 6 7 8]" {
+		t.Fatalf("r = %v", got)
+	}
+}

@@ -294,9 +294,20 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 	if !ok {
 		return t.Contiguous().Reshape(shape...)
 	}
+	if t.view != nil {
+		// The view is replayed on a contiguous base (after a write to the
+		// base): it must be a view of that layout too. A base that is not
+		// contiguous itself (x.T().Detach()) can allow a reshape the
+		// replay cannot do; then it is a copy (t may be contiguous: Clone).
+		base := t.view.base
+		rel := t.view.apply(&Tensor{shape: base.shape, stride: contiguousStrides(base.shape)})
+		if _, ok := viewStrides(rel.shape, rel.stride, shape); !ok {
+			return t.Clone().Reshape(shape...)
+		}
+	}
 	geo := func(x *Tensor) *Tensor {
 		st, ok := viewStrides(x.shape, x.stride, shape)
-		if !ok { // x is laid out as t is, or contiguous: never here
+		if !ok { // x is laid out as t is, or as t would be on a contiguous base: never here
 			panic(errorf("internal: reshape of %v strides %v to %v is no view", x.shape, x.stride, shape))
 		}
 		return fromStorage(x.st, x.off, cloneInts(shape), st)
