@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chzyer/readline"
 
@@ -200,9 +201,12 @@ func (r *REPL) runReadline() error {
 		Stdout:            r.out,
 		Stderr:            r.errw,
 	}
+	var rlp atomic.Pointer[readline.Instance] // set once readline runs
 	cfg.Listener = readline.FuncListener(func(line []rune, pos int, key rune) ([]rune, int, bool) {
 		if key == 0 {
-			return nil, 0, false // the call as a read starts, before the default text
+			// Called with no line as a read starts: curLine is set to the
+			// default text by hand before each read.
+			return nil, 0, false
 		}
 		lineMu.Lock()
 		curLine = string(line)
@@ -210,13 +214,19 @@ func (r *REPL) runReadline() error {
 		return nil, 0, false
 	})
 	cfg.FuncFilterInputRune = func(c rune) (rune, bool) {
-		if c != readline.CharDelete {
+		// In reverse search or completion, readline takes the interrupt
+		// as "leave this mode" and returns nothing: not a quit there.
+		rl := rlp.Load()
+		if c != readline.CharDelete || rl == nil || rl.Operation.IsSearchMode() || rl.Operation.IsInCompleteMode() {
 			return c, true
 		}
 		lineMu.Lock()
 		defer lineMu.Unlock()
 		if curLine != "" && strings.TrimSpace(curLine) == "" {
 			quitEOF = true
+			// No "^C" echo for this interrupt. Written on readline's input
+			// goroutine, which reads the config for the key that follows;
+			// the REPL ends right after.
 			cfg.InterruptPrompt = ""
 			return readline.CharInterrupt, true
 		}
@@ -226,6 +236,7 @@ func (r *REPL) runReadline() error {
 	if err != nil {
 		return err
 	}
+	rlp.Store(rl)
 	defer rl.Close()
 	if r.opts.Banner {
 		fmt.Fprintln(r.out, "nnscope REPL: Go syntax; fmt and nnscope are imported. :help for commands, Ctrl-D or :quit to leave.")
@@ -239,7 +250,7 @@ func (r *REPL) runReadline() error {
 		}
 		keepPartialLine(r.out, readline.GetScreenWidth())
 		lineMu.Lock()
-		curLine = indent
+		curLine, quitEOF = indent, false
 		lineMu.Unlock()
 		line, err := rl.ReadlineWithDefault(indent)
 		indent = ""
@@ -247,7 +258,7 @@ func (r *REPL) runReadline() error {
 		quit := quitEOF
 		lineMu.Unlock()
 		switch {
-		case quit:
+		case quit && errors.Is(err, readline.ErrInterrupt):
 			return nil
 		case errors.Is(err, readline.ErrInterrupt):
 			r.buf.reset() // Ctrl-C at the prompt drops the input

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/chzyer/readline"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,6 +20,7 @@ import (
 // interrupted fmt.Scan.
 type termStdin struct {
 	f   *os.File
+	fd  int32
 	ctx func() context.Context // the running evaluation's, nil between them
 }
 
@@ -28,14 +30,14 @@ func newTermStdin(in io.Reader, ctx func() context.Context) io.Reader {
 	if !ok {
 		return in
 	}
-	if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err != nil {
+	if !readline.IsTerminal(int(f.Fd())) {
 		return in
 	}
-	return termStdin{f: f, ctx: ctx}
+	return termStdin{f: f, fd: int32(f.Fd()), ctx: ctx}
 }
 
 func (s termStdin) Read(p []byte) (int, error) {
-	fds := []unix.PollFd{{Fd: int32(s.f.Fd()), Events: unix.POLLIN}}
+	fds := []unix.PollFd{{Fd: s.fd, Events: unix.POLLIN}}
 	for {
 		ctx := s.ctx()
 		if ctx == nil {
