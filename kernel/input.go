@@ -39,6 +39,9 @@ func Input(ctx context.Context, prompt string, password bool) (string, error) {
 // requestInput sends an input_request for the execute request parent and waits for the
 // input_reply (or ctx's end).
 func (k *Kernel) requestInput(ctx context.Context, parent *Message, prompt string, password bool) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err // interrupted: no input box that nothing would read
+	}
 	m, err := newMessage(k.session, "input_request", parent, map[string]any{"prompt": prompt, "password": password}, nil)
 	if err != nil {
 		return "", err

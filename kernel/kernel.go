@@ -598,12 +598,12 @@ func (k *Kernel) execute(m *Message) {
 		})
 	}
 	stdout, stderr := stream("stdout"), stream("stderr")
+	flush := func() { stdout.Flush(); stderr.Flush() }
 	display := func(b Bundle) {
 		if silent || b == nil {
 			return
 		}
-		stdout.Flush()
-		stderr.Flush()
+		flush()
 		data, md, transient, update := b.parts()
 		typ := "display_data"
 		if update {
@@ -617,9 +617,7 @@ func (k *Kernel) execute(m *Message) {
 		if !req.AllowStdin {
 			return "", ErrNoStdin
 		}
-		// What the cell printed so far (the question) goes out before the input box.
-		stdout.Flush()
-		stderr.Flush()
+		flush() // what the cell printed so far (the question) goes out before the input box
 		return k.requestInput(ctx, m, prompt, password)
 	})
 	interrupted := false
@@ -632,8 +630,7 @@ func (k *Kernel) execute(m *Message) {
 	wasInterrupted := interrupted
 	k.mu.Unlock()
 	cancel()
-	stdout.Flush()
-	stderr.Flush()
+	flush()
 
 	if err != nil {
 		ename, evalue, tb := describeError(err, wasInterrupted)

@@ -396,9 +396,18 @@ func (e *Evaluator) inspectValue(chain []string) string {
 	return strings.Join(parts, "\n\n")
 }
 
-// peek evaluates a dotted name in the session, output discarded.
+// peek evaluates a dotted name in the session, output discarded; then
+// the script's output goes back to the last cell (a goroutine it started
+// may still print).
 func (e *Evaluator) peek(expr string) (reflect.Value, bool) {
 	e.s.SetOutput(io.Discard, io.Discard)
+	e.mu.Lock()
+	last := e.lastOut
+	e.mu.Unlock()
+	if last[0] == nil {
+		last = [2]io.Writer{io.Discard, io.Discard}
+	}
+	defer e.s.SetOutput(last[0], last[1])
 	res, err := e.s.Eval(context.Background(), expr)
 	if err != nil || !res.HasValue || !res.Value.IsValid() {
 		return reflect.Value{}, false

@@ -34,6 +34,7 @@ type Evaluator struct {
 	errOut  io.Writer           // the running cell's stderr, nil between cells
 	hostErr io.Writer           // where host stderr goes between cells
 	ctx     context.Context     // the running cell's, nil between cells (stdin reads)
+	lastOut [2]io.Writer        // the last cell's stdout and stderr: goroutines it started write there
 	stdin   []byte              // the rest of the last line of input
 
 	imports sync.Once // the pre-imports, before the first cell
@@ -112,7 +113,7 @@ func (h hostWriter) Write(p []byte) (int, error) {
 // Execute implements kernel.Evaluator.
 func (e *Evaluator) Execute(ctx context.Context, code string, out, errOut io.Writer, disp func(kernel.Bundle)) (*kernel.Bundle, error) {
 	e.mu.Lock()
-	e.display, e.errOut, e.ctx, e.stdin = disp, errOut, ctx, nil
+	e.display, e.errOut, e.ctx, e.stdin, e.lastOut = disp, errOut, ctx, nil, [2]io.Writer{out, errOut}
 	e.mu.Unlock()
 	e.preImport()
 	// The script's output goes to this cell until the next one starts:

@@ -90,6 +90,9 @@ func TestLateGoroutineOutput(t *testing.T) {
 	if _, err := e.Execute(context.Background(), code, w, w, func(kernel.Bundle) {}); err != nil {
 		t.Fatal(err)
 	}
+	// A Shift-Tab between cells evaluates with output discarded; the
+	// cell's goroutine still writes to the cell after it.
+	e.Inspect("time.Sleep", len("time.Sleep"), 0)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		mu.Lock()
