@@ -175,4 +175,14 @@ func TestTF32IsPerModel(t *testing.T) {
 	if after := logits(strict); !slices.Equal(after, before) {
 		t.Error("loading the model again with TF32 changed the strict model's logits")
 	}
+	// A module call outside a trace runs in its model's precision too, not
+	// in that of the last trace (of the TF32 model).
+	var h *Tensor
+	strict.Trace(prompt, func(tr *Tracer) { h = strict.Transformer.LnF.Output().Save() })
+	call := func() []float32 { return strict.LMHead.Call(h).Slice("0, -1, ::97").Float32s() }
+	want := call()
+	logits(fast)
+	if got := call(); !slices.Equal(got, want) {
+		t.Error("strict model's LMHead.Call after a TF32 trace gave other logits")
+	}
 }

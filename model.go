@@ -59,9 +59,21 @@ func Device(name string) Option { return func(o *modelOptions) { o.device = name
 
 // TF32 lets GPU matrix products use TF32 tensor cores: several times
 // faster, about 1e-3 relative error. The default is strict FP32. It holds
-// for the traces and generations of the model loaded with it; other
-// models keep their own setting.
+// for the traces, generations and module calls (Envoy.Call) of the model
+// loaded with it; other models keep their own setting.
 func TF32() Option { return func(o *modelOptions) { o.tf32 = true } }
+
+// useGEMMPrecision sets the GPU's GEMM precision to the model's (TF32
+// option), not that of whichever model ran last: before each of its
+// passes and module calls.
+func (m *Model) useGEMMPrecision() {
+	if m.g.Device() != "cuda" {
+		return
+	}
+	if err := rt.SetTF32(m.tf32); err != nil {
+		fail("device", "%v", err)
+	}
+}
 
 // Revision selects a Hub branch, tag or commit (default "main").
 func Revision(rev string) Option { return func(o *modelOptions) { o.revision = rev } }

@@ -187,13 +187,7 @@ type abortSignal struct{ err error }
 // run executes the batched forward with every invoke body interleaved.
 func (tr *Tracer) run() {
 	tr.running = true
-	if tr.model.g.Device() == "cuda" {
-		// The GEMM precision is the model's (TF32 option), not that of
-		// whichever model was loaded last.
-		if err := rt.SetTF32(tr.model.tf32); err != nil {
-			fail("device", "%v", err)
-		}
-	}
+	tr.model.useGEMMPrecision()
 	// Device memory of everything the pass allocated goes back to the
 	// allocator when it ends, but for saved and cached values (see
 	// runtime.BeginGPUScope).
@@ -676,6 +670,7 @@ func (e *Envoy) Call(x *Tensor) *Tensor {
 	if dev := e.model.g.Device(); t.Device() != dev {
 		fail("usage", "%s: the input is on %s, the model on %s (move it with .To(%q))", op, t.Device(), dev, dev)
 	}
+	e.model.useGEMMPrecision()
 	out, err := e.model.g.Apply(e.mod, t)
 	if err != nil {
 		fail("usage", "%s: %v", op, err)
