@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -56,17 +57,10 @@ func lineDiff(got, want string) string {
 			wl = w[i]
 		}
 		if gl != wl {
-			b.WriteString("line " + itoa(i+1) + ":\n  got  " + gl + "\n  want " + wl + "\n")
+			b.WriteString("line " + strconv.Itoa(i+1) + ":\n  got  " + gl + "\n  want " + wl + "\n")
 		}
 	}
 	return b.String()
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }
 
 // In a session, definitions whose value calls a generic function (min and

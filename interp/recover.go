@@ -19,7 +19,7 @@ import (
 // recovered as runtime errors with Go's wording, as compiled Go gives
 // them. `defer recover()` stays a no-op as in Go: the argument is
 // evaluated when the defer statement runs, outside any panic.
-func (r *rewriter) recoverCall(n *ast.CallExpr, id *ast.Ident) {
+func (r *rewriter) recoverCall(n *ast.CallExpr) {
 	if len(n.Args) != 0 {
 		return
 	}
@@ -53,9 +53,6 @@ func recovered(v any) any {
 	}
 	switch x := v.(type) {
 	case string:
-		if t, ok := reflectPanics[x]; ok {
-			return &runtimeError{t}
-		}
 		if t := translatePanic(x); t != x {
 			return &runtimeError{t}
 		}

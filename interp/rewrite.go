@@ -403,7 +403,7 @@ func (r *rewriter) call(n *ast.CallExpr) {
 		return
 	}
 	if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "recover" && r.isBuiltin(id) {
-		r.recoverCall(n, id)
+		r.recoverCall(n)
 		return
 	}
 	if r.info == nil {
@@ -976,21 +976,6 @@ func (r *rewriter) expr(n ast.Node) {
 
 func (r *rewriter) funcLit(fl *ast.FuncLit) {
 	wrapped := false
-	defer func() {
-		if !wrapped && r.argLits[fl] {
-			// A function literal passed straight to a host function
-			// (model.Trace(p, func(tr) {...})) takes yaegi's path that
-			// keeps every variable it captures from a loop body alive
-			// for good: a loop of traces each assigning a saved tensor to
-			// a variable of the loop body grew by that tensor each
-			// iteration. Parenthesized, it takes the closure path
-			// (the one a literal assigned to a variable takes), which
-			// does not.
-			start, end := r.off(fl.Pos()), r.off(fl.End())
-			r.add(start, start, "(")
-			r.add(end, end, ")")
-		}
-	}()
 	if r.cur != nil {
 		own := map[string]bool{}
 		for _, f := range fl.Type.Params.List {
@@ -1044,6 +1029,18 @@ func (r *rewriter) funcLit(fl *ast.FuncLit) {
 		}
 	}
 	r.fn(fl.Type, nil, fl.Body)
+	if !wrapped && r.argLits[fl] {
+		// A function literal passed straight to a host function
+		// (model.Trace(p, func(tr) {...})) takes yaegi's path that keeps
+		// every variable it captures from a loop body alive for good: a
+		// loop of traces each assigning a saved tensor to a variable of
+		// the loop body grew by that tensor each iteration. Parenthesized,
+		// it takes the closure path (the one a literal assigned to a
+		// variable takes), which does not.
+		start, end := r.off(fl.Pos()), r.off(fl.End())
+		r.add(start, start, "(")
+		r.add(end, end, ")")
+	}
 }
 
 func (r *rewriter) capture(name string, own, seen map[string]bool, names *[]string) {

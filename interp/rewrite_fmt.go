@@ -81,16 +81,13 @@ func (r *rewriter) fmtCall(n *ast.CallExpr) {
 		if !ok || tv.Value == nil || tv.Value.Kind() != constant.String {
 			return
 		}
-		format := constant.StringVal(tv.Value)
-		vs, ok := formatVerbs(format)
+		vs, ok := scanFormat(constant.StringVal(tv.Value))
 		if !ok {
 			return
 		}
 		for k, v := range vs {
-			verbs[fi+1+k] = v
-		}
-		for k, w := range formatW(format) {
-			wrapped[fi+1+k] = w
+			verbs[fi+1+k] = v.showsText()
+			wrapped[fi+1+k] = v.c == 'w'
 		}
 		r.typeVerbs(n.Args[fi], n.Args[fi+1:])
 	}
@@ -121,10 +118,12 @@ func (r *rewriter) typeVerbs(format ast.Expr, operands []ast.Expr) {
 		return
 	}
 	raw := r.text(lit.Pos(), lit.End())
-	for k, off := range verbOffsets(raw) {
-		if k >= len(operands) || raw[off] != 'T' {
+	vs, _ := scanFormat(raw)
+	for k, v := range vs {
+		if k >= len(operands) || v.c != 'T' {
 			continue
 		}
+		off := v.off
 		t := r.typeOf(operands[k])
 		if t == nil || types.IsInterface(t) || !declaredByScript(t) {
 			continue
@@ -138,29 +137,6 @@ func (r *rewriter) typeVerbs(format ast.Expr, operands []ast.Expr) {
 		r.add(oa, oa, "func(any) string { return "+strconv.Quote(name)+" }(")
 		r.add(ob, ob, ")")
 	}
-}
-
-// verbOffsets returns the offset in a format literal's source text of each
-// operand's verb letter, in order (nil for formats formatVerbs does not
-// follow).
-func verbOffsets(raw string) []int {
-	if _, ok := formatVerbs(raw); !ok {
-		return nil
-	}
-	var out []int
-	for i := 0; i < len(raw); i++ {
-		if raw[i] != '%' {
-			continue
-		}
-		i++
-		for i < len(raw) && strings.IndexByte("+-# 0123456789.", raw[i]) >= 0 {
-			i++
-		}
-		if i < len(raw) && raw[i] != '%' {
-			out = append(out, i)
-		}
-	}
-	return out
 }
 
 // asError passes e, a value of a script type that implements error, as an
@@ -218,7 +194,7 @@ func (r *rewriter) errorsAsCall(n *ast.CallExpr) {
 		return
 	}
 	pt, ok := r.typeOf(n.Args[1]).(*types.Pointer)
-	if !ok || types.IsInterface(pt.Elem()) || !r.scriptType(pt.Elem()) {
+	if !ok || !r.scriptType(pt.Elem()) {
 		return
 	}
 	ts, ok := r.typeString(pt.Elem())
@@ -243,7 +219,7 @@ func (r *rewriter) showByMethod(e ast.Expr) {
 		return
 	}
 	if types.IsInterface(t) {
-		r.showInterface(e, t)
+		r.showInterface(e)
 		return
 	}
 	ts, ok := r.typeString(t)
@@ -268,20 +244,20 @@ func (r *rewriter) showByMethod(e ast.Expr) {
 // anything else is unwrapped (_nnsrt.Unwrap):
 //
 //	x  ->  func(_nns_v any) any { if _nns_c, _nns_ok := _nns_v.(P); _nns_ok { return _nnsrt.Shown(_nns_c.String()) }; ...; return _nnsrt.Unwrap(_nns_v) }(x)
-func (r *rewriter) showInterface(e ast.Expr, t types.Type) {
-	ex, ok := r.interfaceShown("_nns_x0")
+func (r *rewriter) showInterface(e ast.Expr) {
+	lit, ok := r.interfaceShown()
 	a, z := r.off(e.Pos()), r.off(e.End())
 	if !ok || a < 0 || z < 0 {
 		return
 	}
 	r.usesRT = true
-	r.add(a, a, "func(_nns_x0 any) any { return "+ex+" }(")
+	r.add(a, a, lit+"(")
 	r.add(z, z, ")")
 }
 
-// interfaceShown returns showInterface's expression for the interface
-// value x (false when the script declares no types).
-func (r *rewriter) interfaceShown(x string) (string, bool) {
+// interfaceShown returns showInterface's function literal, of an any
+// (false when the script declares no types).
+func (r *rewriter) interfaceShown() (string, bool) {
 	named := r.scriptTypes()
 	if len(named) == 0 {
 		return "", false // no script types: nothing of the script's to unwrap
@@ -290,31 +266,15 @@ func (r *rewriter) interfaceShown(x string) (string, bool) {
 	b.WriteString("func(_nns_v any) any { if _nns_v == nil { return nil }; ")
 	for _, n := range named {
 		for _, ct := range []types.Type{n, types.NewPointer(n)} {
-			method := ""
-			for _, m := range []string{"Error", "String"} {
-				if hasStringMethod(ct, m) {
-					method = m
-					break
-				}
-			}
-			if method == "" {
+			ret, ok := r.shownExpr(ct, "_nns_c", 0)
+			ts, ok2 := r.typeString(ct)
+			if !ok || !ok2 {
 				continue
 			}
-			ts, ok := r.typeString(ct)
-			if !ok {
-				continue
-			}
-			test := "_nns_v.(" + ts + ")"
-			ret := rtPkgName + ".Shown(_nns_c." + method + "())"
-			if _, ptr := ct.(*types.Pointer); ptr {
-				ret = "func() any { if _nns_c == nil { return _nns_c }; return " + ret + " }()"
-			} else {
-				test = "any(_nns_v).(" + ts + ")"
-			}
-			b.WriteString("if _nns_c, _nns_ok := " + test + "; _nns_ok { return " + ret + " }; ")
+			b.WriteString("if _nns_c, _nns_ok := " + concreteAssert("_nns_v", ts, ct) + "; _nns_ok { return " + ret + " }; ")
 		}
 	}
-	b.WriteString("return " + rtPkgName + ".Unwrap(_nns_v) }(" + x + ")")
+	b.WriteString("return " + rtPkgName + ".Unwrap(_nns_v) }")
 	return b.String(), true
 }
 
@@ -328,16 +288,11 @@ func (r *rewriter) shownExpr(t types.Type, x string, depth int) (string, bool) {
 		return "", false
 	}
 	if types.IsInterface(t) {
-		return r.interfaceShown(x)
+		lit, ok := r.interfaceShown()
+		return lit + "(" + x + ")", ok
 	}
 	if r.scriptType(t) {
-		method := ""
-		for _, m := range []string{"Error", "String"} {
-			if hasStringMethod(t, m) {
-				method = m
-				break
-			}
-		}
+		method := textMethod(t)
 		if method == "" {
 			return "", false
 		}
@@ -360,9 +315,6 @@ func (r *rewriter) shownExpr(t types.Type, x string, depth int) (string, bool) {
 		key, elem = u.Key(), u.Elem()
 	default:
 		return "", false
-	}
-	if _, named := t.(*types.Named); named && r.scriptType(t) {
-		return "", false // a named slice type's own methods were handled above
 	}
 	ts, ok1 := r.typeString(t)
 	v := fmt.Sprintf("_nns_x%d", depth+1)
@@ -398,6 +350,18 @@ func (r *rewriter) scriptType(t types.Type) bool {
 	return pkg != nil && pkg.Path() == "main"
 }
 
+// textMethod returns the method fmt would print a value of type t with:
+// Error, else String, if t's method set has it as name() string; "" if
+// neither.
+func textMethod(t types.Type) string {
+	for _, m := range []string{"Error", "String"} {
+		if hasStringMethod(t, m) {
+			return m
+		}
+	}
+	return ""
+}
+
 // hasStringMethod reports whether t's method set has name() string.
 func hasStringMethod(t types.Type, name string) bool {
 	sel := types.NewMethodSet(t).Lookup(nil, name)
@@ -412,34 +376,19 @@ func hasStringMethod(t types.Type, name string) bool {
 	return ok && b.Kind() == types.String
 }
 
-// formatW returns, for each operand a format uses in order, whether its
-// verb is %w (formats formatVerbs does not follow give nil).
-func formatW(f string) []bool {
-	if _, ok := formatVerbs(f); !ok {
-		return nil
-	}
-	var out []bool
-	for i := 0; i < len(f); i++ {
-		if f[i] != '%' {
-			continue
-		}
-		i++
-		for i < len(f) && strings.IndexByte("+-# 0123456789.", f[i]) >= 0 {
-			i++
-		}
-		if i < len(f) && f[i] != '%' {
-			out = append(out, f[i] == 'w')
-		}
-	}
-	return out
+// fmtVerb is one operand's verb in a format: the letter, its offset in
+// the format, and whether the # flag is set.
+type fmtVerb struct {
+	c     byte
+	off   int
+	sharp bool
 }
 
-// formatVerbs returns, for each operand a format uses in order, whether
-// its verb shows a Stringer through String (%v without #, %s, %q, %x,
-// %X). It reports false for formats it does not follow (* widths,
-// explicit argument indexes).
-func formatVerbs(f string) ([]bool, bool) {
-	var out []bool
+// scanFormat returns the verbs of a format (or of a format literal's
+// source text, whose escapes hold no %) in operand order. It reports false
+// for formats it does not follow (* widths, explicit argument indexes).
+func scanFormat(f string) ([]fmtVerb, bool) {
+	var out []fmtVerb
 	for i := 0; i < len(f); i++ {
 		if f[i] != '%' {
 			continue
@@ -462,8 +411,13 @@ func formatVerbs(f string) ([]bool, bool) {
 		case '*', '[':
 			return nil, false
 		}
-		v := f[i]
-		out = append(out, (v == 'v' && !sharp) || v == 's' || v == 'q' || v == 'x' || v == 'X')
+		out = append(out, fmtVerb{c: f[i], off: i, sharp: sharp})
 	}
 	return out, true
+}
+
+// showsText reports whether verb v prints a Stringer through String (%v
+// without #, %s, %q, %x, %X).
+func (v fmtVerb) showsText() bool {
+	return (v.c == 'v' && !v.sharp) || v.c == 's' || v.c == 'q' || v.c == 'x' || v.c == 'X'
 }

@@ -30,7 +30,7 @@ func (r *rewriter) methodValue(n *ast.SelectorExpr) {
 		return
 	}
 	fn, ok := sel.Obj().(*types.Func)
-	if !ok || !r.scriptType(sel.Recv()) || types.IsInterface(sel.Recv()) {
+	if !ok || !r.scriptType(sel.Recv()) {
 		return
 	}
 	msig, ok := fn.Type().(*types.Signature)

@@ -262,26 +262,13 @@ func (r *rewriter) assertLit(typ ast.Expr, comma bool) (string, bool) {
 	if text == "" {
 		return "", false
 	}
-	pkg := r.mainPackage()
-	if pkg == nil {
-		return "", false
-	}
 	goName := func(t types.Type) string {
 		return types.TypeString(t, func(p *types.Package) string { return p.Name() })
 	}
 	iname := goName(tv.Type)
-	scope := pkg.Scope()
 	var cases []string
 	found := false
-	for _, name := range scope.Names() {
-		tn, ok := scope.Lookup(name).(*types.TypeName)
-		if !ok || tn.IsAlias() {
-			continue
-		}
-		named, ok := tn.Type().(*types.Named)
-		if !ok || named.TypeParams().Len() > 0 || types.IsInterface(named) {
-			continue
-		}
+	for _, named := range r.scriptTypes() {
 		for _, t := range []types.Type{named, types.NewPointer(named)} {
 			ts, ok := r.typeString(t)
 			if !ok {

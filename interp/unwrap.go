@@ -5,10 +5,10 @@ import (
 	"unsafe"
 )
 
-// yaegiValueInterface is the type yaegi v0.16.1 keeps a script value
-// with methods in when it is stored in an interface (its unexported
+// yaegiInterp is the package of the type yaegi v0.16.1 keeps a script
+// value with methods in when it is stored in an interface (its unexported
 // interp.valueInterface{node *node; value reflect.Value}).
-const yaegiValueInterface = "github.com/traefik/yaegi/interp.valueInterface"
+const yaegiInterp = "github.com/traefik/yaegi/interp"
 
 // unwrapValue returns the value yaegi's interface wrapper holds, or v
 // itself: host code (fmt, json) saw the wrapper's fields, so a script
@@ -18,7 +18,7 @@ const yaegiValueInterface = "github.com/traefik/yaegi/interp.valueInterface"
 func unwrapValue(v any) any {
 	for i := 0; i < 8; i++ {
 		rv := reflect.ValueOf(v)
-		if !rv.IsValid() || rv.Kind() != reflect.Struct || rv.Type().PkgPath()+"."+rv.Type().Name() != yaegiValueInterface || rv.NumField() != 2 {
+		if !rv.IsValid() || rv.Kind() != reflect.Struct || rv.Type().Name() != "valueInterface" || rv.Type().PkgPath() != yaegiInterp || rv.NumField() != 2 {
 			return v
 		}
 		f := rv.Type().Field(1)

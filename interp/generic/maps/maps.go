@@ -1,4 +1,4 @@
-// Package maps is the standard library's maps (Go 1.23 and later) for
+// Package maps is the standard library's maps (its API as of Go 1.26) for
 // nnscope scripts, compiled into every session by package interp over
 // yaegi v0.16.1's Go 1.22 one (whose Clone returned the map itself). See
 // package slices beside it for the rules the file keeps to.

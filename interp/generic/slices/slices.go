@@ -1,4 +1,4 @@
-// Package slices is the standard library's slices (Go 1.23 and later)
+// Package slices is the standard library's slices (its API as of Go 1.26)
 // for nnscope scripts. yaegi v0.16.1 ships Go 1.22's without the sorting,
 // Min/Max and iterator functions, and cannot infer type arguments; package
 // interp compiles this file over it in every session and its rewriter adds
