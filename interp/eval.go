@@ -518,6 +518,12 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 		newImports = append(newImports, is)
 	}
 
+	if !in.sessGeneric && importsGeneric(f) {
+		if err := compileGeneric(in.sess); err != nil {
+			return Result{}, err
+		}
+		in.sessGeneric = true
+	}
 	// Evaluate groups of consecutive segments of the same kind, in order.
 	var res Result
 	for i := 0; i < len(segs); {
@@ -820,7 +826,7 @@ func (in *Interpreter) ensureSession(ctx context.Context) error {
 		return err
 	}
 	in.newFlagSet(in.opts.Args, &in.stderr)
-	in.sess = yi
+	in.sess, in.sessGeneric = yi, false
 	in.sessImports = map[string]string{}
 	for _, s := range []string{"import " + rtPkgName + " \"" + rtPkgPath + "\"", helperSource} {
 		padded := in.addChunk(&chunk{text: s, input: ""})

@@ -42,8 +42,21 @@ var hostsortTable = map[string]map[string]reflect.Value{
 	"nnscope/interp/generic/hostsort/hostsort": {"Sort": reflect.ValueOf(hostsort.Sort)},
 }
 
+// importsGeneric reports whether f imports one of the generic packages.
+func importsGeneric(f *ast.File) bool {
+	for p := range fileImports(f) {
+		for _, g := range genericSources {
+			if g.path == p {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // compileGeneric compiles the generic packages into yi, after its
-// standard library symbols.
+// standard library symbols. It costs about 2 ms, so it is done only for a
+// script or session that imports one of them.
 func compileGeneric(yi *yaegi.Interpreter) error {
 	for _, g := range genericSources {
 		if _, err := yi.Compile(g.src); err != nil {

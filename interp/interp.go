@@ -61,6 +61,7 @@ type Interpreter struct {
 	// REPL session.
 	sess        *yaegi.Interpreter
 	sessImports map[string]string // path -> local name
+	sessGeneric bool              // the generic packages are compiled into sess
 	sessDecls   []ctxDecl
 	globalTypes map[string]string // global -> its type as the session writes it (recordGlobalTypes)
 	typeTexts   map[string]string // type name -> its definition (yaegi cannot change it)
@@ -215,9 +216,6 @@ func (in *Interpreter) newYaegi() (*yaegi.Interpreter, error) {
 		if err := yi.Use(t); err != nil {
 			return nil, err
 		}
-	}
-	if err := compileGeneric(yi); err != nil {
-		return nil, err
 	}
 	osTable := map[string]reflect.Value{
 		"Args": reflect.ValueOf(&in.osArgs).Elem(),
@@ -446,6 +444,11 @@ func (in *Interpreter) RunSource(ctx context.Context, path, src string, args []s
 	if err != nil {
 		return err
 	}
+	if f, err := parser.ParseFile(token.NewFileSet(), path, src, parser.ImportsOnly); err == nil && importsGeneric(f) {
+		if err := compileGeneric(yi); err != nil {
+			return err
+		}
+	}
 	argv := append([]string{path}, args...)
 	in.newFlagSet(argv, &in.stderr)
 	padded := in.addChunk(&chunk{text: text, m: m, input: src, filename: path})
@@ -558,17 +561,16 @@ func (in *Interpreter) finish(err error, terrs []types.Error, toPos func(token.P
 			}
 		}
 	}
-	if strings.Contains(e.Msg, "undefined type for") || strings.Contains(e.Msg, "cannot infer") {
-		// slices.Max(x) without import "slices": yaegi finds the
-		// interpreted package anyway and fails to infer E.
+	// slices.Max(x) without import "slices": yaegi finds its own
+	// interpreted package anyway (without Max, or failing to infer E); and
+	// "constant definition loop" (#806): the checker's "undefined: name".
+	if strings.Contains(e.Msg, "undefined type for") || strings.Contains(e.Msg, "cannot infer") ||
+		strings.HasPrefix(e.Msg, "undefined selector: ") || strings.Contains(e.Msg, "constant definition loop") {
 		if u := undefinedErr(terrs, toPos); u != nil {
 			return u
 		}
 	}
 	if strings.Contains(e.Msg, "constant definition loop") {
-		if u := undefinedErr(terrs, toPos); u != nil {
-			return u
-		}
 		if len(terrs) > 0 {
 			return typeErr(terrs[0], toPos)
 		}
