@@ -308,7 +308,7 @@ func CausalSoftmax(scores *Tensor, scale float32, keyMask [][]float32) *Tensor {
 				visible := func(j int) bool {
 					return j <= i+past && (keyMask == nil || keyMask[b][j] != 0)
 				}
-				lim := min(i+past+1, Tk) // keys after the query are hidden
+				lim := max(0, min(i+past+1, Tk)) // keys after the query are hidden
 				k := first[b]
 				if k >= 0 {
 					for _, v := range xr[min(k, lim):lim] {

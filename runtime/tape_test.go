@@ -275,9 +275,9 @@ func TestStaleViewRequiresGradAfterWrite(t *testing.T) {
 }
 
 // A hook that writes a tensor of the graph in place during the pass does
-// not change the graph the pass runs through: the write gave y a new
-// history and the pass followed it, so x got no gradient. A write to a
-// value an op saved is the error it is before the pass.
+// not change the graph the pass runs through (before, the write gave y a
+// new history and the pass followed it, so x got no gradient). A write to
+// a value an op saved is the error it is before the pass.
 func TestHookWritingTheGraphDuringBackward(t *testing.T) {
 	x := FromSlice([]float32{1, 2, 3, 4}, 2, 2).RequiresGrad()
 	y := x.Mul(2)

@@ -236,8 +236,9 @@ func TestReleaseWaitsForTheStream(t *testing.T) {
 	if err := a.release(); err != nil || strings.Join(f.log, ",") != "sync,free" {
 		t.Fatalf("release: %v, calls %v, want sync,free", err, f.log)
 	}
-	r, _, _ := a.alloc(1 << 20)
-	_ = r
+	if _, _, err := a.alloc(1 << 20); err != nil {
+		t.Fatal(err)
+	}
 	f.log = nil
 	if err := a.releaseAll(); err != nil || strings.Join(f.log, ",") != "sync,free" {
 		t.Fatalf("releaseAll: %v, calls %v, want sync,free", err, f.log)

@@ -64,8 +64,8 @@ int main() {
 // TestKernelIndicesPastInt32 checks the index helpers of common.cuh with
 // the host compiler: the grid-stride loop must not wrap when n is within a
 // grid's stride of INT_MAX, and offsetOf must reach offsets past INT_MAX
-// (both are reachable on a GPU with 80 GB or more: GPT-2's logits for 40
-// rows of 1024 tokens are 2.06e9 floats).
+// (both are reachable with a buffer of about 2^31 floats, 8.6 GB: GPT-2's
+// logits for 40 rows of 1024 tokens are 2.06e9 floats).
 func TestKernelIndicesPastInt32(t *testing.T) {
 	gxx, err := exec.LookPath("g++")
 	if err != nil {
