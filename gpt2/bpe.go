@@ -70,8 +70,8 @@ type tokenizerFiles struct {
 	name      string // the file the vocabulary came from, for messages
 	vocab     map[string]int
 	merges    [][2]string
-	mergeAt   []string // where each merge was read, for messages
-	mergesErr error    // vocab.json without a readable merges.txt
+	mergeAt   func(i int) string // where merge i was read, for messages (built only then)
+	mergesErr error              // vocab.json without a readable merges.txt
 	added     []addedToken
 	// ByteLevel's add_prefix_space, and not its use_regex.
 	prefixSpace, wholeText bool
@@ -114,6 +114,7 @@ func readVocabMerges(dir string) (*tokenizerFiles, error) {
 	// merge keeps the rank of its first line (tokenizer.json's last wins).
 	lines := strings.Split(string(mb), "\n")
 	seen := map[[2]string]bool{}
+	var lineOf []int // merges.txt's line of each merge
 	for i := 1; i < len(lines)-1; i++ {
 		fields := strings.Fields(lines[i])
 		if len(fields) == 0 {
@@ -128,8 +129,9 @@ func readVocabMerges(dir string) (*tokenizerFiles, error) {
 		}
 		seen[m] = true
 		f.merges = append(f.merges, m)
-		f.mergeAt = append(f.mergeAt, fmt.Sprintf("%s:%d", mergesPath, i+1))
+		lineOf = append(lineOf, i+1)
 	}
+	f.mergeAt = func(i int) string { return fmt.Sprintf("%s:%d", mergesPath, lineOf[i]) }
 	// Added tokens: added_tokens.json (token -> id), the tokens of
 	// tokenizer_config.json's added_tokens_decoder (id -> flags), and the
 	// special tokens named in tokenizer_config.json and
@@ -370,8 +372,8 @@ func readTokenizerJSON(path string, b []byte) (*tokenizerFiles, error) {
 		default:
 			return nil, fmt.Errorf("%s: key \"model.merges\" entry %d: want \"left right\" or [left, right], got %s", path, i, clip(string(raw), 60))
 		}
-		f.mergeAt = append(f.mergeAt, fmt.Sprintf("%s: key \"model.merges\" entry %d", path, i))
 	}
+	f.mergeAt = func(i int) string { return fmt.Sprintf("%s: key \"model.merges\" entry %d", path, i) }
 	for i, raw := range tj.AddedTokens {
 		a, err := parseAddedToken(raw)
 		if err == nil && a.id < 0 {
@@ -424,8 +426,8 @@ func newBPE(f *tokenizerFiles) (*bpe, error) {
 		for _, tok := range []string{m[0], m[1], m[0] + m[1]} {
 			if _, ok := vocab[tok]; !ok {
 				where := fmt.Sprintf("%s: merge %d", source, i)
-				if i < len(f.mergeAt) {
-					where = f.mergeAt[i]
+				if f.mergeAt != nil {
+					where = f.mergeAt(i)
 				}
 				return nil, fmt.Errorf("%s: merge %q %q: %q is not in the vocabulary (Hugging Face refuses such a tokenizer too)", where, m[0], m[1], tok)
 			}
@@ -672,7 +674,7 @@ func (t *bpe) mergePiece(piece string) []int {
 			return
 		}
 		if m, ok := t.merges[[2]int{sym[i], sym[next[i]]}]; ok {
-			h.push(mergeAt{m.rank, i, m.id, sym[i], sym[next[i]]})
+			h.push(candidate{m.rank, i, m.id, sym[i], sym[next[i]]})
 		}
 	}
 	for i := 0; i+1 < n; i++ {
@@ -699,17 +701,17 @@ func (t *bpe) mergePiece(piece string) []int {
 	return ids
 }
 
-// mergeAt is a candidate merge of the tokens at pos and after it.
-type mergeAt struct{ rank, pos, id, left, right int }
+// candidate is a candidate merge of the tokens at pos and after it.
+type candidate struct{ rank, pos, id, left, right int }
 
 // mergeHeap is a min-heap of candidate merges by rank, then position.
-type mergeHeap []mergeAt
+type mergeHeap []candidate
 
 func (h mergeHeap) less(a, b int) bool {
 	return h[a].rank < h[b].rank || h[a].rank == h[b].rank && h[a].pos < h[b].pos
 }
 
-func (h *mergeHeap) push(m mergeAt) {
+func (h *mergeHeap) push(m candidate) {
 	*h = append(*h, m)
 	s := *h
 	for i := len(s) - 1; i > 0; {
@@ -722,7 +724,7 @@ func (h *mergeHeap) push(m mergeAt) {
 	}
 }
 
-func (h *mergeHeap) pop() mergeAt {
+func (h *mergeHeap) pop() candidate {
 	s := *h
 	top := s[0]
 	last := len(s) - 1

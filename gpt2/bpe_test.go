@@ -842,3 +842,35 @@ func FuzzTokenizerJSON(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkLoadTokenizerFiles reads GPT-2's vocabulary and merges as a
+// model folder's vocab.json and merges.txt and builds the BPE from them.
+func BenchmarkLoadTokenizerFiles(b *testing.B) {
+	f := gpt2AsFiles(b)
+	dir := b.TempDir()
+	vj, err := json.Marshal(f.vocab)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString("#version: 0.2\n")
+	for _, m := range f.merges {
+		sb.WriteString(m[0] + " " + m[1] + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "vocab.json"), vj, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "merges.txt"), []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		g, err := readTokenizerFiles(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := newBPE(g); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
