@@ -98,11 +98,10 @@ func gpuUnary(t *Tensor, op cuda.UnaryOp, p float32, name string) *Tensor {
 	// as the CPU ops do: a write to exp's input is no error.
 	var xb, yb cuda.Buffer
 	var saved []*Tensor
-	switch op {
-	case cuda.OpExp, cuda.OpTanh, cuda.OpSqrt:
+	switch readsX, readsY := op.BackwardReads(); {
+	case readsY:
 		yb, saved = out.gbuf(), []*Tensor{out}
-	case cuda.OpNeg, cuda.OpScale, cuda.OpAddScalar, cuda.OpRSubScalar:
-	default:
+	case readsX:
 		xb, saved = x.gbuf(), []*Tensor{x}
 	}
 	recordNeeds(out, name, []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {

@@ -35,6 +35,19 @@ const (
 	OpRDivScalar                // p/x
 )
 
+// BackwardReads reports which of the forward's input x and output y the
+// op's backward kernel reads (exp, tanh and sqrt read y; the linear ops
+// neither; the others x): the engine keeps only those for backward.
+func (op UnaryOp) BackwardReads() (x, y bool) {
+	switch op {
+	case OpExp, OpTanh, OpSqrt:
+		return false, true
+	case OpNeg, OpScale, OpAddScalar, OpRSubScalar:
+		return false, false
+	}
+	return true, false
+}
+
 // need checks that b holds at least n elements.
 func need(what string, b Buffer, n int) error {
 	if n > 0 && b.IsNil() {
@@ -138,13 +151,13 @@ func (d *Device) UnaryBackward(op UnaryOp, gi, g, x, y Buffer, n int, p float32)
 	if err := need("UnaryBackward g", g, n); err != nil {
 		return err
 	}
-	switch op {
-	case OpExp, OpTanh, OpSqrt:
+	readsX, readsY := op.BackwardReads()
+	if readsY {
 		if err := need("UnaryBackward y", y, n); err != nil {
 			return err
 		}
-	case OpNeg, OpScale, OpAddScalar, OpRSubScalar:
-	default:
+	}
+	if readsX {
 		if err := need("UnaryBackward x", x, n); err != nil {
 			return err
 		}
