@@ -94,6 +94,9 @@ func TestJupyterClient(t *testing.T) {
 	if t.Failed() || testing.Verbose() {
 		t.Logf("report:\n%s", stdout.String())
 	}
-	// The readiness time is logged above, not asserted: a timed test
-	// fails on a busy machine (it took 3.4 s there), not on slow code.
+	// The readiness time is logged above; only a kernel that hangs at
+	// start fails (a tight bound failed on a busy machine: 3.4 s there).
+	if rep.ReadyS > 30 {
+		t.Errorf("the kernel took %.1f s to be ready", rep.ReadyS)
+	}
 }
