@@ -471,7 +471,7 @@ func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op strin
 			// is sized for cur: broadcast v to it like an edit in place
 			// would, or fail here rather than deep inside a later module.
 			func() {
-				defer d.abortOnShape(op, mod, v, "the "+what, cur)
+				defer d.abortOnShape(op, mod, v, "the "+what, cur.Shape())
 				v = v.Expand(cur.Shape()...)
 			}()
 			v = v.Contiguous()
@@ -481,7 +481,7 @@ func (d *driver) place(md *mediator, mod *rt.Module, cur, v *rt.Tensor, op strin
 	view := d.rowsView(md, mod, cur)
 	src := v
 	func() {
-		defer d.abortOnShape(op, mod, v, "this invoke's "+what, view)
+		defer d.abortOnShape(op, mod, v, "this invoke's "+what, view.Shape())
 		src = v.Expand(view.Shape()...)
 	}()
 	func() {
@@ -505,7 +505,7 @@ func (d *driver) placeSkip(md *mediator, mod *rt.Module, in []*rt.Tensor, v *rt.
 		return d.place(md, mod, nil, v, "Skip")
 	}
 	func() {
-		defer d.abortOnShapes("Skip", mod, v, "the output", want)
+		defer d.abortOnShape("Skip", mod, v, "the output", want)
 		v = v.Expand(want...)
 	}()
 	return d.place(md, mod, nil, v.Contiguous(), "Skip")
@@ -557,31 +557,17 @@ func outputShape(mod *rt.Module, x *rt.Tensor) []int {
 	return nil
 }
 
-// abortOnShape, deferred around broadcasting v to target's shape (a view:
-// nothing is allocated, so the only error is the shape), turns the
+// abortOnShape, deferred around broadcasting v to the target shape (a
+// view: nothing is allocated, so the only error is the shape), turns the
 // runtime's error into one that names the module and both shapes.
-func (d *driver) abortOnShape(op string, mod *rt.Module, v *rt.Tensor, what string, target *rt.Tensor) {
+func (d *driver) abortOnShape(op string, mod *rt.Module, v *rt.Tensor, what string, target []int) {
 	if r := recover(); r != nil {
 		if _, ok := r.(*rt.Error); !ok {
 			panic(r)
 		}
-		d.abort(shapeError(op, mod, v, what, target.Shape()))
+		d.abort(&Error{Kind: "usage", Msg: fmt.Sprintf("%s on %s: the value has shape %v, %s has shape %v (a replacement must have that shape or broadcast to it)",
+			op, mod.Path, v.Shape(), what, target)})
 	}
-}
-
-// abortOnShapes is abortOnShape for a target known by its shape.
-func (d *driver) abortOnShapes(op string, mod *rt.Module, v *rt.Tensor, what string, target []int) {
-	if r := recover(); r != nil {
-		if _, ok := r.(*rt.Error); !ok {
-			panic(r)
-		}
-		d.abort(shapeError(op, mod, v, what, target))
-	}
-}
-
-func shapeError(op string, mod *rt.Module, v *rt.Tensor, what string, target []int) error {
-	return &Error{Kind: "usage", Msg: fmt.Sprintf("%s on %s: the value has shape %v, %s has shape %v (a replacement must have that shape or broadcast to it)",
-		op, mod.Path, v.Shape(), what, target)}
 }
 
 // hand gives a body the live value t of a module's input or output. The
