@@ -2,24 +2,14 @@
 
 #include "textflag.h"
 
-// exp(v scale - shift) by the same polynomial as gelu_amd64.s: x clamped
+// exp(v scale - shift) by the polynomial of exppoly_amd64.s: x clamped
 // to [-110, 87] (e^-110 underflows to 0, so -Inf inputs give exactly 0),
 // x = n ln2 + r, e^r by its Taylor polynomial to degree 7, times 2^n
 // with VSCALEFPS.
 
 DATA expC<>+0(SB)/4, $0x42ae0000  // 87
 DATA expC<>+4(SB)/4, $0xc2dc0000  // -110
-DATA expC<>+16(SB)/4, $0x3fb8aa3b // log2(e)
-DATA expC<>+20(SB)/4, $0x3f318000 // ln2 hi = 0.693359375
-DATA expC<>+24(SB)/4, $0xb95e8083 // ln2 lo = -2.12194440e-4
-DATA expC<>+28(SB)/4, $0x3f800000 // 1
-DATA expC<>+32(SB)/4, $0x3f000000 // 1/2
-DATA expC<>+36(SB)/4, $0x3e2aaaab // 1/6
-DATA expC<>+40(SB)/4, $0x3d2aaaab // 1/24
-DATA expC<>+44(SB)/4, $0x3c088889 // 1/120
-DATA expC<>+48(SB)/4, $0x3ab60b61 // 1/720
-DATA expC<>+52(SB)/4, $0x39500d01 // 1/5040
-GLOBL expC<>(SB), RODATA|NOPTR, $56
+GLOBL expC<>(SB), RODATA|NOPTR, $8
 
 // func expShiftAVX512(o, x *float32, n int, scale, shift float32, acc *[16]float32)
 // o[i] = exp(x[i] scale - shift) for n a multiple of 16; acc gets the 16
@@ -33,16 +23,16 @@ TEXT ·expShiftAVX512(SB), NOSPLIT, $0-40
 	VBROADCASTSS shift+28(FP), Z17
 	VBROADCASTSS expC<>+0(SB), Z18   // 87
 	VBROADCASTSS expC<>+4(SB), Z19   // -110
-	VBROADCASTSS expC<>+16(SB), Z20 // log2e
-	VBROADCASTSS expC<>+20(SB), Z21 // ln2 hi
-	VBROADCASTSS expC<>+24(SB), Z22 // ln2 lo
-	VBROADCASTSS expC<>+28(SB), Z23 // 1
-	VBROADCASTSS expC<>+32(SB), Z24 // 1/2
-	VBROADCASTSS expC<>+36(SB), Z25 // 1/6
-	VBROADCASTSS expC<>+40(SB), Z26 // 1/24
-	VBROADCASTSS expC<>+44(SB), Z27 // 1/120
-	VBROADCASTSS expC<>+48(SB), Z28 // 1/720
-	VBROADCASTSS expC<>+52(SB), Z29 // 1/5040
+	VBROADCASTSS ·expPoly+0(SB), Z20 // log2e
+	VBROADCASTSS ·expPoly+4(SB), Z21 // ln2 hi
+	VBROADCASTSS ·expPoly+8(SB), Z22 // ln2 lo
+	VBROADCASTSS ·expPoly+12(SB), Z23 // 1
+	VBROADCASTSS ·expPoly+16(SB), Z24 // 1/2
+	VBROADCASTSS ·expPoly+20(SB), Z25 // 1/6
+	VBROADCASTSS ·expPoly+24(SB), Z26 // 1/24
+	VBROADCASTSS ·expPoly+28(SB), Z27 // 1/120
+	VBROADCASTSS ·expPoly+32(SB), Z28 // 1/720
+	VBROADCASTSS ·expPoly+36(SB), Z29 // 1/5040
 	VXORPS Z15, Z15, Z15             // lane sums
 
 eloop:

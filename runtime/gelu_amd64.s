@@ -12,17 +12,7 @@ DATA geluC<>+0(SB)/4, $0x3d372713  // 0.044715
 DATA geluC<>+4(SB)/4, $0xbfcc422a  // -2 sqrt(2/pi) = -1.5957691
 DATA geluC<>+8(SB)/4, $0x42ae0000  // 87
 DATA geluC<>+12(SB)/4, $0xc2ae0000 // -87
-DATA geluC<>+16(SB)/4, $0x3fb8aa3b // log2(e)
-DATA geluC<>+20(SB)/4, $0x3f318000 // ln2 hi = 0.693359375
-DATA geluC<>+24(SB)/4, $0xb95e8083 // ln2 lo = -2.12194440e-4
-DATA geluC<>+28(SB)/4, $0x3f800000 // 1
-DATA geluC<>+32(SB)/4, $0x3f000000 // 1/2
-DATA geluC<>+36(SB)/4, $0x3e2aaaab // 1/6
-DATA geluC<>+40(SB)/4, $0x3d2aaaab // 1/24
-DATA geluC<>+44(SB)/4, $0x3c088889 // 1/120
-DATA geluC<>+48(SB)/4, $0x3ab60b61 // 1/720
-DATA geluC<>+52(SB)/4, $0x39500d01 // 1/5040
-GLOBL geluC<>(SB), RODATA|NOPTR, $56
+GLOBL geluC<>(SB), RODATA|NOPTR, $16
 
 // func geluAVX512(o, x *float32, n int)
 TEXT ·geluAVX512(SB), NOSPLIT, $0-24
@@ -33,16 +23,16 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-24
 	VBROADCASTSS geluC<>+4(SB), Z17  // -2k
 	VBROADCASTSS geluC<>+8(SB), Z18  // 87
 	VBROADCASTSS geluC<>+12(SB), Z19 // -87
-	VBROADCASTSS geluC<>+16(SB), Z20 // log2e
-	VBROADCASTSS geluC<>+20(SB), Z21 // ln2 hi
-	VBROADCASTSS geluC<>+24(SB), Z22 // ln2 lo
-	VBROADCASTSS geluC<>+28(SB), Z23 // 1
-	VBROADCASTSS geluC<>+32(SB), Z24 // 1/2
-	VBROADCASTSS geluC<>+36(SB), Z25 // 1/6
-	VBROADCASTSS geluC<>+40(SB), Z26 // 1/24
-	VBROADCASTSS geluC<>+44(SB), Z27 // 1/120
-	VBROADCASTSS geluC<>+48(SB), Z28 // 1/720
-	VBROADCASTSS geluC<>+52(SB), Z29 // 1/5040
+	VBROADCASTSS ·expPoly+0(SB), Z20 // log2e
+	VBROADCASTSS ·expPoly+4(SB), Z21 // ln2 hi
+	VBROADCASTSS ·expPoly+8(SB), Z22 // ln2 lo
+	VBROADCASTSS ·expPoly+12(SB), Z23 // 1
+	VBROADCASTSS ·expPoly+16(SB), Z24 // 1/2
+	VBROADCASTSS ·expPoly+20(SB), Z25 // 1/6
+	VBROADCASTSS ·expPoly+24(SB), Z26 // 1/24
+	VBROADCASTSS ·expPoly+28(SB), Z27 // 1/120
+	VBROADCASTSS ·expPoly+32(SB), Z28 // 1/720
+	VBROADCASTSS ·expPoly+36(SB), Z29 // 1/5040
 
 loop:
 	VMOVUPS (SI), Z0             // v
@@ -93,16 +83,16 @@ TEXT ·geluGradAVX512(SB), NOSPLIT, $0-32
 	VBROADCASTSS geluC<>+4(SB), Z17
 	VBROADCASTSS geluC<>+8(SB), Z18
 	VBROADCASTSS geluC<>+12(SB), Z19
-	VBROADCASTSS geluC<>+16(SB), Z20
-	VBROADCASTSS geluC<>+20(SB), Z21
-	VBROADCASTSS geluC<>+24(SB), Z22
-	VBROADCASTSS geluC<>+28(SB), Z23
-	VBROADCASTSS geluC<>+32(SB), Z24
-	VBROADCASTSS geluC<>+36(SB), Z25
-	VBROADCASTSS geluC<>+40(SB), Z26
-	VBROADCASTSS geluC<>+44(SB), Z27
-	VBROADCASTSS geluC<>+48(SB), Z28
-	VBROADCASTSS geluC<>+52(SB), Z29
+	VBROADCASTSS ·expPoly+0(SB), Z20
+	VBROADCASTSS ·expPoly+4(SB), Z21
+	VBROADCASTSS ·expPoly+8(SB), Z22
+	VBROADCASTSS ·expPoly+12(SB), Z23
+	VBROADCASTSS ·expPoly+16(SB), Z24
+	VBROADCASTSS ·expPoly+20(SB), Z25
+	VBROADCASTSS ·expPoly+24(SB), Z26
+	VBROADCASTSS ·expPoly+28(SB), Z27
+	VBROADCASTSS ·expPoly+32(SB), Z28
+	VBROADCASTSS ·expPoly+36(SB), Z29
 	VBROADCASTSS geluD<>+0(SB), Z30  // 2k
 	VBROADCASTSS geluD<>+4(SB), Z31  // 3c
 
