@@ -1,12 +1,12 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "exppoly_amd64.h"
 
 // gelu_new(v) = 0.5 v (1 + tanh(u)), u = sqrt(2/pi) (v + 0.044715 v^3),
 // computed as v / (1 + exp(-2u)) (the same function: 1 + tanh(u) =
-// 2 / (1 + exp(-2u))), which is stable at both ends. exp(x) for
-// x = -2u clamped to [-87, 87]: x = n ln2 + r, |r| <= ln2/2, e^r by its
-// Taylor polynomial to degree 7, times 2^n with VSCALEFPS.
+// 2 / (1 + exp(-2u))), which is stable at both ends: exp(x) for
+// x = -2u clamped to [-87, 87] by EXP_Z2_Z5 (exppoly_amd64.h).
 
 DATA geluC<>+0(SB)/4, $0x3d372713  // 0.044715
 DATA geluC<>+4(SB)/4, $0xbfcc422a  // -2 sqrt(2/pi) = -1.5957691
@@ -23,16 +23,7 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-24
 	VBROADCASTSS geluC<>+4(SB), Z17  // -2k
 	VBROADCASTSS geluC<>+8(SB), Z18  // 87
 	VBROADCASTSS geluC<>+12(SB), Z19 // -87
-	VBROADCASTSS ·expPoly+0(SB), Z20 // log2e
-	VBROADCASTSS ·expPoly+4(SB), Z21 // ln2 hi
-	VBROADCASTSS ·expPoly+8(SB), Z22 // ln2 lo
-	VBROADCASTSS ·expPoly+12(SB), Z23 // 1
-	VBROADCASTSS ·expPoly+16(SB), Z24 // 1/2
-	VBROADCASTSS ·expPoly+20(SB), Z25 // 1/6
-	VBROADCASTSS ·expPoly+24(SB), Z26 // 1/24
-	VBROADCASTSS ·expPoly+28(SB), Z27 // 1/120
-	VBROADCASTSS ·expPoly+32(SB), Z28 // 1/720
-	VBROADCASTSS ·expPoly+36(SB), Z29 // 1/5040
+	LOAD_EXP_POLY
 
 loop:
 	VMOVUPS (SI), Z0             // v
@@ -43,20 +34,7 @@ loop:
 	VMULPS Z17, Z2, Z2           // x = -2u
 	VMINPS Z18, Z2, Z2
 	VMAXPS Z19, Z2, Z2
-	VMULPS Z20, Z2, Z3           // x log2e
-	VRNDSCALEPS $0, Z3, Z3       // n = round(x log2e)
-	VMOVAPS Z2, Z4
-	VFNMADD231PS Z3, Z21, Z4     // r = x - n ln2hi
-	VFNMADD231PS Z3, Z22, Z4     // r -= n ln2lo
-	VMOVAPS Z29, Z5              // p = 1/5040
-	VFMADD213PS Z28, Z4, Z5      // p = p r + 1/720
-	VFMADD213PS Z27, Z4, Z5      // + 1/120
-	VFMADD213PS Z26, Z4, Z5      // + 1/24
-	VFMADD213PS Z25, Z4, Z5      // + 1/6
-	VFMADD213PS Z24, Z4, Z5      // + 1/2
-	VFMADD213PS Z23, Z4, Z5      // + 1
-	VFMADD213PS Z23, Z4, Z5      // + 1: p = e^r
-	VSCALEFPS Z3, Z5, Z5         // e^x = p 2^n
+	EXP_Z2_Z5                    // e^x
 	VADDPS Z23, Z5, Z5           // 1 + e^x
 	VDIVPS Z5, Z0, Z6            // v / (1 + e^x)
 	VMOVUPS Z6, (DI)
@@ -83,16 +61,7 @@ TEXT ·geluGradAVX512(SB), NOSPLIT, $0-32
 	VBROADCASTSS geluC<>+4(SB), Z17
 	VBROADCASTSS geluC<>+8(SB), Z18
 	VBROADCASTSS geluC<>+12(SB), Z19
-	VBROADCASTSS ·expPoly+0(SB), Z20
-	VBROADCASTSS ·expPoly+4(SB), Z21
-	VBROADCASTSS ·expPoly+8(SB), Z22
-	VBROADCASTSS ·expPoly+12(SB), Z23
-	VBROADCASTSS ·expPoly+16(SB), Z24
-	VBROADCASTSS ·expPoly+20(SB), Z25
-	VBROADCASTSS ·expPoly+24(SB), Z26
-	VBROADCASTSS ·expPoly+28(SB), Z27
-	VBROADCASTSS ·expPoly+32(SB), Z28
-	VBROADCASTSS ·expPoly+36(SB), Z29
+	LOAD_EXP_POLY
 	VBROADCASTSS geluD<>+0(SB), Z30  // 2k
 	VBROADCASTSS geluD<>+4(SB), Z31  // 3c
 
@@ -105,20 +74,7 @@ gloop:
 	VMULPS Z17, Z2, Z2           // x = -2u
 	VMINPS Z18, Z2, Z2
 	VMAXPS Z19, Z2, Z2
-	VMULPS Z20, Z2, Z3
-	VRNDSCALEPS $0, Z3, Z3
-	VMOVAPS Z2, Z4
-	VFNMADD231PS Z3, Z21, Z4
-	VFNMADD231PS Z3, Z22, Z4
-	VMOVAPS Z29, Z5
-	VFMADD213PS Z28, Z4, Z5
-	VFMADD213PS Z27, Z4, Z5
-	VFMADD213PS Z26, Z4, Z5
-	VFMADD213PS Z25, Z4, Z5
-	VFMADD213PS Z24, Z4, Z5
-	VFMADD213PS Z23, Z4, Z5
-	VFMADD213PS Z23, Z4, Z5
-	VSCALEFPS Z3, Z5, Z5         // e
+	EXP_Z2_Z5                    // e^x
 	VADDPS Z23, Z5, Z6           // 1 + e
 	VDIVPS Z6, Z23, Z6           // s
 	VMOVAPS Z23, Z7
