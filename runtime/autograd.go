@@ -217,6 +217,8 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		seed.Fill(1)
 	} else if !slices.Equal(seed.shape, t.shape) {
 		return errorf("backward: gradient shape %v does not match tensor shape %v", seed.shape, t.shape)
+	} else if seed.Device() != t.Device() {
+		return errorf("backward: the seed gradient is on %s, the tensor on %s (move it with .To(%q))", seed.Device(), t.Device(), t.Device())
 	}
 
 	// The graph as it is when the pass starts: a hook or an OnGrad body
@@ -253,18 +255,27 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 	}()
 
 	grads := map[*Tensor]*Tensor{t: seed}
+	// owned[x]: grads[x] is this pass's alone (an op's backward allocated
+	// it and gave it to x only, and no hook or OnGrad saw it), so a leaf
+	// can keep it without a copy and a second gradient of x is summed
+	// into it in place. With every parameter requiring grad, copies and
+	// sums of fresh gradients were most of a backward pass's memory.
+	owned := map[*Tensor]bool{t: o.Grad == nil}
 	for i := len(order) - 1; i >= 0; i-- {
 		x := order[i]
 		g := grads[x]
 		if g == nil {
 			continue
 		}
+		own := owned[x]
 		delete(grads, x)
+		delete(owned, x)
 		if len(x.hooks) > 0 {
 			// One gradient tensor may flow into several inputs (an add
 			// passes it on unchanged): give hooks a private copy so an
 			// in-place edit changes only this tensor's gradient.
 			g = g.Detach().Clone()
+			own = false // a hook may keep it
 		}
 		for _, h := range x.hooks {
 			if h != nil {
@@ -276,12 +287,17 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		if o.OnGrad != nil {
 			if r := o.OnGrad(x, g); r != nil {
 				g = checkGradShape(x, r)
+				own = false
 			}
 		}
 		n, ins := nodes[i], inputs[i]
 		if n == nil {
 			if x.grad == nil {
-				x.grad = g.Detach().Clone()
+				if own {
+					x.grad = g
+				} else {
+					x.grad = g.Detach().Clone()
+				}
 			} else {
 				x.grad = x.grad.addNoGrad(g)
 			}
@@ -296,6 +312,7 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 			for j, in := range ins {
 				needs[j] = in != nil && in.requiresGrad
 			}
+			seq := storageSeq.Load()
 			gs := n.runBackward(g, needs)
 			for j, in := range ins {
 				if !needs[j] || j >= len(gs) || gs[j] == nil {
@@ -306,9 +323,16 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 					panic(errorf("internal: %s backward gave gradient of shape %v for input of shape %v", n.op, gi.shape, in.shape))
 				}
 				if prev := grads[in]; prev != nil {
+					if owned[in] && addInPlace(prev, gi) {
+						continue
+					}
 					grads[in] = prev.addNoGrad(gi)
+					owned[in] = true
 				} else {
 					grads[in] = gi
+					// Allocated by this backward, or g handed on (as
+					// such or as a view), and given to no other input.
+					owned[in] = (gi.st.seq > seq || own && gi.st == g.st) && !storageShared(gs, j)
 				}
 			}
 		}
@@ -353,9 +377,15 @@ func (n *node) checkSaved() *Error {
 	return nil
 }
 
+// checkGradShape checks a gradient replacement (from a hook or OnGrad)
+// against the tensor it is the gradient of: the same shape, and the same
+// device (the backward kernels of x's ops read it there).
 func checkGradShape(x, g *Tensor) *Tensor {
 	if !slices.Equal(g.shape, x.shape) {
 		panic(errorf("gradient replacement has shape %v, want %v", g.shape, x.shape))
+	}
+	if g.Device() != x.Device() {
+		panic(errorf("gradient replacement is on %s, the tensor and its gradient on %s (move it with .To(%q))", g.Device(), x.Device(), x.Device()))
 	}
 	return g
 }
@@ -386,6 +416,27 @@ func topoOrder(t *Tensor) []*Tensor {
 		stack = stack[:len(stack)-1]
 	}
 	return order
+}
+
+// storageShared says whether gs[j] shares memory with another of gs.
+func storageShared(gs []*Tensor, j int) bool {
+	for k, o := range gs {
+		if k != j && o != nil && o.st == gs[j].st {
+			return true
+		}
+	}
+	return false
+}
+
+// addInPlace adds b into a (same shapes) when both are contiguous host
+// tensors, and says whether it did.
+func addInPlace(a, b *Tensor) bool {
+	if a.onGPU() || b.onGPU() || !a.IsContiguous() || !b.IsContiguous() || a.st.readOnly {
+		return false
+	}
+	ad := a.raw()
+	vadd(ad, ad, b.raw())
+	return true
 }
 
 // addNoGrad returns a+b for gradient accumulation (same shapes).

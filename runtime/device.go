@@ -207,7 +207,7 @@ func gpuEmpty(shape ...int) *Tensor {
 	check(fmt.Sprintf("allocating %d floats (%d bytes)", n, 4*n), err)
 	m := &gpuMem{buf: buf, dev: d}
 	scopeAdd(m)
-	st := &storage{gpu: m}
+	st := freshStorage(nil, m)
 	runtime.AddCleanup(st, func(m *gpuMem) { m.free() }, m)
 	return fromStorage(st, 0, cloneInts(shape), contiguousStrides(shape))
 }
@@ -226,7 +226,7 @@ func emptyLike(like *Tensor, shape ...int) *Tensor {
 	if like.onGPU() {
 		return gpuEmpty(shape...)
 	}
-	return New(shape...)
+	return newEmpty(shape...)
 }
 
 // gbuf is a contiguous GPU tensor's memory.

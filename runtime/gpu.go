@@ -51,7 +51,7 @@ func gpuHostView(t *Tensor) *Tensor {
 	b := t.liveBuf()
 	host := make([]float32, b.Len())
 	check("download", gpuDev.Download(host, b))
-	return fromStorage(&storage{data: host}, t.off, cloneInts(t.shape), cloneInts(t.stride))
+	return fromStorage(freshStorage(host, nil), t.off, cloneInts(t.shape), cloneInts(t.stride))
 }
 
 // gsRead describes t for a kernel that reads it: t itself, or for a view

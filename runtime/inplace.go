@@ -77,6 +77,16 @@ func (t *Tensor) snapshot() *Tensor {
 // dimensions of an expanded view (whose elements share memory).
 func viewGrad(base *Tensor, region func(*Tensor) *Tensor) func(g *Tensor, _ []bool) []*Tensor {
 	return func(g *Tensor, _ []bool) []*Tensor {
+		// A view that reorders all of base (a transpose, a permutation)
+		// and a gradient laid out like it: the gradient's memory, seen in
+		// base's shape, is already the answer (no zeros, no copy).
+		probe := fromStorage(&storage{}, 0, base.shape, contiguousStrides(base.shape))
+		if r := region(probe); slices.Equal(r.stride, g.stride) && numel(r.shape) == numel(base.shape) && dense(r) {
+			rlo, _ := span(r) // r fills base's memory from rlo
+			lo, _ := span(g)
+			lo -= rlo
+			return []*Tensor{fromStorage(g.st, lo, cloneInts(base.shape), contiguousStrides(base.shape))}
+		}
 		z := newLike(g, base.shape...)
 		r := region(z)
 		if hasOverlap(r) {

@@ -129,7 +129,7 @@ func Linear(x, w, bias *Tensor) *Tensor {
 	xc := x.Contiguous()
 	rows := xc.Size() / in
 	outShape := append(cloneInts(x.shape[:len(x.shape)-1]), outF)
-	out := New(outShape...)
+	out := newEmpty(outShape...) // bias rows or the GEMM (beta 0) write all of it
 	od := out.raw()
 	if bias != nil {
 		bd := bias.Contiguous().raw()
@@ -148,16 +148,25 @@ func Linear(x, w, bias *Tensor) *Tensor {
 		gc := g.Contiguous().raw()
 		gs := make([]*Tensor, 3)
 		if needs[0] {
-			gx := New(x.shape...)
+			gx := newEmpty(x.shape...)
 			// dx = g @ w^T
 			sgemm(false, !wT, rows, in, outF, 1, gc, outF, wx.st.data[wx.off:], ldw, 0, gx.raw(), in)
 			gs[0] = gx
 		}
 		if needs[1] {
-			// dw = x^T @ g
-			gw := New(in, outF)
-			sgemm(true, false, in, outF, rows, 1, xc.raw(), in, gc, outF, 0, gw.raw(), outF)
-			gs[1] = gw
+			if wT {
+				// w is the transpose of an [out, in] matrix (a tied
+				// lm_head): dw^T = g^T @ x lands in that layout, so the
+				// transpose's backward can take it without a copy.
+				gwT := newEmpty(outF, in)
+				sgemm(true, false, outF, in, rows, 1, gc, outF, xc.raw(), in, 0, gwT.raw(), in)
+				gs[1] = fromStorage(gwT.st, 0, []int{in, outF}, []int{1, in})
+			} else {
+				// dw = x^T @ g
+				gw := newEmpty(in, outF)
+				sgemm(true, false, in, outF, rows, 1, xc.raw(), in, gc, outF, 0, gw.raw(), outF)
+				gs[1] = gw
+			}
 		}
 		if bias != nil && needs[2] {
 			gb := New(outF)

@@ -22,3 +22,24 @@ func TestPoolStats(t *testing.T) {
 	}
 	_ = b
 }
+
+// Every request gets a class that holds it, at most 25% larger, and a
+// buffer of a class's size maps back to that class (Release relies on it).
+func TestSizeClasses(t *testing.T) {
+	for n := poolMin; n < 1<<22; n += 1 + n/97 {
+		c := sizeClass(n)
+		size := classSize(c)
+		if size < n || float64(size) > 1.25*float64(n) {
+			t.Fatalf("n %d: class %d holds %d", n, c, size)
+		}
+		if c > 0 && classSize(c-1) >= n {
+			t.Fatalf("n %d: class %d (%d) is not the smallest: %d fits", n, c, size, classSize(c-1))
+		}
+		if sizeClass(size) != c {
+			t.Fatalf("class %d size %d maps to class %d", c, size, sizeClass(size))
+		}
+	}
+	if c := sizeClass(38597376); classSize(c) > 42*1024*1024 {
+		t.Errorf("a 50257x768 tensor takes %d floats", classSize(c))
+	}
+}

@@ -56,14 +56,38 @@ func copyStrided(dst, src *Tensor) {
 		copy(dst.raw(), src.raw())
 		return
 	}
+	dd, sd := dst.st.data, src.st.data
+	if slices.Equal(dst.stride, src.stride) && dense(dst) {
+		// The same layout without gaps (a transposed or permuted tensor
+		// into one laid out alike): one block copy.
+		dlo, dhi := span(dst)
+		slo, _ := span(src)
+		copy(dd[dlo:dhi], sd[slo:slo+dhi-dlo])
+		return
+	}
 	nd := len(dst.shape)
 	if nd == 0 {
-		dst.st.data[dst.off] = src.st.data[src.off]
+		dd[dst.off] = sd[src.off]
 		return
+	}
+	if nd >= 2 {
+		R, C := dst.shape[nd-2], dst.shape[nd-1]
+		dr, dc, sr, sc := dst.stride[nd-2], dst.stride[nd-1], src.stride[nd-2], src.stride[nd-1]
+		if dc == 1 && sr == 1 || dr == 1 && sc == 1 {
+			// A transpose in the last two dimensions: element by element
+			// one side jumps a row per element; tiles keep both in cache
+			// (5 ns an element before, for a 50257x768 gradient).
+			rowIter(dst.shape[:nd-1], [][]int{dst.stride[:nd-1], src.stride[:nd-1]}, []int{dst.off, src.off}, func(o []int) {
+				do, so := o[0], o[1]
+				parallelRange(R, max(1, (1<<16)/max(C, 1)), func(lo, hi int) {
+					transposeTiles(dd, sd, do, so, lo, hi, C, dr, dc, sr, sc)
+				})
+			})
+			return
+		}
 	}
 	n := dst.shape[nd-1]
 	ds, ss := dst.stride[nd-1], src.stride[nd-1]
-	dd, sd := dst.st.data, src.st.data
 	rowIter(dst.shape, [][]int{dst.stride, src.stride}, []int{dst.off, src.off}, func(o []int) {
 		if ds == 1 && ss == 1 {
 			copy(dd[o[0]:o[0]+n], sd[o[1]:o[1]+n])
@@ -73,6 +97,49 @@ func copyStrided(dst, src *Tensor) {
 			dd[o[0]+i*ds] = sd[o[1]+i*ss]
 		}
 	})
+}
+
+// transposeTiles copies rows [lo, hi) of a [R, C] block in 32x32 tiles.
+func transposeTiles(dd, sd []float32, do, so, lo, hi, C, dr, dc, sr, sc int) {
+	const tile = 32
+	for i0 := lo; i0 < hi; i0 += tile {
+		i1 := min(i0+tile, hi)
+		for j0 := 0; j0 < C; j0 += tile {
+			j1 := min(j0+tile, C)
+			for i := i0; i < i1; i++ {
+				d, s := do+i*dr+j0*dc, so+i*sr+j0*sc
+				for j := j0; j < j1; j++ {
+					dd[d] = sd[s]
+					d += dc
+					s += sc
+				}
+			}
+		}
+	}
+}
+
+// span returns the lowest offset t's elements use and one past the
+// highest.
+func span(t *Tensor) (lo, hi int) {
+	lo, hi = t.off, t.off+1
+	for i, n := range t.shape {
+		if n == 0 {
+			return t.off, t.off
+		}
+		if s := t.stride[i] * (n - 1); s < 0 {
+			lo += s
+		} else {
+			hi += s
+		}
+	}
+	return lo, hi
+}
+
+// dense says whether t's elements fill their span without gaps, in any
+// order (a contiguous tensor, or one permuted).
+func dense(t *Tensor) bool {
+	lo, hi := span(t)
+	return !hasOverlap(t) && hi-lo == numel(t.shape)
 }
 
 // broadcastShapes returns the numpy broadcast of two shapes.

@@ -11,6 +11,7 @@ import (
 	"math"
 	"nnscope/runtime/cuda"
 	"slices"
+	"sync/atomic"
 )
 
 // storage is the memory a tensor and all its views share. version counts
@@ -22,6 +23,17 @@ type storage struct {
 	readOnly bool    // data is a read-only file mapping: copy before the first write
 	gpu      *gpuMem // device memory instead of data (see device.go)
 	taped    bool    // an input of a recorded op: its backward may read it, so Release keeps it
+	seq      uint64  // allocation order (see freshStorage); 0 for memory the engine did not allocate
+}
+
+// storageSeq numbers the storages the engine allocates, so a backward pass
+// can tell a gradient an op's backward just allocated (nothing else can
+// see it) from one it passed through or took from elsewhere.
+var storageSeq atomic.Uint64
+
+// freshStorage is engine-allocated storage for data (or GPU memory m).
+func freshStorage(data []float32, m *gpuMem) *storage {
+	return &storage{data: data, gpu: m, seq: storageSeq.Add(1)}
 }
 
 // writable makes the storage safe to write, copying a read-only mapping
@@ -68,7 +80,13 @@ type viewOf struct {
 // New returns a zero tensor of the given shape.
 func New(shape ...int) *Tensor {
 	n := numel(shape)
-	return fromStorage(&storage{data: newData(n)}, 0, cloneInts(shape), contiguousStrides(shape))
+	return fromStorage(freshStorage(newData(n), nil), 0, cloneInts(shape), contiguousStrides(shape))
+}
+
+// newEmpty returns a host tensor whose elements the caller overwrites
+// (reused memory is not zeroed first).
+func newEmpty(shape ...int) *Tensor {
+	return fromStorage(freshStorage(newDataDirty(numel(shape)), nil), 0, cloneInts(shape), contiguousStrides(shape))
 }
 
 // FromSlice wraps data (not copied) as a contiguous tensor of the given shape.
