@@ -152,6 +152,25 @@ func Run(o Options) error {
 			}
 		}
 	}
+	// seedParams: seed with every parameter's gradient computed too, the
+	// work PyTorch does for the seed (its parameters require grad by
+	// default; nnscope's do not unless SetRequiresGrad(true)), so this is
+	// the like-for-like comparison.
+	seedParams := func(B, T int) func() {
+		run := seed(B, T, c.NLayer-1)
+		params := m.Parameters()
+		return func() {
+			m.SetRequiresGrad(true)
+			defer m.SetRequiresGrad(false)
+			run()
+			for _, p := range params {
+				if p.Tensor.Grad() == nil {
+					panic("bench: no gradient for " + p.Name)
+				}
+				p.Tensor.ZeroGrad()
+			}
+		}
+	}
 	fwd := func(B, T int) func() {
 		in := ids(B, T)
 		return func() {
@@ -186,6 +205,8 @@ func Run(o Options) error {
 		{"seed2", seed(1, 10, 0, c.NLayer-1)},
 		{"seed1-4x64", seed(4, 64, c.NLayer-1)},
 		{"seed1-32x128", seed(32, 128, c.NLayer-1)},
+		{"seed1-params", seedParams(1, 10)},
+		{"seed1-32x128-params", seedParams(32, 128)},
 		{"fwd-1x10", fwd(1, 10)},
 		{"fwd-4x64", fwd(4, 64)},
 		{"fwd-1x1024", fwd(1, 1024)},
@@ -195,7 +216,7 @@ func Run(o Options) error {
 		{"gemm-128x768x3072", gemmWorkload(dev, A, Bm, C)},
 	}
 	for _, w := range all {
-		if !selected(o.Only, w.name) || (dev == "cpu" && (w.name == "seed1-32x128" || w.name == "fwd-1x1024") && len(o.Only) == 0) {
+		if !selected(o.Only, w.name) || (dev == "cpu" && (w.name == "seed1-32x128" || w.name == "seed1-32x128-params" || w.name == "fwd-1x1024") && len(o.Only) == 0) {
 			continue // the long workloads: ask for them by name on the CPU
 		}
 		if dev == "cuda" && (w.name == "load" || w.name == "trace") {
