@@ -409,9 +409,15 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 		}
 		if needs[1] {
 			gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
-			gw := gpuEmpty(in, outF)
-			check("linear backward", gpuDev.Sgemm(true, false, in, outF, rows, 1, xc.gbuf(), in, gc.gbuf(), outF, 0, gw.gbuf(), outF))
-			gs[1] = gw
+			if wT { // in w's own layout, as on the CPU (Linear)
+				gwT := gpuEmpty(outF, in)
+				check("linear backward", gpuDev.Sgemm(true, false, outF, in, rows, 1, gc.gbuf(), outF, xc.gbuf(), in, 0, gwT.gbuf(), in))
+				gs[1] = fromStorage(gwT.st, 0, []int{in, outF}, []int{1, in})
+			} else {
+				gw := gpuEmpty(in, outF)
+				check("linear backward", gpuDev.Sgemm(true, false, in, outF, rows, 1, xc.gbuf(), in, gc.gbuf(), outF, 0, gw.gbuf(), outF))
+				gs[1] = gw
+			}
 		}
 		if bias != nil && needs[2] {
 			gs[2] = gpuSumTo(gc.Reshape(rows, outF).Detach(), []int{outF})

@@ -106,6 +106,9 @@ func opCases() []opCase {
 		{"matmul batched broadcast", func(in []*Tensor) *Tensor { return in[0].MatMul(in[1]) }, []*Tensor{rt(2, 3, 4), rt(4, 5)}},
 		{"matmul transposed views", func(in []*Tensor) *Tensor { return in[0].T().MatMul(in[1].T()) }, []*Tensor{rt(4, 3), rt(5, 4)}},
 		{"linear", func(in []*Tensor) *Tensor { return Linear(in[0], in[1], in[2]) }, []*Tensor{rt(2, 3, 4), rt(4, 5), rt(5)}},
+		{"tied embedding and unembedding", func(in []*Tensor) *Tensor { // GPT-2's wte and lm_head
+			return Linear(Embedding(in[0], []int{3, 0, 3, 6}, 1, 4), in[0].T(), nil)
+		}, []*Tensor{rt(7, 5)}},
 		{"embedding", func(in []*Tensor) *Tensor { return Embedding(in[0], []int{2, 0, 2, 1}, 2, 2) }, []*Tensor{rt(3, 4)}},
 		{"causal softmax", func(in []*Tensor) *Tensor {
 			return CausalSoftmax(in[0], 0.5, [][]float32{{0, 1, 1, 1}, {1, 1, 1, 1}})
