@@ -149,6 +149,9 @@ func (x *Tensor) SetGrad(g *Tensor) {
 	if !slices.Equal(v.Shape(), t.Shape()) {
 		fail("grad", "SetGrad: gradient of shape %v for a tensor of shape %v", v.Shape(), t.Shape())
 	}
+	if v.Device() != t.Device() {
+		fail("grad", "SetGrad: the gradient is on %s, %s on %s (move it with .To(%q))", v.Device(), x.describe(), t.Device(), t.Device())
+	}
 	if x.base != nil {
 		g := md.ask(&request{ev: event{kind: evGrad, tensor: x.base}, what: "gradient of " + x.describe()}).value
 		x.rows(g.t).Copy(v)

@@ -34,7 +34,7 @@ func TestInterventionsOnGPU(t *testing.T) {
 // TestOnFakeCUDA runs TestInterventionsOnGPU on fakecuda, the real CUDA
 // backend over a host-CPU stand-in for the driver, NVRTC and cuBLAS.
 func TestOnFakeCUDA(t *testing.T) {
-	fakecuda.Run(t, "^(TestInterventionsOnGPU|TestTraceReleasesGPUMemory|TestValuesOutliveTheirTrace|TestNoGPUMemoryGrowthAcrossTraces|TestTF32IsPerModel)$")
+	fakecuda.Run(t, "^(TestInterventionsOnGPU|TestTraceReleasesGPUMemory|TestValuesOutliveTheirTrace|TestNoGPUMemoryGrowthAcrossTraces|TestTF32IsPerModel|TestSelectionInterventionsOnGPU)$")
 }
 
 func interventionsOnGPU(t *testing.T) {

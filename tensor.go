@@ -137,15 +137,22 @@ func (x *Tensor) At(idx ...int) float64 {
 }
 
 // Data returns the elements in row-major order as float64.
-func (x *Tensor) Data() []float64 { return x.use("Data").Float64s() }
+func (x *Tensor) Data() []float64 {
+	defer guard("Data") // a GPU tensor's values are downloaded
+	return x.use("Data").Float64s()
+}
 
 // Float32s returns the elements in row-major order as float32 (a copy).
 func (x *Tensor) Float32s() []float32 {
+	defer guard("Float32s")
 	return append([]float32(nil), x.use("Float32s").Data()...)
 }
 
 // Ints returns the elements rounded to ints (for index tensors).
-func (x *Tensor) Ints() []int { return x.use("Ints").Ints() }
+func (x *Tensor) Ints() []int {
+	defer guard("Ints")
+	return x.use("Ints").Ints()
+}
 
 // String prints the values like numpy, with the shape.
 func (x *Tensor) String() string {
@@ -172,7 +179,7 @@ func (x *Tensor) RequiresGrad() *Tensor {
 }
 
 // Dense returns the tensor as a gorgonia.org/tensor Dense (no copy when
-// contiguous).
+// contiguous and on the CPU; a GPU tensor's values are copied to the host).
 func (x *Tensor) Dense() *tensor.Dense { return x.use("Dense").Dense() }
 
 // FromDense wraps a gorgonia.org/tensor Dense of float32 or float64.
@@ -188,6 +195,8 @@ func FromDense(d *tensor.Dense) *Tensor {
 }
 
 // NewTensor makes a tensor from values and a shape (no shape: a vector).
+// Like Zeros, Ones, Full and Arange it is made on the CPU: .To("cuda")
+// moves it to a model's GPU (an op mixing devices is an error).
 func NewTensor(values []float64, shape ...int) *Tensor {
 	defer guard("NewTensor")
 	if len(shape) == 0 {
@@ -196,25 +205,25 @@ func NewTensor(values []float64, shape ...int) *Tensor {
 	return wrap(rt.FromFloat64s(values, shape...), current.scopeOrNil())
 }
 
-// Zeros makes a tensor of zeros.
+// Zeros makes a tensor of zeros, on the CPU.
 func Zeros(shape ...int) *Tensor {
 	defer guard("Zeros")
 	return wrap(rt.New(shape...), current.scopeOrNil())
 }
 
-// Ones makes a tensor of ones.
+// Ones makes a tensor of ones, on the CPU.
 func Ones(shape ...int) *Tensor {
 	defer guard("Ones")
 	return wrap(rt.Ones(shape...), current.scopeOrNil())
 }
 
-// Full makes a tensor filled with v.
+// Full makes a tensor filled with v, on the CPU.
 func Full(v float64, shape ...int) *Tensor {
 	defer guard("Full")
 	return wrap(rt.Full(float32(v), shape...), current.scopeOrNil())
 }
 
-// Arange makes [0, 1, ..., n-1].
+// Arange makes [0, 1, ..., n-1], on the CPU.
 func Arange(n int) *Tensor {
 	defer guard("Arange")
 	return wrap(rt.Arange(n), current.scopeOrNil())
@@ -296,7 +305,10 @@ func (x *Tensor) Softmax() *Tensor { return x.unary("Softmax", (*rt.Tensor).Soft
 func (x *Tensor) LogSoftmax() *Tensor { return x.unary("LogSoftmax", (*rt.Tensor).LogSoftmax) }
 
 // Norm returns the Euclidean norm of all elements.
-func (x *Tensor) Norm() float64 { return x.use("Norm").Norm() }
+func (x *Tensor) Norm() float64 {
+	defer guard("Norm")
+	return x.use("Norm").Norm()
+}
 
 // Max returns the largest element.
 func (x *Tensor) Max() float64 {

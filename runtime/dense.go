@@ -7,7 +7,8 @@ import (
 // Dense returns t as a gorgonia tensor, the interchange type for Go code.
 // A contiguous tensor shares memory (no copy); a view is copied first, and
 // so are weights mapped read-only from a file (a write through the Dense
-// would otherwise crash the process).
+// would otherwise crash the process) and a GPU tensor's values (downloaded
+// into host memory: writes to the Dense do not reach the GPU).
 func (t *Tensor) Dense() *tensor.Dense {
 	c := t.Detach()
 	if c.onGPU() {

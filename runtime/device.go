@@ -204,6 +204,10 @@ func gpuEmpty(shape ...int) *Tensor {
 	}
 	n := numel(shape)
 	buf, err := gpuAlloc(d, n)
+	if err != nil && cuda.IsOutOfMemory(err) {
+		panic(errorf("out of GPU memory: a tensor of shape %v needs %d bytes (%s), and live tensors hold %s: free tensors you no longer use (save fewer in traces) or use smaller inputs (%v)",
+			shape, 4*n, byteSize(4*int64(n)), byteSize(gpuLive.Load()), err))
+	}
 	check(fmt.Sprintf("allocating %d floats (%d bytes)", n, 4*n), err)
 	m := &gpuMem{buf: buf, dev: d}
 	scopeAdd(m)
@@ -241,6 +245,9 @@ func (t *Tensor) gbuf() cuda.Buffer {
 // released: by the end of the trace that made it (it was not saved), or by
 // Release.
 func (t *Tensor) liveBuf() cuda.Buffer {
+	if t.st.gpu == nil { // a device check missing before a GPU kernel: an error, not a nil dereference
+		panic(errorf("internal: a cpu tensor of shape %v where a cuda one was expected (move it with .To(\"cuda\"))", t.shape))
+	}
 	b := t.st.gpu.buf
 	if b.IsNil() {
 		panic(errorf("tensor of shape %v: its GPU memory was released when the trace that computed it ended (save it with .Save() to use it afterwards)", t.shape))
@@ -278,9 +285,45 @@ func sameDevice(op string, ts ...*Tensor) bool {
 		}
 	}
 	if gpu && cpu {
-		panic(errorf("%s: tensors on different devices (cuda and cpu): move one with .To(\"cuda\") or .To(\"cpu\")", op))
+		panic(errorf("%s: tensors on different devices, %s: move one with .To(\"cuda\") or .To(\"cpu\")", op, devicesOf(op, ts)))
 	}
 	return gpu
+}
+
+// operandNames names the operands of the ops that check their devices,
+// in order, for the error that says which is where (others: "tensor i").
+var operandNames = map[string][]string{
+	"Add": {"the tensor", "the operand"}, "Sub": {"the tensor", "the operand"},
+	"Mul": {"the tensor", "the operand"}, "Div": {"the tensor", "the operand"},
+	"MatMul": {"the tensor", "the argument"}, "Copy": {"the destination", "the source"},
+	"LayerNorm": {"x", "the weight", "the bias"}, "Linear": {"x", "the weight", "the bias"},
+	"Where": {"cond", "a", "b"}, "MaskedFill": {"the tensor", "the mask"},
+	"gradient accumulation": {"one gradient", "the other"},
+}
+
+// devicesOf says where each operand of op is: "the tensor on cuda and the
+// operand on cpu" (numbers, which go anywhere, left out).
+func devicesOf(op string, ts []*Tensor) string {
+	names := operandNames[op]
+	var parts []string
+	for i, t := range ts {
+		if t == nil || t.constant {
+			continue
+		}
+		if len(parts) == 8 {
+			parts = append(parts, "...")
+			break
+		}
+		name := fmt.Sprintf("tensor %d", i)
+		if i < len(names) {
+			name = names[i]
+		}
+		parts = append(parts, name+" on "+t.Device())
+	}
+	if n := len(parts); n > 1 && parts[n-1] != "..." {
+		return strings.Join(parts[:n-1], ", ") + " and " + parts[n-1]
+	}
+	return strings.Join(parts, ", ")
 }
 
 // To returns the tensor on device ("cpu" or "cuda"): t itself if it is
@@ -324,3 +367,17 @@ func Sync() error {
 
 // GPUMemoryInUse returns the bytes of device memory held by live tensors.
 func GPUMemoryInUse() int64 { return gpuLive.Load() }
+
+// byteSize formats a byte count for people: "1.5 GiB".
+func byteSize(b int64) string {
+	const unit = 1024
+	if b < unit {
+		return fmt.Sprintf("%d bytes", b)
+	}
+	v, i := float64(b)/unit, 0
+	for v >= unit && i < 3 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", v, []string{"KiB", "MiB", "GiB", "TiB"}[i])
+}

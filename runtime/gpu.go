@@ -30,10 +30,21 @@ func gpuBinary(a, b *Tensor, name string) *Tensor {
 	return out
 }
 
-// Views with a negative step (x.Slice("::-1")) have negative strides,
-// which runtime/cuda's kernels do not take: such views are read through a
-// contiguous copy and written on the host, both made by downloading the
-// whole allocation (a rare path; the result is the same as on the CPU).
+// Views with a negative step (x.Slice("::-1")) have negative strides.
+// runtime/cuda's strided kernels take them; on a backend that does not
+// (an emulator), such views are read through a contiguous copy and
+// written on the host, both made by downloading the whole allocation (the
+// result is the same as on the CPU).
+
+// negStridesBackend is a GPU backend whose strided ops take negative
+// strides (cuda.Device.NegativeStrides).
+type negStridesBackend interface{ NegativeStrides() bool }
+
+// gpuNegStrides reports whether the GPU backend takes negative strides.
+func gpuNegStrides() bool {
+	b, ok := gpuBackend().(negStridesBackend)
+	return ok && b.NegativeStrides()
+}
 
 // negStrides reports whether t has a negative stride.
 func negStrides(t *Tensor) bool {
@@ -57,7 +68,7 @@ func gpuHostView(t *Tensor) *Tensor {
 // gsRead describes t for a kernel that reads it: t itself, or for a view
 // with negative strides a contiguous copy of it.
 func (t *Tensor) gsRead() cuda.Strided {
-	if !negStrides(t) {
+	if !negStrides(t) || gpuNegStrides() {
 		return t.gs()
 	}
 	c := gpuEmpty(t.shape...)
@@ -117,7 +128,7 @@ func gpuCopy(dst, src *Tensor) {
 	if !src.onGPU() && len(src.st.data) != 1 || !dst.onGPU() {
 		panic(errorf("copy: tensors on different devices (%s and %s): move one with .To(%q)", dst.Device(), src.Device(), dst.Device()))
 	}
-	if negStrides(dst) {
+	if negStrides(dst) && !gpuNegStrides() {
 		// Write on the host and upload the whole allocation back.
 		h := gpuHostView(dst)
 		if src.onGPU() {
@@ -427,7 +438,8 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 	return out
 }
 
-// viaCPU runs an op that has no GPU kernel (TopK, Where) on host copies:
+// viaCPU runs an op on host copies where the GPU backend lacks its kernel
+// (TopK and Where on an emulator without them, gpuselect.go):
 // To is differentiable, so gradients still reach the GPU inputs.
 func viaCPU(ts ...*Tensor) []*Tensor {
 	out := make([]*Tensor, len(ts))

@@ -148,6 +148,13 @@ func opCases() []opCase {
 			return Where(FromSlice([]float32{1, 0, 1}, 3).To(in[0].Device()), in[0], in[1])
 		}, []*Tensor{rt(2, 3), rt(3)}},
 		{"topk values", func(in []*Tensor) *Tensor { v, _ := in[0].TopK(2); return v }, []*Tensor{rt(3, 5)}},
+		{"where, cond and both sides broadcast", func(in []*Tensor) *Tensor {
+			return Where(FromSlice([]float32{0, 1}, 2, 1).To(in[0].Device()), in[0], in[1])
+		}, []*Tensor{rt(1, 3), rt(2, 1)}},
+		{"masked fill of a view", func(in []*Tensor) *Tensor {
+			return in[0].T().MaskedFill(FromSlice([]float32{1, 0, 0}, 3).To(in[0].Device()), 2)
+		}, []*Tensor{rt(3, 4)}},
+		{"topk of a view, all of a row", func(in []*Tensor) *Tensor { v, _ := in[0].T().TopK(3); return v }, []*Tensor{rt(3, 4)}},
 		{"copy into view", func(in []*Tensor) *Tensor {
 			x := in[0].Mul(1)
 			x.Slice(":, 1").Copy(in[1])
@@ -170,7 +177,8 @@ func opCases() []opCase {
 		{"batched matmul, empty inner dimension, rows kept", func(in []*Tensor) *Tensor {
 			return in[0].MatMul(in[1].Permute(0, 2, 1, 3)).Add(in[2])
 		}, []*Tensor{rt(1, 4, 3, 0), rt(1, 0, 4, 8), rt(1, 4, 3, 8)}},
-		// Negative steps: negative strides, which the GPU kernels do not take.
+		// Negative steps: negative strides (the CUDA kernels take them; the
+		// emulator goes through host copies).
 		{"reversed views", func(in []*Tensor) *Tensor {
 			return in[0].Slice("::-1, ::-2").Mul(in[1].Slice("::-1")).Add(in[0].Slice("1:, ::-1").Sum(0).Slice("::-2"))
 		}, []*Tensor{rt(3, 4), rt(2)}},

@@ -103,8 +103,8 @@ func (t *Tensor) Norm() float64 {
 // Argmax returns the indices of the largest values along the last axis
 // (a tensor of shape t.shape[:-1]; a 0-d tensor for a vector).
 func (t *Tensor) Argmax() *Tensor {
-	if len(t.shape) == 0 { // one element, at index 0 (as torch.argmax)
-		return Scalar(0)
+	if len(t.shape) == 0 { // one element, at index 0 (as torch.argmax), on t's device
+		return newLike(t)
 	}
 	if t.shape[len(t.shape)-1] == 0 {
 		panic(errorf("Argmax: the last dimension is empty (shape %v)", t.shape))
@@ -124,8 +124,7 @@ func (t *Tensor) TopK(k int) (values, indices *Tensor) {
 		panic(errorf("TopK: k=%d out of range for last dimension %d", k, n))
 	}
 	if t.onGPU() {
-		v, i := viaCPU(t)[0].TopK(k)
-		return v.To("cuda"), i.To("cuda")
+		return gpuTopK(t, k)
 	}
 	src := t.Contiguous()
 	rows := t.Size() / max(n, 1)

@@ -77,8 +77,7 @@ func Where(cond, a, b *Tensor) *Tensor {
 		panic(errorf("Where: shapes %v, %v, %v do not broadcast", cond.shape, a.shape, b.shape))
 	}
 	if sameDevice("Where", cond, a, b) {
-		in := viaCPU(cond, a, b)
-		return Where(in[0], in[1], in[2]).To("cuda")
+		return gpuWhere(cond, a, b, shape)
 	}
 	c := cond.Expand(shape...).Detach().Contiguous()
 	mask := unary(c, func(x float32) float32 {
@@ -121,5 +120,6 @@ func Where(cond, a, b *Tensor) *Tensor {
 
 // MaskedFill returns a copy of t with value where mask != 0.
 func (t *Tensor) MaskedFill(mask *Tensor, value float64) *Tensor {
+	sameDevice("MaskedFill", t, mask) // an error naming these operands, not Where's
 	return Where(mask, constant(float32(value)), t)
 }

@@ -215,7 +215,7 @@ func (t *Tensor) At(idx ...int) float64 {
 	o := t.offsetOf(idx)
 	if t.onGPU() {
 		v := make([]float32, 1)
-		check("download", gpuDev.Download(v, t.st.gpu.buf.Slice(o, 1)))
+		check("download", gpuDev.Download(v, t.liveBuf().Slice(o, 1)))
 		return float64(v[0])
 	}
 	return float64(t.st.data[o])
@@ -225,7 +225,7 @@ func (t *Tensor) At(idx ...int) float64 {
 func (t *Tensor) SetAt(v float64, idx ...int) {
 	o := t.offsetOf(idx)
 	if t.onGPU() {
-		check("SetAt", gpuDev.Fill(cuda.Contig(t.st.gpu.buf.Slice(o, 1), 1), float32(v)))
+		check("SetAt", gpuDev.Fill(cuda.Contig(t.liveBuf().Slice(o, 1), 1), float32(v)))
 	} else {
 		t.st.writable()[o] = float32(v)
 	}

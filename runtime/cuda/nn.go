@@ -1,9 +1,6 @@
 package cuda
 
-import (
-	"fmt"
-	"sort"
-)
+import "fmt"
 
 // rowsArgs checks the buffers of a [rows, n] row op.
 func rowsArgs(what string, rows, n int, bufs ...Buffer) error {
@@ -306,9 +303,9 @@ func (d *Device) Argmax(x Buffer, rows, n int) ([]int, error) {
 }
 
 // TopK returns the k largest values of each row of contiguous x [rows, n]
-// and their indices, largest first (ties keep the lower index first, as
-// runtime.TopK). It downloads x and selects on the host: a host
-// synchronization point, fine for sampling-sized work.
+// and their indices, largest first, in TopKRows's order (NaN above every
+// number, ties lower index first, as runtime.TopK). It runs TopKRows and
+// downloads the result: a host synchronization point.
 func (d *Device) TopK(x Buffer, rows, n, k int) (values []float32, indices []int, err error) {
 	if err := rowsArgs("TopK", rows, n, x); err != nil {
 		return nil, nil, err
@@ -316,21 +313,78 @@ func (d *Device) TopK(x Buffer, rows, n, k int) (values []float32, indices []int
 	if k < 1 || k > n {
 		return nil, nil, fmt.Errorf("cuda: TopK: k=%d out of range for rows of %d", k, n)
 	}
-	host := make([]float32, rows*n)
-	if err := d.Download(host, x); err != nil {
+	if rows == 0 {
+		return nil, nil, nil
+	}
+	vb, err := d.Alloc(rows * k)
+	if err != nil {
 		return nil, nil, err
 	}
-	values, indices = make([]float32, rows*k), make([]int, rows*k)
-	order := make([]int, n)
-	for r := 0; r < rows; r++ {
-		row := host[r*n : (r+1)*n]
-		for i := range order {
-			order[i] = i
-		}
-		sort.SliceStable(order, func(a, b int) bool { return row[order[a]] > row[order[b]] })
-		for j := 0; j < k; j++ {
-			values[r*k+j], indices[r*k+j] = row[order[j]], order[j]
-		}
+	defer d.Free(vb)
+	ib, err := d.Alloc(rows * k)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.Free(ib)
+	if err := d.TopKRows(vb, ib, x, rows, n, k); err != nil {
+		return nil, nil, err
+	}
+	values = make([]float32, rows*k)
+	idx := make([]float32, rows*k)
+	if err := d.Download(values, vb); err != nil {
+		return nil, nil, err
+	}
+	if err := d.Download(idx, ib); err != nil {
+		return nil, nil, err
+	}
+	indices = make([]int, rows*k)
+	for i, v := range idx {
+		indices[i] = int(v)
 	}
 	return values, indices, nil
+}
+
+// TopKRows writes the k largest values of each row of contiguous x
+// [rows, n] to values [rows, k], largest first, and their indices, as
+// floats (exact below 2^24), to indices [rows, k]. NaN ranks above every
+// number and equal values keep the lower index first, as in
+// runtime.TopK. One block a row makes k passes over it (a pass picks the
+// best element ranking after the previous pick): no host synchronization,
+// no scratch memory.
+func (d *Device) TopKRows(values, indices, x Buffer, rows, n, k int) error {
+	if err := rowsArgs("TopKRows", rows, n, x); err != nil {
+		return err
+	}
+	if k < 1 || k > n {
+		return fmt.Errorf("cuda: TopKRows: k=%d out of range for rows of %d", k, n)
+	}
+	if err := rowsArgs("TopKRows out", rows, k, values, indices); err != nil {
+		return err
+	}
+	return d.rowKernel("topk_rows", rows, n, values, indices, x, rows, n, k)
+}
+
+// TopKBackward is TopKRows's backward: gi [rows, n] gets g [rows, k] at
+// the indices TopKRows gave, and zeros elsewhere.
+func (d *Device) TopKBackward(gi, g, indices Buffer, rows, n, k int) error {
+	if k < 1 || k > n {
+		return fmt.Errorf("cuda: TopKBackward: k=%d out of range for rows of %d", k, n)
+	}
+	if err := rowsArgs("TopKBackward gi", rows, n, gi); err != nil {
+		return err
+	}
+	if err := rowsArgs("TopKBackward", rows, k, g, indices); err != nil {
+		return err
+	}
+	if rows == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	if err := d.memsetLocked(gi.Slice(0, rows*n), 0); err != nil {
+		return err
+	}
+	return d.launch("topk_bwd", dim3{x: gridFor(rows*k, blk)}, dim3{x: blk}, 0, gi, g, indices, rows, n, k)
 }

@@ -122,6 +122,66 @@ func (d *Device) Binary(op BinaryOp, out, a, b Strided) error {
 	return d.launch("binary_strided", grid, block, 0, out.Buf, a.Buf, b.Buf, n, len(sh), dd[0], dd[1], dd[2], dd[3], int(op))
 }
 
+// NegativeStrides reports that the strided ops (Binary, Fill, Copy, SumTo,
+// Where) take views with negative strides (see Strided), so a reversed
+// view needs no contiguous copy made through host memory.
+func (d *Device) NegativeStrides() bool { return true }
+
+// Where computes out = cond != 0 ? a : b elementwise, with numpy
+// broadcasting of the three operands to out's shape; any of them may be
+// a strided view (out too: a write through a view). An operand with no
+// buffer and no shape (Strided{}) stands for the scalar av (as a) or bv
+// (as b), so that a number (MaskedFill's value, the zero of Where's
+// gradients) needs no upload. A NaN in cond picks a (NaN != 0).
+func (d *Device) Where(out, cond, a, b Strided, av, bv float32) error {
+	if err := out.check("Where out"); err != nil {
+		return err
+	}
+	shape := out.Shape
+	strides := [][]int{out.Strides}
+	for _, c := range []struct {
+		n      string
+		v      Strided
+		scalar bool // may stand for a scalar
+	}{{"Where cond", cond, false}, {"Where a", a, true}, {"Where b", b, true}} {
+		if c.scalar && c.v.Buf.IsNil() && len(c.v.Shape) == 0 {
+			strides = append(strides, nil) // the scalar: stride 0 everywhere
+			continue
+		}
+		if err := c.v.check(c.n); err != nil {
+			return err
+		}
+		st, ok := broadcastTo(c.v, shape)
+		if !ok {
+			return fmt.Errorf("cuda: %s: shape %v does not broadcast to %v", c.n, c.v.Shape, shape)
+		}
+		strides = append(strides, st)
+	}
+	n := numel(shape)
+	if n == 0 {
+		return nil
+	}
+	for i, st := range strides {
+		if st == nil {
+			strides[i] = make([]int, len(shape))
+		}
+	}
+	sh, st := coalesce(shape, strides...)
+	var dd [5]dims
+	for i, x := range [][]int{sh, st[0], st[1], st[2], st[3]} {
+		var err error
+		if dd[i], err = toDims(x); err != nil {
+			return fmt.Errorf("cuda: Where: %w", err)
+		}
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	return d.launch("where_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf, cond.Buf, a.Buf, b.Buf, av, bv, n, len(sh),
+		dd[0], dd[1], dd[2], dd[3], dd[4])
+}
+
 // Unary computes out[i] = f(x[i]) for n contiguous elements (out may be x).
 func (d *Device) Unary(op UnaryOp, out, x Buffer, n int, p float32) error {
 	if err := need("Unary out", out, n); err != nil {

@@ -8,7 +8,9 @@ import (
 // Strided describes a tensor view on the device: a buffer, a shape and
 // element strides relative to the buffer's first element (as
 // runtime.Tensor's offset, shape and stride; the offset goes in the Buffer
-// with Slice). Strides of 0 broadcast.
+// with Slice). Strides of 0 broadcast. A negative stride (a reversed view,
+// x[::-1]) walks back from the buffer's first element, into the part of
+// its allocation before it (Buffer.Offset elements).
 type Strided struct {
 	Buf     Buffer
 	Shape   []int
@@ -36,10 +38,16 @@ func (s Strided) IsContiguous() bool {
 }
 
 // check validates the view against its buffer: strides match the shape's
-// rank, none is negative, and every element lies inside Buf.
+// rank, and every element lies inside Buf, or for negative strides before
+// it in Buf's allocation (at most Buf.Offset() elements back).
 func (s Strided) check(what string) error {
 	if len(s.Strides) != len(s.Shape) {
 		return fmt.Errorf("cuda: %s: %d strides for shape %v", what, len(s.Strides), s.Shape)
+	}
+	for _, n := range s.Shape {
+		if n < 0 {
+			return fmt.Errorf("cuda: %s: negative size in shape %v", what, s.Shape)
+		}
 	}
 	if numel(s.Shape) == 0 {
 		return nil
@@ -47,16 +55,17 @@ func (s Strided) check(what string) error {
 	if s.Buf.IsNil() {
 		return fmt.Errorf("cuda: %s: no buffer", what)
 	}
-	span := 1
+	lo, hi := 0, 0 // the lowest and highest element offsets from Buf's first
 	for i, n := range s.Shape {
-		if n < 0 || s.Strides[i] < 0 {
-			return fmt.Errorf("cuda: %s: negative size or stride in shape %v strides %v", what, s.Shape, s.Strides)
+		if st := s.Strides[i]; st < 0 {
+			lo += (n - 1) * st
+		} else {
+			hi += (n - 1) * st
 		}
-		span += (n - 1) * s.Strides[i]
 	}
-	if span > s.Buf.n {
-		return fmt.Errorf("cuda: %s: view shape %v strides %v spans %d elements, buffer has %d",
-			what, s.Shape, s.Strides, span, s.Buf.n)
+	if hi >= s.Buf.n || -lo > s.Buf.off {
+		return fmt.Errorf("cuda: %s: view shape %v strides %v reaches elements %d to %d of a buffer of %d (at element %d of its allocation)",
+			what, s.Shape, s.Strides, lo, hi, s.Buf.n, s.Buf.off)
 	}
 	return nil
 }

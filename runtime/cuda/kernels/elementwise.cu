@@ -112,3 +112,17 @@ extern "C" __global__ void __launch_bounds__(1024) fill_strided(float* out, int 
 extern "C" __global__ void __launch_bounds__(1024) copy_strided(float* out, const float* x, int n, int rank, Dims shape, Dims so, Dims sx) {
     GRID_STRIDE(i, n) out[offsetOf(i, rank, shape, so)] = x[offsetOf(i, rank, shape, sx)];
 }
+
+// where_strided: out (strides so) = c != 0 ? a : b over shape, each operand
+// broadcast (stride 0) to it; a NULL a or b stands for the scalar av or
+// bv. It picks without arithmetic, so an inf or NaN on the side not
+// picked does not leak into the result (a NaN in c picks a, as c != 0).
+extern "C" __global__ void __launch_bounds__(1024) where_strided(float* out, const float* c, const float* a, const float* b, float av,
+                                         float bv, int n, int rank, Dims shape, Dims so, Dims sc, Dims sa, Dims sb) {
+    GRID_STRIDE(i, n) {
+        float v;
+        if (c[offsetOf(i, rank, shape, sc)] != 0.0f) v = a ? a[offsetOf(i, rank, shape, sa)] : av;
+        else v = b ? b[offsetOf(i, rank, shape, sb)] : bv;
+        out[offsetOf(i, rank, shape, so)] = v;
+    }
+}

@@ -73,3 +73,72 @@ extern "C" __global__ void __launch_bounds__(1024) argmax_rows(int* idx, const f
         }
     }
 }
+
+// topk_rows: vals[r, j] and idx[r, j] (the index as a float, as
+// runtime.TopK gives it) are the j-th largest value of row r of x
+// [rows, n] and its index, for j < k. The order is runtime.TopK's: NaN
+// above every number, equal values by lower index first. It is total, so
+// round j picks the best element ranking after round j-1's pick: no
+// scratch memory and no sort, k passes over the row (one block a row).
+__device__ __forceinline__ bool ranksBefore(float a, int ia, float b, int ib) {
+    bool na = a != a, nb = b != b; // NaN tests without isnan
+    if (na != nb) return na;
+    if (!na && a != b) return a > b;
+    return ia < ib;
+}
+
+// pickBetter makes (best, bi) the better of itself and (v, vi); an index
+// of -1 is no candidate.
+__device__ __forceinline__ void pickBetter(float& best, int& bi, float v, int vi) {
+    if (vi >= 0 && (bi < 0 || ranksBefore(v, vi, best, bi))) {
+        best = v;
+        bi = vi;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(1024) topk_rows(float* vals, float* idx, const float* x, int rows, int n, int k) {
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+        const float* xr = x + (long long)r * n;
+        float pv = 0.0f;
+        int pi = -1; // the previous round's pick (none before round 0)
+        for (int j = 0; j < k; j++) {
+            float best = 0.0f;
+            int bi = -1;
+            for (int t = threadIdx.x; t < n; t += blockDim.x) {
+                float v = xr[t];
+                if (pi < 0 || ranksBefore(pv, pi, v, t)) pickBetter(best, bi, v, t); // not picked yet
+            }
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) {
+                float ov = __shfl_xor_sync(0xffffffffu, best, o);
+                int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+                pickBetter(best, bi, ov, oi);
+            }
+            __syncthreads(); // the previous round's readers are done with sv, si
+            if (lane == 0) { sv[w] = best; si[w] = bi; }
+            __syncthreads();
+            best = sv[0];
+            bi = si[0];
+            for (int q = 1; q < nw; q++) pickBetter(best, bi, sv[q], si[q]);
+            if (threadIdx.x == 0) {
+                vals[(long long)r * k + j] = best;
+                idx[(long long)r * k + j] = (float)bi;
+            }
+            pv = best;
+            pi = bi;
+        }
+    }
+}
+
+// topk_bwd: gi [rows, n], zeroed by the host, gets g [rows, k] at the
+// indices topk_rows picked (distinct within a row: each element of gi is
+// written by at most one thread).
+extern "C" __global__ void __launch_bounds__(1024) topk_bwd(float* gi, const float* g, const float* idx, int rows, int n, int k) {
+    GRID_STRIDE(i, (long long)rows * k) {
+        long long r = i / k;
+        gi[r * n + (int)idx[i]] = g[i];
+    }
+}
