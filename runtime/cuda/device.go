@@ -34,6 +34,9 @@ type Device struct {
 	sc    *scratch // pinned for the life of the process (newScratch)
 	tf32  bool
 
+	arch     string // what the kernels are compiled for (chooseArch)
+	archErr  error  // why no architecture fits the GPU
+	archs    []int  // the architectures NVRTC supports; nil: it cannot say
 	cache    kernelCache
 	module   uintptr
 	modErr   error
@@ -61,10 +64,39 @@ type Info struct {
 
 // CompileInfo says how the kernels were obtained.
 type CompileInfo struct {
-	Arch     string // e.g. "sm_90"
-	CacheHit bool   // the CUBIN came from the disk cache
+	// Arch is what NVRTC compiled for: the GPU's own architecture
+	// ("sm_90", a CUBIN), or a virtual one ("compute_90", PTX) when the
+	// GPU is newer than NVRTC knows.
+	Arch string
+	GPU  string // the GPU's architecture, e.g. "sm_120"
+	// JIT says the kernels are PTX that the driver compiled for the GPU
+	// when loading them (Arch is compute_XY): they run, but the first load
+	// takes longer and the PTX uses nothing newer than Arch. An NVRTC that
+	// knows the GPU makes a CUBIN for it instead.
+	JIT      bool
+	CacheHit bool   // the CUBIN or PTX came from the disk cache
 	CacheDir string // "" when the disk cache is off
-	Bytes    int    // CUBIN size
+	Bytes    int    // CUBIN or PTX size
+}
+
+// String describes how the kernels were obtained in one line.
+func (c CompileInfo) String() string {
+	var b strings.Builder
+	if c.JIT {
+		fmt.Fprintf(&b, "PTX for %s, JIT-compiled by the driver for %s (NVRTC does not know %s)", c.Arch, c.GPU, c.GPU)
+	} else {
+		fmt.Fprintf(&b, "CUBIN for %s", c.Arch)
+	}
+	fmt.Fprintf(&b, ", %d bytes", c.Bytes)
+	switch {
+	case c.CacheDir == "":
+		b.WriteString(", compiled by NVRTC (disk cache off)")
+	case c.CacheHit:
+		fmt.Fprintf(&b, ", from the disk cache %s", c.CacheDir)
+	default:
+		fmt.Fprintf(&b, ", compiled by NVRTC into the disk cache %s", c.CacheDir)
+	}
+	return b.String()
 }
 
 var errClosed = errors.New("cuda: device is closed")
@@ -129,6 +161,10 @@ func OpenDevice(ordinal int) (*Device, error) {
 	}
 	d.info.NVRTC, d.info.CUBLAS = d.nvrtc.lib.path, d.blas.lib.path
 	d.nvrtcVersion = d.nvrtc.versionString()
+	// A GPU that NVRTC does not know is no reason to fail Open: the
+	// kernels fail with archErr at first use, cuBLAS and copies still work.
+	d.archs = d.nvrtc.supportedArchs()
+	d.arch, d.archErr = chooseArch(d.info.Major, d.info.Minor, d.archs, d.nvrtcVersion)
 
 	d.sc.out[0] = 0
 	if err := drv.call("cuDevicePrimaryCtxRetain", drv.cuDevicePrimaryCtxRetain, out, d.dev); err != nil {
@@ -157,8 +193,8 @@ func OpenDevice(ordinal int) (*Device, error) {
 	d.alloc = newAllocator(driverMem{d.drv, d.stream})
 	d.cache = kernelCache{dir: defaultCacheDir(os.Getenv), driver: d.info.DriverVersion, nvrtc: d.nvrtcVersion,
 		compile: func(src string, opts []string) ([]byte, error) {
-			cubin, _, err := d.nvrtc.compileCUBIN(src, "nnscope_kernels.cu", opts)
-			return cubin, err
+			image, _, err := d.nvrtc.compileImage(src, "nnscope_kernels.cu", opts)
+			return image, err
 		}}
 	ok = true
 	return d, nil
@@ -300,11 +336,19 @@ func (d *Device) exit() {
 // Info returns the device's description.
 func (d *Device) Info() Info { return d.info }
 
-// String describes the device in one line.
+// String describes the device in one line, saying so when NVRTC is older
+// than the GPU and the kernels go to it as PTX for the driver's JIT.
 func (d *Device) String() string {
 	i := d.info
-	return fmt.Sprintf("%s (sm_%d%d, %d SMs, %.1f GiB, driver %d.%d, NVRTC %s)", i.Name, i.Major, i.Minor, i.SMs,
+	s := fmt.Sprintf("%s (sm_%d, %d SMs, %.1f GiB, driver %d.%d, NVRTC %s", i.Name, archCode(i.Major, i.Minor), i.SMs,
 		float64(i.TotalMemory)/(1<<30), i.DriverVersion/1000, i.DriverVersion%1000/10, d.nvrtcVersion)
+	switch {
+	case d.archErr != nil:
+		s += ", which does not support this GPU"
+	case isVirtual(d.arch):
+		s += ", kernels as PTX for " + d.arch + " JIT-compiled by the driver"
+	}
+	return s + ")"
 }
 
 // Sync waits until all work issued so far has finished and reports any

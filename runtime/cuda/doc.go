@@ -44,6 +44,11 @@
 // (sm_XY) to a CUBIN, cached on disk (NNSCOPE_CUDA_CACHE, else
 // $XDG_CACHE_HOME/nnscope/cuda or ~/.cache/nnscope/cuda) under a hash of
 // the source, architecture, driver and NVRTC versions, and loaded with
-// cuModuleLoadData. Matrix products go to cuBLAS (strict FP32 by default,
-// TF32 on request).
+// cuModuleLoadData. A GPU newer than every architecture the installed
+// NVRTC lists (nvrtcGetSupportedArchs; a Blackwell under NVRTC 12.4) gets
+// PTX for the newest virtual architecture NVRTC knows (compute_XY), also
+// cached, which the driver JIT-compiles for the GPU when it loads it;
+// CompileInfo.JIT and the device's String say so. A GPU older than all of
+// them is an error naming the GPU, the NVRTC and its range. Matrix
+// products go to cuBLAS (strict FP32 by default, TF32 on request).
 package cuda

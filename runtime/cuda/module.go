@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -46,42 +47,82 @@ func (d *Device) ensureModule() error {
 	if d.module != 0 || d.modErr != nil {
 		return d.modErr
 	}
+	d.modErr = d.buildModule()
+	return d.modErr
+}
+
+// buildModule compiles the kernels for the architecture Open chose (a
+// CUBIN for the GPU, or PTX that the driver compiles for it) and loads
+// them as d.module.
+func (d *Device) buildModule() error {
 	src, err := kernelSource()
 	if err != nil {
-		d.modErr = err
 		return err
 	}
-	arch, opts := archOptions(d.info.Major, d.info.Minor)
-	cubin, hit, err := d.cache.get(src, arch, opts)
-	if err != nil {
-		d.modErr = fmt.Errorf("cuda: compiling kernels for %s: %w", arch, err)
-		return d.modErr
+	if d.archErr != nil {
+		return d.archErr
 	}
-	err = d.loadModule(cubin)
+	arch := d.arch
+	image, hit, err := d.cache.get(src, arch, targetOptions(arch))
+	if err != nil && d.archs == nil && !isVirtual(arch) && isInvalidOption(err) {
+		// An NVRTC that cannot list its architectures does not know the
+		// GPU's: try PTX for an older one, once.
+		if fb, ok := fallbackArch(d.info.Major, d.info.Minor, d.nvrtcVersion); ok {
+			image, hit, err = d.cache.get(src, fb, targetOptions(fb))
+			if err != nil {
+				return fmt.Errorf("cuda: NVRTC %s does not know %s, and compiling the kernels to PTX for %s failed: %w",
+					d.nvrtcVersion, arch, fb, err)
+			}
+			arch = fb
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cuda: compiling kernels for %s: %w", arch, err)
+	}
+	err = d.loadModule(image)
 	if err != nil && hit {
-		// The driver rejects the cached CUBIN (damaged, or written by
-		// something else under the same key): compile afresh, replacing it.
-		if cubin, err = d.cache.refresh(src, arch, opts); err != nil {
-			d.modErr = fmt.Errorf("cuda: compiling kernels for %s: %w", arch, err)
-			return d.modErr
+		// The driver rejects the cached CUBIN or PTX (damaged, or written
+		// by something else under the same key): compile afresh,
+		// replacing it.
+		if image, err = d.cache.refresh(src, arch, targetOptions(arch)); err != nil {
+			return fmt.Errorf("cuda: compiling kernels for %s: %w", arch, err)
 		}
 		hit = false
-		err = d.loadModule(cubin)
+		err = d.loadModule(image)
 	}
+	gpu := fmt.Sprintf("sm_%d", archCode(d.info.Major, d.info.Minor))
 	if err != nil {
-		d.modErr = fmt.Errorf("cuda: loading kernels for %s: %w", arch, err)
-		return d.modErr
+		if isVirtual(arch) {
+			return fmt.Errorf("cuda: loading kernels compiled to PTX for %s (the driver compiles it for the GPU, %s): %w%s",
+				arch, gpu, err, ptxLoadHint(err, d.nvrtcVersion))
+		}
+		return fmt.Errorf("cuda: loading kernels for %s: %w", arch, err)
 	}
-	d.compiled = CompileInfo{Arch: arch, CacheHit: hit, CacheDir: d.cache.dir, Bytes: len(cubin)}
+	d.compiled = CompileInfo{Arch: arch, GPU: gpu, JIT: isVirtual(arch), CacheHit: hit, CacheDir: d.cache.dir,
+		Bytes: len(image)}
 	return nil
 }
 
-// loadModule loads a CUBIN into the context (cuModuleLoadData) as d.module.
-func (d *Device) loadModule(cubin []byte) error {
+// cudaErrUnsupportedPTXVersion is CUDA_ERROR_UNSUPPORTED_PTX_VERSION: the
+// PTX is of an ISA version newer than the driver reads.
+const cudaErrUnsupportedPTXVersion = 222
+
+// ptxLoadHint explains the driver's usual reason for refusing PTX.
+func ptxLoadHint(err error, nvrtcVersion string) string {
+	var e *Error
+	if errors.As(err, &e) && e.Lib == "cuda" && e.Code == cudaErrUnsupportedPTXVersion {
+		return fmt.Sprintf(" (the driver is older than NVRTC %s, whose PTX it cannot read: update the driver)", nvrtcVersion)
+	}
+	return ""
+}
+
+// loadModule loads a CUBIN, or NUL-terminated PTX that the driver then
+// compiles for the GPU, into the context (cuModuleLoadData) as d.module.
+func (d *Device) loadModule(image []byte) error {
 	var p pinner
 	defer p.unpin()
 	d.sc.out[0] = 0
-	if err := d.drv.call("cuModuleLoadData", d.drv.cuModuleLoadData, d.outPtr(0), p.bytes(cubin)); err != nil {
+	if err := d.drv.call("cuModuleLoadData", d.drv.cuModuleLoadData, d.outPtr(0), p.bytes(image)); err != nil {
 		return err
 	}
 	d.module = uintptr(d.sc.out[0])

@@ -5,6 +5,11 @@
 // compiled from kernels/*.cu and run with real barriers and warp shuffles.
 // It needs g++ at build time and when the kernels are "compiled".
 //
+// The fake GPU is compute capability 9.0, or FAKECUDA_CC ("12.0"), and
+// its NVRTC knows NVRTC 13.0's architectures, or FAKECUDA_NVRTC_ARCHS
+// ("75,80,86,89,90"), so that a GPU newer than NVRTC (kernels as PTX for
+// the driver's JIT) and one older than it can be tested (fakecuda.cc).
+//
 // Tests use Run: it re-runs the chosen tests of the current test binary in
 // a child process whose library search finds the fake first. It skips where
 // a real GPU is under test (NNSCOPE_REQUIRE_GPU set).

@@ -18,7 +18,14 @@
 //
 // "NVRTC" compiles the kernel source with g++ and shim.h (which runs
 // threads as fibers); the "CUBIN" it returns is that shared object, ELF
-// like a real CUBIN, loaded by cuModuleLoadData from memory.
+// like a real CUBIN, loaded by cuModuleLoadData from memory. Its "PTX" is
+// text with PTX's .version and .target header and an .entry per kernel,
+// carrying the same shared object; cuModuleLoadData takes either, as the
+// driver does. As with real CUDA, NVRTC knows a list of architectures
+// (FAKECUDA_NVRTC_ARCHS) and rejects any other with
+// NVRTC_ERROR_INVALID_OPTION, a CUBIN loads only on a GPU of its major
+// version and at least its minor, and PTX only on a GPU at least as new as
+// its .target. The GPU is compute capability 9.0, or FAKECUDA_CC ("12.0").
 #include <dlfcn.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -48,6 +55,9 @@ enum {
     NOT_INITIALIZED = 3,
     INVALID_DEVICE = 101,
     INVALID_IMAGE = 200,
+    NO_BINARY_FOR_GPU = 209,
+    INVALID_PTX = 218,
+    UNSUPPORTED_PTX_VERSION = 222,
     INVALID_CONTEXT = 201,
     INVALID_HANDLE = 400,
     NOT_FOUND = 500,
@@ -76,6 +86,25 @@ static size_t totalMemory() {
     return v;
 }
 static const size_t kTotalMemory = totalMemory();
+
+// The fake GPU's compute capability: 9.0, or FAKECUDA_CC ("12.0"), so that
+// a GPU newer than NVRTC knows can be tested.
+struct CC {
+    int major, minor;
+};
+static CC computeCapability() {
+    const char* s = getenv("FAKECUDA_CC");
+    if (!s || !*s) return CC{9, 0};
+    CC c;
+    char end;
+    if (sscanf(s, "%d.%d%c", &c.major, &c.minor, &end) != 2 || c.major < 1 || c.minor < 0 || c.minor > 9) {
+        fprintf(stderr, "fakecuda: FAKECUDA_CC=%s: want a compute capability such as 12.0\n", s);
+        abort();
+    }
+    return c;
+}
+static const CC kCC = computeCapability();
+static const int kArch = kCC.major * 10 + kCC.minor;  // as NVRTC numbers them: 120 for sm_120
 static const size_t kPage = 4096;
 static void* const kContext = (void*)0x5eed;
 
@@ -157,8 +186,8 @@ CUresult cuDeviceGetName(char* name, int len, int dev) {
 CUresult cuDeviceGetAttribute(int* v, int attr, int dev) {
     if (dev != 0) return INVALID_DEVICE;
     switch (attr) {
-    case 75: *v = 9; break;   // compute capability major
-    case 76: *v = 0; break;   // minor
+    case 75: *v = kCC.major; break;  // compute capability major
+    case 76: *v = kCC.minor; break;  // minor
     case 16: *v = 4; break;   // multiprocessors
     case 1: *v = 1024; break; // max threads per block
     default: *v = 0;
@@ -192,6 +221,9 @@ CUresult cuGetErrorName(CUresult code, const char** s) {
     case NOT_INITIALIZED: *s = "CUDA_ERROR_NOT_INITIALIZED"; break;
     case INVALID_DEVICE: *s = "CUDA_ERROR_INVALID_DEVICE"; break;
     case INVALID_IMAGE: *s = "CUDA_ERROR_INVALID_IMAGE"; break;
+    case NO_BINARY_FOR_GPU: *s = "CUDA_ERROR_NO_BINARY_FOR_GPU"; break;
+    case INVALID_PTX: *s = "CUDA_ERROR_INVALID_PTX"; break;
+    case UNSUPPORTED_PTX_VERSION: *s = "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"; break;
     case INVALID_CONTEXT: *s = "CUDA_ERROR_INVALID_CONTEXT"; break;
     case INVALID_HANDLE: *s = "CUDA_ERROR_INVALID_HANDLE"; break;
     case NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; break;
@@ -337,11 +369,12 @@ static size_t elfSize(const void* p) {
     return h->e_shoff + (size_t)h->e_shnum * h->e_shentsize;
 }
 
-CUresult cuModuleLoadData(void** mod, const void* image) {
-    std::lock_guard<std::mutex> l(mu);
-    if (CUresult r = enter()) return r;
-    size_t n = elfSize(image);
-    if (n == 0) return INVALID_IMAGE;
+// loadObject dlopens the n-byte shared object at image as a module. It
+// fails with NO_BINARY_FOR_GPU unless fk_arch, the architecture it was
+// compiled for, suits the GPU: for a CUBIN (ptxTarget 0), the GPU's major
+// version and a minor no later than the GPU's, as a real CUBIN; for PTX,
+// the PTX's own .target, ptxTarget (the PTX's check is loadPTX's).
+static CUresult loadObject(void** mod, const void* image, size_t n, int ptxTarget) {
     char path[] = "/tmp/fakecuda-module-XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0) return INVALID_IMAGE;
@@ -352,12 +385,89 @@ CUresult cuModuleLoadData(void** mod, const void* image) {
     unlink(path);
     if (!h) return INVALID_IMAGE;
     LaunchFn launch = (LaunchFn)dlsym(h, "fk_launch");
-    if (!launch) {
+    const int* arch = (const int*)dlsym(h, "fk_arch");
+    if (!launch || !arch) {
         dlclose(h);
         return INVALID_IMAGE;
     }
+    bool fits = ptxTarget ? *arch == ptxTarget : *arch / 10 == kCC.major && *arch % 10 <= kCC.minor;
+    if (!fits) {
+        dlclose(h);
+        return NO_BINARY_FOR_GPU;
+    }
     *mod = new Module{h, launch};
     return OK;
+}
+
+static int b64value(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+// loadPTX "JIT-compiles" fake PTX (see ptxText): it checks the header as
+// the driver does, then loads the shared object it carries. The text must
+// end in a NUL right after its last line, as the driver reads PTX up to
+// its NUL.
+static CUresult loadPTX(void** mod, const char* text) {
+    int vmaj = -1, vmin = -1, target = -1;
+    size_t objBytes = 0;
+    std::vector<char> obj;
+    bool inObject = false, ended = false;
+    const char* p = text;
+    while (*p && !ended) {
+        const char* nl = strchr(p, '\n');
+        if (!nl) return INVALID_PTX;  // every line ends in a newline
+        std::string line(p, nl - p);
+        p = nl + 1;
+        if (inObject) {
+            if (line == "// fakecuda-end") {
+                ended = true;
+            } else if (line.rfind("//@", 0) == 0) {
+                unsigned bits = 0;
+                int nbits = 0;
+                for (size_t i = 3; i < line.size() && line[i] != '='; i++) {
+                    int v = b64value(line[i]);
+                    if (v < 0) return INVALID_PTX;
+                    bits = bits << 6 | v;
+                    if ((nbits += 6) >= 8) {
+                        nbits -= 8;
+                        obj.push_back((char)(bits >> nbits & 0xff));
+                    }
+                }
+            } else {
+                return INVALID_PTX;
+            }
+        } else if (line.rfind(".version ", 0) == 0) {
+            if (sscanf(line.c_str(), ".version %d.%d", &vmaj, &vmin) != 2) return INVALID_PTX;
+        } else if (line.rfind(".target ", 0) == 0) {
+            if (sscanf(line.c_str(), ".target sm_%d", &target) != 1) return INVALID_PTX;
+        } else if (sscanf(line.c_str(), "// fakecuda-object %zu", &objBytes) == 1) {
+            inObject = true;
+        }
+    }
+    if (!ended || *p != '\0') {
+        logf_("fakecuda: cuModuleLoadData: %s%s\n", "PTX cut short, or not NUL-terminated right after its last line");
+        return INVALID_PTX;
+    }
+    if (vmaj < 0 || target < 0) return INVALID_PTX;
+    if (vmaj * 10 + vmin > 90) return UNSUPPORTED_PTX_VERSION;  // what a CUDA 13.0 driver reads
+    if (target > kArch) return NO_BINARY_FOR_GPU;  // PTX runs on GPUs at least as new as its target
+    if (obj.size() != objBytes || obj.size() < sizeof(Elf64_Ehdr) || elfSize(obj.data()) == 0) return INVALID_PTX;
+    return loadObject(mod, obj.data(), obj.size(), target);
+}
+
+CUresult cuModuleLoadData(void** mod, const void* image) {
+    std::lock_guard<std::mutex> l(mu);
+    if (CUresult r = enter()) return r;
+    if (!image) return INVALID_VALUE;
+    if (memcmp(image, ELFMAG, SELFMAG) != 0) return loadPTX(mod, (const char*)image);
+    size_t n = elfSize(image);
+    if (n == 0) return INVALID_IMAGE;
+    return loadObject(mod, image, n, 0);
 }
 CUresult cuModuleUnload(void* mod) {
     Module* m = (Module*)mod;
@@ -452,11 +562,48 @@ CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigne
 struct Program {
     std::string src, log;
     std::vector<char> cubin;
+    std::string ptx;  // with no NUL: nvrtcGetPTX adds it
 };
+
+// The architectures the fake NVRTC knows, ascending, as NVRTC numbers
+// them (90 for sm_90 and compute_90): NVRTC 13.0's, or
+// FAKECUDA_NVRTC_ARCHS ("75,80,86,89,90", an older NVRTC's). With
+// FAKECUDA_NVRTC_ARCHS_UNLISTED set, nvrtcGetNumSupportedArchs fails, as
+// for an NVRTC too old to have it (the list still decides what compiles).
+static std::vector<int> supportedArchs() {
+    const char* s = getenv("FAKECUDA_NVRTC_ARCHS");
+    if (!s || !*s) s = "75,80,86,87,89,90,100,103,110,120,121";
+    std::vector<int> v;
+    for (const char* p = s; *p;) {
+        char* end;
+        long a = strtol(p, &end, 10);
+        if (end == p || a < 10 || (*end != ',' && *end != 0) || (!v.empty() && a <= v.back())) {
+            fprintf(stderr, "fakecuda: FAKECUDA_NVRTC_ARCHS=%s: want ascending architectures such as 75,80,90\n", s);
+            abort();
+        }
+        v.push_back((int)a);
+        p = *end ? end + 1 : end;
+    }
+    return v;
+}
+static const std::vector<int> kNVRTCArchs = supportedArchs();
+static const bool kArchsUnlisted = getenv("FAKECUDA_NVRTC_ARCHS_UNLISTED") != nullptr;
 
 int nvrtcVersion(int* major, int* minor) {
     *major = 13;
     *minor = 0;
+    return 0;
+}
+int nvrtcGetNumSupportedArchs(int* n) {
+    if (kArchsUnlisted) return 11;  // NVRTC_ERROR_INTERNAL_ERROR
+    if (!n) return 3;
+    *n = (int)kNVRTCArchs.size();
+    return 0;
+}
+int nvrtcGetSupportedArchs(int* archs) {
+    if (kArchsUnlisted) return 11;
+    if (!archs) return 3;
+    for (size_t i = 0; i < kNVRTCArchs.size(); i++) archs[i] = kNVRTCArchs[i];
     return 0;
 }
 const char* nvrtcGetErrorString(int code) {
@@ -486,11 +633,12 @@ int nvrtcDestroyProgram(void** prog) {
 // wrappers generates, for every `extern "C" __global__ void name(params)`,
 // an exported name__fk(void** p) that calls it with *(T*)p[i] for each
 // parameter: the unpacking the driver does for kernelParams.
-static std::string wrappers(const std::string& src, std::string& err) {
+static std::string wrappers(const std::string& src, std::vector<std::string>& names, std::string& err) {
     std::string out = "\n// ---- fakecuda launch wrappers ----\n";
     std::regex kern("extern\\s+\"C\"\\s+__global__\\s+void\\s+(?:__launch_bounds__\\s*\\([^)]*\\)\\s+)?(\\w+)\\s*\\(([^)]*)\\)");
     for (auto it = std::sregex_iterator(src.begin(), src.end(), kern); it != std::sregex_iterator(); ++it) {
         std::string name = (*it)[1], params = (*it)[2];
+        names.push_back(name);
         std::string call;
         int i = 0;
         size_t pos = 0;
@@ -520,6 +668,35 @@ static std::string wrappers(const std::string& src, std::string& err) {
     return out;
 }
 
+// ptxText is the fake's PTX for the shared object obj compiled for arch:
+// the header NVRTC writes (.version, .target, .address_size), an .entry
+// per kernel, and obj in base64 comment lines between a fakecuda-object
+// line and a fakecuda-end line, which loadPTX reads back.
+static std::string ptxText(const std::vector<char>& obj, int arch, const std::vector<std::string>& names) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string t = "//\n// Generated by fakecuda's NVRTC: the kernels as a host shared object\n"
+                    "// (base64, below) that the fake driver loads.\n//\n\n"
+                    ".version 9.0\n.target sm_" + std::to_string(arch) + "\n.address_size 64\n\n";
+    for (const std::string& n : names) t += "\t// .globl\t" + n + "\n.visible .entry " + n + "()\n{\n\tret;\n}\n\n";
+    t += "// fakecuda-object " + std::to_string(obj.size()) + "\n";
+    std::string line = "//@";
+    for (size_t i = 0; i < obj.size(); i += 3) {
+        unsigned v = (unsigned char)obj[i] << 16;
+        if (i + 1 < obj.size()) v |= (unsigned char)obj[i + 1] << 8;
+        if (i + 2 < obj.size()) v |= (unsigned char)obj[i + 2];
+        line += b64[v >> 18 & 63];
+        line += b64[v >> 12 & 63];
+        line += i + 1 < obj.size() ? b64[v >> 6 & 63] : '=';
+        line += i + 2 < obj.size() ? b64[v & 63] : '=';
+        if (line.size() >= 79) {
+            t += line + "\n";
+            line = "//@";
+        }
+    }
+    if (line.size() > 3) t += line + "\n";
+    return t + "// fakecuda-end\n";
+}
+
 static std::string shimPath() {
     Dl_info info;
     if (!dladdr((void*)&nvrtcVersion, &info) || !info.dli_fname) return "shim.h";
@@ -539,13 +716,23 @@ int nvrtcCompileProgram(void* prog, int numOptions, const char* const* options) 
         pr->log = std::string("fakecuda nvrtc: cannot load libnvrtc-builtins.so.13.0: ") + dlerror() + "\n";
         return 7;
     }
+    pr->ptx.clear();
     bool real = false;
+    int arch = 0;
     for (int i = 0; i < numOptions; i++) {
         std::string o = options[i];
         if (o.rfind("--gpu-architecture=", 0) == 0 || o.rfind("-arch=", 0) == 0) {
             std::string a = o.substr(o.find('=') + 1);
-            if (a.rfind("sm_", 0) == 0) real = true;
-            else if (a.rfind("compute_", 0) != 0) return 5;
+            real = a.rfind("sm_", 0) == 0;
+            size_t digits = real ? 3 : a.rfind("compute_", 0) == 0 ? 8 : 0;
+            char* end = nullptr;
+            arch = digits ? (int)strtol(a.c_str() + digits, &end, 10) : 0;
+            bool known = false;
+            for (int k : kNVRTCArchs) known = known || k == arch;
+            if (!digits || *end || !known) {
+                pr->log = "nvrtc: error: invalid value for --gpu-architecture (-arch)\n";
+                return 5;
+            }
         } else if (o.rfind("--std=", 0) != 0 && o.rfind("-std=", 0) != 0 && o != "--use_fast_math" &&
                    o.rfind("-D", 0) != 0 && o != "-lineinfo" && o != "--device-debug" && o != "-G") {
             pr->log = "fakecuda nvrtc: unknown option " + o + "\n";
@@ -553,7 +740,8 @@ int nvrtcCompileProgram(void* prog, int numOptions, const char* const* options) 
         }
     }
     std::string err;
-    std::string wrap = wrappers(pr->src, err);
+    std::vector<std::string> names;
+    std::string wrap = wrappers(pr->src, names, err);
     if (!err.empty()) {
         pr->log = err + "\n";
         return 6;
@@ -565,6 +753,7 @@ int nvrtcCompileProgram(void* prog, int numOptions, const char* const* options) 
     if (!f) return 6;
     fputs(pr->src.c_str(), f);
     fputs(wrap.c_str(), f);
+    fprintf(f, "extern \"C\" const int fk_arch = %d;\n", arch);
     fclose(f);
     const char* cxx = getenv("CXX");
     std::string cmd = std::string(cxx && *cxx ? cxx : "g++") +
@@ -577,13 +766,17 @@ int nvrtcCompileProgram(void* prog, int numOptions, const char* const* options) 
         while ((n = fread(buf, 1, sizeof buf, lf)) > 0) pr->log.append(buf, n);
         fclose(lf);
     }
-    if (rc == 0 && real) {
+    if (rc == 0 && arch != 0) {
+        std::vector<char> obj;
         if (FILE* sf = fopen(soPath.c_str(), "rb")) {
             char buf[65536];
             size_t n;
-            while ((n = fread(buf, 1, sizeof buf, sf)) > 0) pr->cubin.insert(pr->cubin.end(), buf, buf + n);
+            while ((n = fread(buf, 1, sizeof buf, sf)) > 0) obj.insert(obj.end(), buf, buf + n);
             fclose(sf);
         }
+        // As NVRTC: PTX always, a CUBIN for a real architecture only.
+        pr->ptx = ptxText(obj, arch, names);
+        if (real) pr->cubin = obj;
     }
     unlink(srcPath.c_str());
     unlink(soPath.c_str());
@@ -598,6 +791,18 @@ int nvrtcGetProgramLogSize(void* prog, size_t* n) {
 int nvrtcGetProgramLog(void* prog, char* out) {
     Program* p = (Program*)prog;
     memcpy(out, p->log.c_str(), p->log.size() + 1);
+    return 0;
+}
+int nvrtcGetPTXSize(void* prog, size_t* n) {
+    Program* p = (Program*)prog;
+    if (!p || !n) return 3;
+    *n = p->ptx.size() + 1;  // NVRTC counts the NUL
+    return 0;
+}
+int nvrtcGetPTX(void* prog, char* out) {
+    Program* p = (Program*)prog;
+    if (!p || !out) return 3;
+    memcpy(out, p->ptx.c_str(), p->ptx.size() + 1);
     return 0;
 }
 int nvrtcGetCUBINSize(void* prog, size_t* n) {
