@@ -17,6 +17,7 @@ package fakecuda
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -130,7 +131,16 @@ func Run(t *testing.T, pattern string, env ...string) {
 		t.Fatal(buildErr)
 	}
 	cache := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run", pattern, "-test.v", "-test.count=1")
+	// The child stops before this test's deadline: when go test's timeout
+	// panics the parent, a child still running would be left behind,
+	// burning CPU, and its output lost.
+	ctx := context.Background()
+	if dl, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-10*time.Second))
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", pattern, "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), EnvChild+"=1", "NNSCOPE_REQUIRE_GPU=1", "NNSCOPE_CUDA_POISON=1", "NNSCOPE_CUDA_LIB="+libDir,
 		"NNSCOPE_CUDA_CACHE="+cache, "NNSCOPE_CUDA_DEVICE=")
 	cmd.Env = append(cmd.Env, env...)
@@ -145,6 +155,9 @@ func Run(t *testing.T, pattern string, env ...string) {
 		}
 	}
 	t.Logf("on fakecuda (%.1fs):\n%s", time.Since(start).Seconds(), strings.Join(summary, "\n"))
+	if ctx.Err() != nil {
+		t.Fatalf("tests %s on fakecuda stopped at the test's deadline after %.0fs (go test -timeout):\n%s", pattern, time.Since(start).Seconds(), out.String())
+	}
 	if err != nil {
 		t.Fatalf("tests %s failed on fakecuda: %v\n%s", pattern, err, out.String())
 	}
