@@ -78,11 +78,17 @@ func gpuWhere(cond, a, b *Tensor, shape []int) *Tensor {
 	return out
 }
 
+// topKKernelMax is the largest k the TopK kernel takes: it makes k passes
+// over a row, so a large k (TopK(vocabulary size) for top-p, a full sort)
+// would take seconds; those sort on the host instead (one download, one
+// upload).
+const topKKernelMax = 64
+
 // gpuTopK is TopK on the GPU: values and indices (as floats) along the
 // last axis, both on the GPU, with the CPU's order.
 func gpuTopK(t *Tensor, k int) (values, indices *Tensor) {
 	tb, ok := gpuBackend().(topKBackend)
-	if !ok {
+	if !ok || k > topKKernelMax {
 		v, i := viaCPU(t)[0].TopK(k)
 		return v.To("cuda"), i.To("cuda")
 	}

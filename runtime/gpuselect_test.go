@@ -203,3 +203,28 @@ func TestGPUOutOfMemorySaysWhatToDo(t *testing.T) {
 		t.Errorf("after running out: sum %v", got)
 	}
 }
+
+// TestGPUTopKLargeK: a k past the kernel's (TopK of a whole vocabulary
+// row for top-p) sorts on the host, with the CPU's order and gradient; the
+// kernel's k passes over the row took minutes for a 50257-wide row.
+func TestGPUTopKLargeK(t *testing.T) {
+	onGPUs(t, func(t *testing.T) {
+		k := topKKernelMax + 37
+		x := New(2, 3*k)
+		for i := range x.raw() {
+			x.raw()[i] = float32((i*7919)%101) / 10 // ties, so the order of equal values counts
+		}
+		want, wantI := x.TopK(k)
+		xg := x.To("cuda").Detach().RequiresGrad()
+		got, gotI := xg.TopK(k)
+		if fmt.Sprint(got.Data(), gotI.Data()) != fmt.Sprint(want.Data(), wantI.Data()) {
+			t.Fatalf("TopK(%d) on the GPU differs from the CPU", k)
+		}
+		if err := got.Sum().Backward(); err != nil {
+			t.Fatal(err)
+		}
+		if s := xg.Grad().Sum().Item(); s != float64(2*k) {
+			t.Errorf("gradient sums to %g, want %d", s, 2*k)
+		}
+	})
+}
