@@ -693,6 +693,40 @@ func TestReplaceInvalidUTF8(t *testing.T) {
 	}
 }
 
+// TestEncodeInvalidUTF8: text that is not UTF-8 is read the way Decode
+// writes it, each maximal ill-formed part one U+FFFD, by GPT-2's
+// tokenizer and a folder's own alike, so Decode(Encode(s)) is Decode's
+// repair of s.
+func TestEncodeInvalidUTF8(t *testing.T) {
+	js, _ := json.Marshal(smallVocab())
+	own, err := LoadTokenizer(writeFiles(t, map[string]string{"vocab.json": string(js), "merges.txt": "#version: 0.2\n"}), GPT2Small())
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin, err := NewTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []*Tokenizer{builtin, own} {
+		for _, in := range []string{"a\xffb", "\xe6\x9d", "caf\xc3", "x \xf0\x9f\x98!", "\xed\xa0\x80", "ok"} {
+			ids, err := tok.Encode(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := tok.Encode(replaceInvalidUTF8(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids, want) {
+				t.Errorf("builtin %v: %q is %v, want the ids of %q, %v", tok.Builtin(), in, ids, replaceInvalidUTF8(in), want)
+			}
+			if back, err := tok.Decode(ids); err != nil || back != replaceInvalidUTF8(in) {
+				t.Errorf("builtin %v: %q decodes back to %q (%v), want %q", tok.Builtin(), in, back, err, replaceInvalidUTF8(in))
+			}
+		}
+	}
+}
+
 // TestMergesTxtAsGPT2Tokenizer: merges.txt is read as transformers'
 // GPT2Tokenizer reads it (read().split("\n")[1:-1], each line split on
 // white space) and its fast kind ranks it (a repeated merge keeps its

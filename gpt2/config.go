@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -117,6 +118,13 @@ var configKeys = []struct{ key, want string }{
 	{"scale_attn_by_inverse_layer_idx", "true or false"}, {"reorder_and_upcast_attn", "true or false"},
 }
 
+// configAliases are GPT2Config's attribute_map: generic names Hugging
+// Face reads as GPT-2's.
+var configAliases = []struct{ alias, key string }{
+	{"hidden_size", "n_embd"}, {"max_position_embeddings", "n_positions"},
+	{"num_attention_heads", "n_head"}, {"num_hidden_layers", "n_layer"},
+}
+
 // ParseConfig parses config.json bytes; name is used in errors.
 func ParseConfig(name string, data []byte) (Config, error) {
 	c := Config{LayerNormEpsilon: 1e-5, ActivationFunction: "gelu_new", BosTokenID: 50256, EosTokenID: 50256}
@@ -130,6 +138,35 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	}
 	if raw == nil {
 		return Config{}, &ConfigError{File: name, Msg: "not valid JSON: want an object, got null"}
+	}
+	// GPT2Config's attribute_map: Hugging Face reads the generic names as
+	// GPT-2's, so a config.json written with them loads. Errors name the
+	// key the file has.
+	key := func(k string) string { return k }
+	aliasOf := map[string]string{}
+	for _, a := range configAliases {
+		av, ok := raw[a.alias]
+		if !ok || string(av) == "null" {
+			continue
+		}
+		if kv, ok := raw[a.key]; ok && string(kv) != "null" {
+			var x, y float64
+			same := string(kv) == string(av) || json.Unmarshal(kv, &x) == nil && json.Unmarshal(av, &y) == nil && x == y
+			if !same {
+				return Config{}, &ConfigError{File: name, Key: a.alias, Msg: fmt.Sprintf("%s, but %q (the same setting) is %s: which one is meant?", clip(string(av), 40), a.key, clip(string(kv), 40))}
+			}
+			continue
+		}
+		raw[a.key] = av
+		aliasOf[a.key] = a.alias
+	}
+	if len(aliasOf) > 0 {
+		key = func(k string) string {
+			if a, ok := aliasOf[k]; ok {
+				return a
+			}
+			return k
+		}
 	}
 	for _, kw := range configKeys {
 		k := kw.key
@@ -159,7 +196,7 @@ func ParseConfig(name string, data []byte) (Config, error) {
 		one := map[string]json.RawMessage{k: v}
 		b, _ := json.Marshal(one)
 		if err := json.Unmarshal(b, &c); err != nil {
-			return Config{}, &ConfigError{File: name, Key: k, Msg: fmt.Sprintf("bad value %s (want %s)", clip(string(v), 60), kw.want)}
+			return Config{}, &ConfigError{File: name, Key: key(k), Msg: fmt.Sprintf("bad value %s (want %s)", clip(string(v), 60), kw.want)}
 		}
 	}
 	for _, k := range []string{"vocab_size", "n_positions", "n_embd", "n_layer", "n_head"} {
@@ -187,10 +224,10 @@ func ParseConfig(name string, data []byte) (Config, error) {
 		max int
 	}{{"vocab_size", c.VocabSize, MaxDim}, {"n_positions", c.NPositions, MaxDim}, {"n_embd", c.NEmbd, MaxDim}, {"n_layer", c.NLayer, MaxLayers}, {"n_head", c.NHead, MaxDim}} {
 		if kv.v <= 0 {
-			return Config{}, &ConfigError{File: name, Key: kv.k, Msg: fmt.Sprintf("must be positive, got %d", kv.v)}
+			return Config{}, &ConfigError{File: name, Key: key(kv.k), Msg: fmt.Sprintf("must be positive, got %d", kv.v)}
 		}
 		if kv.v > kv.max {
-			return Config{}, &ConfigError{File: name, Key: kv.k, Msg: fmt.Sprintf("%d is larger than any GPT-2 (limit %d): corrupt config?", kv.v, kv.max)}
+			return Config{}, &ConfigError{File: name, Key: key(kv.k), Msg: fmt.Sprintf("%d is larger than any GPT-2 (limit %d): corrupt config?", kv.v, kv.max)}
 		}
 	}
 	if c.NInner != nil && (*c.NInner <= 0 || *c.NInner > MaxDim) {
@@ -200,15 +237,18 @@ func ParseConfig(name string, data []byte) (Config, error) {
 		return Config{}, &ConfigError{File: name, Key: "n_embd", Msg: fmt.Sprintf("%d makes the MLP 4*n_embd = %d wide, larger than any GPT-2 (limit %d): corrupt config?", c.NEmbd, c.Inner(), MaxDim)}
 	}
 	if c.NEmbd%c.NHead != 0 {
-		return Config{}, &ConfigError{File: name, Key: "n_head", Msg: fmt.Sprintf("n_embd %d is not divisible by n_head %d", c.NEmbd, c.NHead)}
+		return Config{}, &ConfigError{File: name, Key: key("n_head"), Msg: fmt.Sprintf("%s %d is not divisible by %s %d", key("n_embd"), c.NEmbd, key("n_head"), c.NHead)}
 	}
 	if !(c.LayerNormEpsilon > 0) || math.IsInf(c.LayerNormEpsilon, 0) {
 		return Config{}, &ConfigError{File: name, Key: "layer_norm_epsilon", Msg: fmt.Sprintf("must be positive, got %v", c.LayerNormEpsilon)}
 	}
 	switch c.ActivationFunction {
-	case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate", "gelu", "relu", "silu", "swish", "quick_gelu", "tanh", "sigmoid":
+	case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate", "gelu", "gelu_python", "gelu_10", "relu", "relu2", "relu6", "leaky_relu",
+		"silu", "swish", "mish", "quick_gelu", "tanh", "sigmoid", "linear":
 	default:
-		return Config{}, &ConfigError{File: name, Key: "activation_function", Msg: fmt.Sprintf("unsupported %q (want gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_accurate, gelu, relu, silu, swish, quick_gelu, tanh or sigmoid)", c.ActivationFunction)}
+		// Hugging Face's other names (laplace, prelu, xielu) are refused:
+		// prelu and xielu have weights of their own.
+		return Config{}, &ConfigError{File: name, Key: "activation_function", Msg: fmt.Sprintf("unsupported %q (want gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_accurate, gelu, gelu_python, gelu_10, relu, relu2, relu6, leaky_relu, silu, swish, mish, quick_gelu, tanh, sigmoid or linear)", c.ActivationFunction)}
 	}
 	return c, nil
 }
@@ -250,4 +290,53 @@ func clip(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+// GenerationConfigFile is where Hugging Face keeps a model's generation
+// defaults. Its eos_token_id (an id, a list of ids or null) is where
+// generate stops, over config.json's; its other settings (sampling,
+// lengths) are not defaults in nnscope, whose Generate options say them.
+const GenerationConfigFile = "generation_config.json"
+
+// applyGenerationConfig returns c with the end-of-text ids of the
+// generation_config.json at path, when that file exists and sets them.
+func applyGenerationConfig(path string, c Config) (Config, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	name := filepath.Base(path)
+	if err != nil {
+		return c, &ConfigError{File: path, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return c, &ConfigError{File: name, Msg: jsonErrorAt(data, err)}
+	}
+	v, ok := raw["eos_token_id"]
+	if !ok {
+		return c, nil
+	}
+	bad := &ConfigError{File: name, Key: "eos_token_id", Msg: fmt.Sprintf("bad value %s (want an integer, a list of integers or null)", clip(string(v), 60))}
+	var one int
+	var all []int
+	switch {
+	case string(v) == "null":
+		c.EosTokenID, c.EosTokenIDs = -1, nil
+	case json.Unmarshal(v, &one) == nil:
+		c.EosTokenID, c.EosTokenIDs = one, nil
+	case json.Unmarshal(v, &all) == nil:
+		if len(all) == 0 {
+			c.EosTokenID, c.EosTokenIDs = -1, nil // none: generation runs to its length
+			break
+		}
+		c.EosTokenID, c.EosTokenIDs = all[0], all
+	default:
+		return c, bad
+	}
+	if c.EosTokenID < -1 || slices.ContainsFunc(c.EosTokenIDs, func(id int) bool { return id < 0 }) {
+		return c, bad
+	}
+	return c, nil
 }

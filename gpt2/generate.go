@@ -54,6 +54,7 @@ func (m *Model) Generate(in Input, o GenerateOptions) [][]int {
 	}
 	st := &State{}
 	done := make([]bool, B)
+	ended := make([]int, B) // the id that ended each finished row
 	cur := in
 	for step := 0; step < o.MaxNewTokens; step++ {
 		var h rt.Hooks
@@ -66,13 +67,19 @@ func (m *Model) Generate(in Input, o GenerateOptions) [][]int {
 		next := make([]int, B)
 		for b := 0; b < B; b++ {
 			if done[b] {
+				// Finished rows are padded with EOS, as Hugging Face pads
+				// them, or with the id that ended them (one of MoreEOS)
+				// when the model has no row for EOS.
 				next[b] = o.EOS
+				if o.EOS < 0 || o.EOS >= m.Config.VocabSize {
+					next[b] = ended[b]
+				}
 				continue
 			}
 			row := logits.Select(0, b).Select(0, T-1).Data()
 			next[b] = pick(row, o.Sampling, rng)
 			if o.StopAtEOS && (next[b] == o.EOS || slices.Contains(o.MoreEOS, next[b])) {
-				done[b] = true
+				done[b], ended[b] = true, next[b]
 			}
 		}
 		if h == nil {

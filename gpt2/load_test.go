@@ -3,6 +3,7 @@ package gpt2
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,6 +75,37 @@ func TestSavePretrainedLayout(t *testing.T) {
 	defer ref.Close()
 	if err := reference.Close(forwardLogitsSlice(t, m), forwardLogitsSlice(t, ref), 0.01); err != nil {
 		t.Errorf("save_pretrained layout gives different logits: %v", err)
+	}
+}
+
+// TestTiedSavedAsLMHead: a tied model saved with only lm_head.weight
+// (safetensors.torch.save_model keeps the first of two tied names in
+// sorted order) loads with wte tied to it, as in Hugging Face.
+func TestTiedSavedAsLMHead(t *testing.T) {
+	ts := tinyTensors(t)
+	saved := map[string]safetensors.Tensor{}
+	for n, v := range ts {
+		switch {
+		case n == "wte.weight":
+			saved["lm_head.weight"] = v
+		case !strings.HasSuffix(n, ".attn.bias"):
+			saved["transformer."+n] = v
+		}
+	}
+	m, err := Load(writeModel(t, saved, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ref, _ := Load(reference.Dir())
+	defer ref.Close()
+	if err := reference.Close(forwardLogitsSlice(t, m), forwardLogitsSlice(t, ref), 0.01); err != nil {
+		t.Errorf("wte saved as lm_head.weight gives different logits: %v", err)
+	}
+	// Untied, the model needs its own wte.
+	_, err = Load(writeModel(t, saved, withKey(t, "tie_word_embeddings", "false")))
+	if err == nil || !strings.Contains(err.Error(), `"wte.weight" is missing`) {
+		t.Errorf("untied without wte.weight: %v", err)
 	}
 }
 
@@ -176,5 +208,56 @@ func TestWeightsAreMappedNotCopied(t *testing.T) {
 	w.Fill(0)
 	if w.Sum().Item() != 0 {
 		t.Fatal("edit did not take")
+	}
+}
+
+// TestGenerationConfig: generation_config.json's eos_token_id is where
+// Hugging Face's generate stops, over config.json's; a file that cannot
+// be read is an error naming it.
+func TestGenerationConfig(t *testing.T) {
+	ts := tinyTensors(t)
+	for _, c := range []struct {
+		file   string
+		eos    int
+		all    []int
+		tokEOS int
+		err    []string
+	}{
+		{file: `{"bos_token_id": 50256, "eos_token_id": [198, 50256], "transformers_version": "4.46.0"}`, eos: 198, all: []int{198, 50256}, tokEOS: 198},
+		{file: `{"eos_token_id": 13, "do_sample": true}`, eos: 13, tokEOS: 13},
+		{file: `{"eos_token_id": null}`, eos: -1, tokEOS: -1},
+		{file: `{"eos_token_id": []}`, eos: -1, tokEOS: -1},
+		{file: `{"bos_token_id": 1}`, eos: 50256, tokEOS: 50256},
+		{file: "\xef\xbb\xbf{}", eos: 50256, tokEOS: 50256},
+		{file: "{\n\"eos_token_id\": }", err: []string{"generation_config.json", "line 2"}},
+		{file: `{"eos_token_id": "</s>"}`, err: []string{"generation_config.json", `"eos_token_id"`, `"</s>"`}},
+		{file: `{"eos_token_id": [1, -2]}`, err: []string{"generation_config.json", `"eos_token_id"`}},
+	} {
+		dir := writeModel(t, ts, "")
+		if err := os.WriteFile(filepath.Join(dir, GenerationConfigFile), []byte(c.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Load(dir)
+		if c.err != nil {
+			if err == nil {
+				m.Close()
+				t.Errorf("%s: loaded", c.file)
+				continue
+			}
+			for _, w := range c.err {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s: error %q does not mention %q", c.file, err, w)
+				}
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.file, err)
+			continue
+		}
+		if m.Config.EosTokenID != c.eos || !slices.Equal(m.Config.EosTokenIDs, c.all) || m.Tokenizer.EOS != c.tokEOS {
+			t.Errorf("%s: eos_token_id %d %v, tokenizer EOS %d; want %d %v, %d", c.file, m.Config.EosTokenID, m.Config.EosTokenIDs, m.Tokenizer.EOS, c.eos, c.all, c.tokEOS)
+		}
+		m.Close()
 	}
 }

@@ -63,6 +63,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"missing n_layer", withKey(t, "n_layer", ""), []string{`key "n_layer"`, "missing"}},
 		{"null n_embd", withKey(t, "n_embd", "null"), []string{`key "n_embd"`, "missing"}},
 		{"zero heads", withKey(t, "n_head", "0"), []string{`key "n_head"`, "must be positive, got 0"}},
+		{"alias agrees", withKey(t, "hidden_size", "32"), nil},
+		{"alias disagrees", withKey(t, "num_hidden_layers", "4"), []string{`key "num_hidden_layers"`, `"n_layer"`, "which one"}},
 		{"negative width", withKey(t, "n_embd", "-32"), []string{`key "n_embd"`, "got -32"}},
 		{"not divisible", withKey(t, "n_head", "5"), []string{`key "n_head"`, "not divisible"}},
 		{"llama", withKey(t, "model_type", `"llama"`), []string{`key "model_type"`, `"llama" is not a GPT-2 model`}},
@@ -112,6 +114,42 @@ func TestParseConfigErrors(t *testing.T) {
 	good := strings.Replace(withKey(t, "model_type", ""), "{", `{"architectures": ["GPT2LMHeadModel"], `, 1)
 	if _, err := ParseConfig("config.json", []byte(good)); err != nil {
 		t.Errorf("GPT2LMHeadModel: %v", err)
+	}
+}
+
+// TestConfigAliases: GPT2Config's attribute_map names (hidden_size,
+// num_hidden_layers, num_attention_heads, max_position_embeddings) are
+// read as Hugging Face reads them, and errors name the key the file has.
+func TestConfigAliases(t *testing.T) {
+	want, err := ParseConfig("config.json", []byte(tinyConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(tinyConfig), &m); err != nil {
+		t.Fatal(err)
+	}
+	for alias, key := range map[string]string{"hidden_size": "n_embd", "num_hidden_layers": "n_layer", "num_attention_heads": "n_head", "max_position_embeddings": "n_positions"} {
+		m[alias] = m[key]
+		delete(m, key)
+	}
+	b, _ := json.Marshal(m)
+	got, err := ParseConfig("config.json", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !configsEqual(got, want) {
+		t.Errorf("with generic names: %+v, want %+v", got, want)
+	}
+	m["num_attention_heads"] = 5
+	b, _ = json.Marshal(m)
+	if _, err := ParseConfig("config.json", b); err == nil || !strings.Contains(err.Error(), `key "num_attention_heads"`) || !strings.Contains(err.Error(), "hidden_size 32 is not divisible by num_attention_heads 5") {
+		t.Errorf("bad num_attention_heads: %v", err)
+	}
+	m["num_attention_heads"] = "4"
+	b, _ = json.Marshal(m)
+	if _, err := ParseConfig("config.json", b); err == nil || !strings.Contains(err.Error(), `key "num_attention_heads"`) || !strings.Contains(err.Error(), `bad value "4"`) {
+		t.Errorf("num_attention_heads as a string: %v", err)
 	}
 }
 

@@ -41,11 +41,15 @@ type Block struct {
 	prefix                                string
 }
 
-// Load reads config.json, model.safetensors and the tokenizer files (see
+// Load reads config.json, generation_config.json when there is one (its
+// end-of-text ids), model.safetensors and the tokenizer files (see
 // LoadTokenizer) from a folder.
 func Load(dir string) (*Model, error) {
 	c, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
+		return nil, err
+	}
+	if c, err = applyGenerationConfig(filepath.Join(dir, GenerationConfigFile), c); err != nil {
 		return nil, err
 	}
 	// The weights first: they hold vocab_size rows, which bounds the
@@ -77,6 +81,9 @@ func (m *Model) Close() error {
 func New(c Config, w Weights) *Model {
 	m := &Model{Config: c, W: w}
 	m.Tokenizer, _ = NewTokenizer() // compiled in: fails only if the binary is broken
+	if m.Tokenizer != nil {
+		m.Tokenizer.fit(c)
+	}
 	m.Root = rt.NewModule(nil, "", "GPT2LMHeadModel")
 	m.Transformer = rt.NewModule(m.Root, "transformer", "GPT2Model")
 	m.WTE = rt.NewModule(m.Transformer, "wte", "Embedding")
@@ -154,6 +161,7 @@ func (m *Model) To(device string) (*Model, error) {
 	}
 	out := New(m.Config, w)
 	out.closer = m.closer
+	out.Tokenizer = m.Tokenizer // the folder's, not GPT-2's that New gives
 	return out, nil
 }
 
@@ -456,8 +464,20 @@ func (m *Model) block(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask [][]fl
 // activation_function.
 func actClass(name string) string {
 	switch name {
-	case "gelu":
+	case "gelu", "gelu_python":
 		return "GELUActivation"
+	case "gelu_10":
+		return "ClippedGELUActivation"
+	case "linear":
+		return "LinearActivation"
+	case "mish":
+		return "MishActivation"
+	case "relu2":
+		return "ReLUSquaredActivation"
+	case "relu6":
+		return "ReLU6"
+	case "leaky_relu":
+		return "LeakyReLU"
 	case "gelu_pytorch_tanh":
 		return "GELUTanh"
 	case "gelu_fast":
@@ -485,8 +505,22 @@ func (m *Model) activation(x *rt.Tensor) *rt.Tensor {
 	switch m.Config.ActivationFunction {
 	case "relu":
 		return x.Relu()
-	case "gelu":
+	case "gelu", "gelu_python":
 		return x.Gelu()
+	case "gelu_10": // exact GELU clipped to [-10, 10]; it never goes below -0.17
+		g := x.Gelu()
+		return g.Sub(g.Sub(10).Relu())
+	case "linear": // the identity, as a tensor of its own (c_fc's output is freed)
+		return x.Clone()
+	case "mish": // x tanh(softplus(x)), softplus(x) = relu(x) + log(1 + exp(-|x|))
+		return x.Mul(x.Relu().Add(x.Abs().Neg().Exp().Add(1).Log()).Tanh())
+	case "relu2":
+		r := x.Relu()
+		return r.Mul(r)
+	case "relu6":
+		return x.Relu().Sub(x.Sub(6).Relu())
+	case "leaky_relu": // PyTorch's default negative slope 0.01
+		return x.Relu().Sub(x.Neg().Relu().Mul(0.01))
 	case "silu", "swish":
 		return x.Mul(sigmoid(1))
 	case "quick_gelu":

@@ -18,11 +18,12 @@ import (
 // shards, as save_pretrained writes for large models) is loaded from the
 // shards.
 //
-// A download also fetches the model's tokenizer files (TokenizerFiles) when
-// the repository has them, for models with a vocabulary of their own.
+// A download also fetches the model's tokenizer files (TokenizerFiles) and
+// generation_config.json when the repository has them, for models with a
+// vocabulary or end-of-text ids of their own.
 func LoadPretrained(ctx context.Context, idOrPath string, opts hub.Options) (*Model, error) {
 	if opts.Optional == nil {
-		opts.Optional = TokenizerFiles
+		opts.Optional = append(slices.Clone(TokenizerFiles), GenerationConfigFile)
 	}
 	dir, err := hub.Resolve(ctx, idOrPath, opts)
 	if err != nil {

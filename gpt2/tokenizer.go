@@ -86,13 +86,31 @@ func LoadTokenizer(dir string, c Config) (*Tokenizer, error) {
 	} else if c.EosTokenID < 0 { // eos_token_id: null
 		t.EOS = -1
 	}
-	t.rows = c.VocabSize
+	t.fit(c)
 	return t, nil
 }
 
-// PadID is the id that left-pads batch rows (masked out, so any id does):
-// EOS, as Hugging Face pads GPT-2, or 0 when the vocabulary has no EOS.
-func (t *Tokenizer) PadID() int { return max(t.EOS, 0) }
+// fit ties the tokenizer to the model's vocab_size rows: ids from Size up
+// to them decode to nothing, and an end-of-text id the embedding has no
+// row for (GPT-2's 50256 for a model with a smaller vocabulary and no
+// tokenizer files) is no end of text: the model can neither take nor
+// predict it.
+func (t *Tokenizer) fit(c Config) {
+	t.rows = c.VocabSize
+	if t.EOS >= c.VocabSize {
+		t.EOS = -1
+	}
+}
+
+// PadID is the id that left-pads batch rows (masked out, so any id the
+// embedding has does): EOS, as Hugging Face pads GPT-2, or 0 when the
+// vocabulary has no EOS.
+func (t *Tokenizer) PadID() int {
+	if t.EOS >= 0 && (t.rows == 0 || t.EOS < t.rows) {
+		return t.EOS
+	}
+	return 0
+}
 
 // Builtin reports whether t is GPT-2's compiled-in tokenizer (the folder
 // had no tokenizer files, or GPT-2's vocabulary).
@@ -111,8 +129,11 @@ func (t *Tokenizer) Size() int {
 
 // Encode turns text into token ids.
 // As in Hugging Face's tokenizers, the special token <|endoftext|> written
-// in the text is that token, not its 13 characters.
+// in the text is that token, not its 13 characters. Text that is not valid
+// UTF-8 is read as Decode writes it (and Python's
+// bytes.decode(errors="replace")): each maximal ill-formed part is U+FFFD.
 func (t *Tokenizer) Encode(text string) ([]int, error) {
+	text = replaceInvalidUTF8(text)
 	if t.bpe != nil {
 		return t.bpe.encode(text, nil), nil
 	}

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"nnscope/internal/naive"
 	rt "nnscope/runtime"
 	"nnscope/safetensors"
 )
@@ -69,6 +72,18 @@ var configVariants = []configVariant{
 		wrong: func(c *Config) { c.ActivationFunction = "quick_gelu" }},
 	{name: "quick_gelu", keys: map[string]any{"activation_function": "quick_gelu"},
 		wrong: func(c *Config) { c.ActivationFunction = "silu" }},
+	{name: "gelu_python", keys: map[string]any{"activation_function": "gelu_python"},
+		wrong: func(c *Config) { c.ActivationFunction = "gelu_new" }, tol: 2e-5},
+	{name: "gelu_10", keys: map[string]any{"activation_function": "gelu_10"}, tol: 2e-5},
+	{name: "mish", keys: map[string]any{"activation_function": "mish"},
+		wrong: func(c *Config) { c.ActivationFunction = "silu" }},
+	{name: "relu2", keys: map[string]any{"activation_function": "relu2"},
+		wrong: func(c *Config) { c.ActivationFunction = "relu" }},
+	{name: "relu6", keys: map[string]any{"activation_function": "relu6"}},
+	{name: "leaky_relu", keys: map[string]any{"activation_function": "leaky_relu"},
+		wrong: func(c *Config) { c.ActivationFunction = "relu" }},
+	{name: "linear", keys: map[string]any{"activation_function": "linear"},
+		wrong: func(c *Config) { c.ActivationFunction = "relu" }},
 	{name: "tanh", keys: map[string]any{"activation_function": "tanh"},
 		wrong: func(c *Config) { c.ActivationFunction = "sigmoid" }},
 	{name: "sigmoid", keys: map[string]any{"activation_function": "sigmoid"},
@@ -510,7 +525,9 @@ func TestConfigVariantsLoad(t *testing.T) {
 				}
 				act := map[string]string{"gelu_new": "NewGELUActivation", "gelu": "GELUActivation", "gelu_pytorch_tanh": "GELUTanh", "relu": "ReLU",
 					"gelu_fast": "FastGELUActivation", "gelu_accurate": "AccurateGELUActivation", "silu": "SiLU", "swish": "SiLU",
-					"quick_gelu": "QuickGELUActivation", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+					"quick_gelu": "QuickGELUActivation", "tanh": "Tanh", "sigmoid": "Sigmoid", "gelu_python": "GELUActivation",
+					"gelu_10": "ClippedGELUActivation", "mish": "MishActivation", "relu2": "ReLUSquaredActivation", "relu6": "ReLU6",
+					"leaky_relu": "LeakyReLU", "linear": "LinearActivation"}
 				if got := m.Blocks[0].Act.Type; got != act[c.ActivationFunction] {
 					t.Errorf("mlp.act is a %s, Hugging Face builds a %s for %q", got, act[c.ActivationFunction], c.ActivationFunction)
 				}
@@ -542,5 +559,133 @@ func TestUntiedMissingLMHead(t *testing.T) {
 	_, err := Load(writeModel(t, ts, string(v.json())))
 	if err == nil || !strings.Contains(err.Error(), `"lm_head.weight"`) || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("error %v, want one naming the missing lm_head.weight", err)
+	}
+}
+
+// TestVocabWithoutEOSRow: a model whose vocab_size is below GPT-2's
+// <|endoftext|> (50256, config.json's default eos_token_id) and whose
+// folder has no tokenizer files has no end-of-text row: padding a batch
+// and padding finished rows of a generation must use ids the embedding
+// has.
+func TestVocabWithoutEOSRow(t *testing.T) {
+	v := configVariant{keys: map[string]any{"n_layer": 1}}
+	c := variantConfig(t, v)
+	w, w64 := randomWeights(c, 3)
+	m, err := Load(writeModel(t, variantTensors(w, false), string(v.json())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if pad := m.Tokenizer.PadID(); pad < 0 || pad >= c.VocabSize {
+		t.Fatalf("PadID %d is not a row of the %d-row embedding", pad, c.VocabSize)
+	}
+	if m.Tokenizer.EOS != -1 {
+		t.Errorf("EOS %d with a %d-row embedding, want -1 (none)", m.Tokenizer.EOS, c.VocabSize)
+	}
+	rows := variantPrompts(c)
+	in := Batch(rows, m.Tokenizer.PadID())
+	logits := m.Forward(nil, in, nil)
+	T := len(in.IDs[0])
+	for b, row := range rows {
+		want := naiveForward(c, w64, row)
+		for j := range row {
+			if gap := logitsGap(rowLogits(logits, b, T-len(row)+j), want[j]); gap > variantTol {
+				t.Errorf("row %d position %d differs from the float64 loops by %.2e", b, j, gap)
+			}
+		}
+	}
+	// A row that ends at another end-of-text id of an eos_token_id list
+	// is padded while the other row goes on.
+	free := m.Generate(in, GenerateOptions{MaxNewTokens: 4})
+	stop := free[1][len(rows[1])]
+	out := m.Generate(in, GenerateOptions{MaxNewTokens: 4, StopAtEOS: true, EOS: m.Tokenizer.EOS, MoreEOS: []int{50256, stop}})
+	if !slices.Equal(out[0], free[0]) && !slices.Contains(free[0][len(rows[0]):], stop) {
+		t.Errorf("row 0 = %v, want %v", out[0], free[0])
+	}
+	for _, id := range out[1][len(rows[1]):] {
+		if id != stop {
+			t.Errorf("finished row 1 = %v: want it padded with its end-of-text id %d", out[1], stop)
+			break
+		}
+	}
+}
+
+// TestToKeepsTokenizer: moving a model to the GPU keeps the tokenizer of
+// its folder (its own vocabulary here), not GPT-2's.
+func TestToKeepsTokenizer(t *testing.T) {
+	installEmulatedGPU(t)
+	v := configVariant{keys: map[string]any{"n_layer": 1, "vocab_size": 260, "eos_token_id": 257}}
+	c := variantConfig(t, v)
+	w, _ := randomWeights(c, 4)
+	dir := writeModel(t, variantTensors(w, false), string(v.json()))
+	vocab, _ := json.Marshal(smallVocab("ll"))
+	writeTo := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeTo("vocab.json", string(vocab))
+	writeTo("merges.txt", "#version: 0.2\nl l\n")
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	g, err := m.To("cuda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, model := range []*Model{m, g} {
+		ids, err := model.Tokenizer.Encode("hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{'h', 'e', 256, 'o'}; !slices.Equal(ids, want) {
+			t.Errorf("on %s: \"hello\" is %v, want the folder's ids %v", model.Device(), ids, want)
+		}
+		if model.Tokenizer.EOS != 257 {
+			t.Errorf("on %s: EOS %d, want config.json's 257", model.Device(), model.Tokenizer.EOS)
+		}
+	}
+}
+
+// TestActivationsAgainstNaive: every activation_function the config
+// accepts is Hugging Face's ACT2FN function (naive.Act) over a range that
+// reaches each one's kinks and clips (relu6 at 6, gelu_10 at 10), with
+// the gradient of the sum against central differences.
+func TestActivationsAgainstNaive(t *testing.T) {
+	var xs []float32
+	for v := -24.0; v <= 24; v += 0.37 {
+		xs = append(xs, float32(v))
+	}
+	for _, name := range []string{"gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate", "gelu", "gelu_python", "gelu_10",
+		"relu", "relu2", "relu6", "leaky_relu", "silu", "swish", "mish", "quick_gelu", "tanh", "sigmoid", "linear"} {
+		t.Run(name, func(t *testing.T) {
+			c, err := ParseConfig("config.json", configVariant{keys: map[string]any{"activation_function": name}}.json())
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &Model{Config: c}
+			x := rt.FromSlice(slices.Clone(xs), len(xs)).RequiresGrad()
+			y := m.activation(x)
+			if rt.SharesMemory(x, y) {
+				t.Errorf("the output shares the input's memory (c_fc's output is freed after the activation)")
+			}
+			if err := y.Sum().Backward(); err != nil {
+				t.Fatal(err)
+			}
+			got, grad := y.Float64s(), x.Grad().Float64s()
+			for i, v := range xs {
+				want := naive.Act(name, float64(v))
+				if d := math.Abs(got[i] - want); d > 2e-6*math.Max(1, math.Abs(want)) {
+					t.Errorf("act(%g) = %g, want %g", v, got[i], want)
+				}
+				const h = 1e-6
+				dwant := (naive.Act(name, float64(v)+h) - naive.Act(name, float64(v)-h)) / (2 * h)
+				if d := math.Abs(grad[i] - dwant); d > 1e-4*math.Max(1, math.Abs(dwant)) {
+					t.Errorf("act'(%g) = %g, want %g", v, grad[i], dwant)
+				}
+			}
+		})
 	}
 }

@@ -281,9 +281,16 @@ func loadWeights(src *weightSource, path string, c Config) (Weights, error) {
 	if layers > c.NLayer {
 		return nil, fmt.Errorf("%s: has tensors for %d layers (h.0 to h.%d) but config.json says n_layer %d", name, layers, layers-1, c.NLayer)
 	}
+	tied := c.TieWordEmbeddings == nil || *c.TieWordEmbeddings
 	w := Weights{}
 	for _, ws := range list {
 		key, ok := have[ws.name]
+		if !ok && ws.name == "wte.weight" && tied {
+			// A tied pair saved under the other name, as
+			// safetensors.torch.save_model keeps it (the first name in
+			// sorted order): Hugging Face ties wte to it.
+			key, ok = have["lm_head.weight"]
+		}
 		if !ok {
 			switch n := layerOf(ws.name); {
 			case n >= layers:

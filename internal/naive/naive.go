@@ -55,8 +55,23 @@ func Act(name string, v float64) float64 {
 	switch name {
 	case "gelu_new", "gelu_pytorch_tanh", "": // NewGELUActivation, GELU(approximate="tanh")
 		return 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
-	case "gelu": // GELUActivation: exact, with erf
+	case "gelu", "gelu_python": // GELUActivation: exact, with erf
 		return 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
+	case "gelu_10": // ClippedGELUActivation(-10, 10)
+		return math.Min(math.Max(0.5*v*(1+math.Erf(v/math.Sqrt2)), -10), 10)
+	case "linear": // LinearActivation
+		return v
+	case "mish": // MishActivation: x tanh(softplus(x))
+		return v * math.Tanh(math.Log1p(math.Exp(v)))
+	case "relu2": // ReLUSquaredActivation
+		return math.Max(v, 0) * math.Max(v, 0)
+	case "relu6": // nn.ReLU6
+		return math.Min(math.Max(v, 0), 6)
+	case "leaky_relu": // nn.LeakyReLU(0.01)
+		if v < 0 {
+			return 0.01 * v
+		}
+		return v
 	case "gelu_fast": // FastGELUActivation
 		return 0.5 * v * (1 + math.Tanh(v*0.7978845608*(1+0.044715*v*v)))
 	case "gelu_accurate": // AccurateGELUActivation
