@@ -151,8 +151,10 @@ func (m *Model) Generate(input any, args ...any) *Generation {
 				longest = max(longest, len(r))
 			}
 		}
-		if longest+g.opts.maxNew > n {
-			fail("usage", "Generate: a prompt of %d tokens plus MaxNewTokens(%d) needs %d positions, more than the model's n_positions %d", longest, g.opts.maxNew, longest+g.opts.maxNew, n)
+		// The last new token is never fed back: P prompt tokens and N new
+		// ones take P+N-1 positions, as in Hugging Face.
+		if need := longest + g.opts.maxNew - 1; need > n {
+			fail("usage", "Generate: a prompt of %d tokens plus MaxNewTokens(%d) needs %d positions (the last new token is not fed back), more than the model's n_positions %d", longest, g.opts.maxNew, need, n)
 		}
 	}
 	g.result = &Generation{model: m}

@@ -16,6 +16,7 @@ package nnscope
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -357,6 +358,11 @@ func (m *Model) rawRows(input any) [][]int {
 		return rows
 	case *Tensor:
 		t := v.use("input")
+		for _, f := range t.Float64s() {
+			if f != math.Trunc(f) || math.IsInf(f, 0) { // NaN too
+				fail("usage", "a tensor input holds token ids, whole numbers, got %v", f)
+			}
+		}
 		switch t.Dim() {
 		case 1:
 			return [][]int{t.Ints()}
