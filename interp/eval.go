@@ -171,6 +171,11 @@ func (in *Interpreter) EvalAs(ctx context.Context, name, src string) (Result, er
 	if err := in.ensureSession(ctx); err != nil {
 		return Result{}, err
 	}
+	if program {
+		// A pasted program is a run of its own, as a script is: a fresh
+		// flag set, so a cell that defines flags runs again.
+		in.newFlagSet(in.opts.Args, &in.stderr)
+	}
 	in.inputNo++
 	in.inputName = name
 	res, err := in.eval(ctx, src)

@@ -499,6 +499,18 @@ func TestSessionRunsPastedProgram(t *testing.T) {
 	}
 }
 
+// A pasted program that defines flags runs again when its cell runs
+// again (each run gets a fresh flag set, as a script does).
+func TestSessionRerunsPastedProgramWithFlags(t *testing.T) {
+	in, out := newTest(t)
+	prog := "package main\n\nimport (\n\t\"flag\"\n\t\"fmt\"\n)\n\nfunc main() {\n\tn := flag.Int(\"n\", 2, \"count\")\n\tflag.Parse()\n\tfmt.Println(\"n is\", *n)\n}\n"
+	eval(t, in, prog)
+	eval(t, in, prog)
+	if got := out.String(); got != "n is 2\nn is 2\n" {
+		t.Fatalf("got %q, want the program's output twice", got)
+	}
+}
+
 // lockedBuffer is a bytes.Buffer safe for a writer and a reader on
 // different goroutines.
 type lockedBuffer struct {
