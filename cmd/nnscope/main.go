@@ -113,7 +113,18 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 // model is not cached: the small GPT-2 shipped in testdata.
 const fallbackModel = "testdata/gpt2-tiny"
 
-func demo(args []string, stdout, stderr io.Writer) error {
+func demo(args []string, stdout, stderr io.Writer) (err error) {
+	// The engine reports what it cannot do (an out-of-memory GPU, say) by
+	// panicking with a *runtime.Error: an error here, not a stack trace.
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(*rt.Error)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("demo: %w", e)
+		}
+	}()
 	fs := newFlags("demo", "demo [-model ID|DIR] [-prompt TEXT] [-tokens N]", stderr)
 	model := fs.String("model", "openai-community/gpt2", "Hugging Face id or local folder")
 	prompt := fs.String("prompt", "The Eiffel Tower is in the city of", "prompt")
@@ -137,6 +148,9 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := demoCheck(m.Config, *model, ids, *n); err != nil {
+		return err
+	}
 	last := m.Blocks[len(m.Blocks)-1].Module
 	var hs, grad *rt.Tensor
 	logits := m.Forward(exitHook(func(mod *rt.Module, out *rt.Tensor) {
@@ -151,12 +165,33 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Prompt: %q (%d tokens)\n", *prompt, len(ids))
 	fmt.Fprintln(stdout, "Gradient shape:", grad.Shape())
 	fmt.Fprintf(stdout, "Gradient mean: %.4f\n", grad.Abs().Mean().Item())
-	out := m.Generate(gpt2.Input{IDs: [][]int{ids}}, gpt2.GenerateOptions{MaxNewTokens: *n, StopAtEOS: true, EOS: tok.EOS})
+	out := m.Generate(gpt2.Input{IDs: [][]int{ids}}, gpt2.GenerateOptions{MaxNewTokens: *n, StopAtEOS: true, EOS: tok.EOS, MoreEOS: m.Config.EosTokenIDs})
 	text, err := tok.Decode(out[0])
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Greedy continuation: %q\n", text)
+	return nil
+}
+
+// demoCheck says why the prompt's ids and the number of new tokens do not
+// fit the model.
+func demoCheck(c gpt2.Config, model string, ids []int, tokens int) error {
+	switch {
+	case len(ids) == 0:
+		return fmt.Errorf("demo: the prompt has no tokens: give some text with -prompt")
+	case len(ids) > c.NPositions:
+		return fmt.Errorf("demo: the prompt has %d tokens, more than %s's n_positions %d: shorten it", len(ids), model, c.NPositions)
+	case tokens < 0:
+		return fmt.Errorf("demo: -tokens %d: want 0 or more", tokens)
+	case len(ids)+tokens-1 > c.NPositions:
+		return fmt.Errorf("demo: a prompt of %d tokens and -tokens %d need %d positions, more than %s's n_positions %d", len(ids), tokens, len(ids)+tokens-1, model, c.NPositions)
+	}
+	for _, id := range ids {
+		if id >= c.VocabSize {
+			return fmt.Errorf("demo: the prompt has token %d, but %s's vocab_size is %d: its folder has no tokenizer files of its own (tokenizer.json, or vocab.json and merges.txt), so GPT-2's was used", id, model, c.VocabSize)
+		}
+	}
 	return nil
 }
 

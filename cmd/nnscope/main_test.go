@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"nnscope/safetensors"
 )
 
 func runCLI(t *testing.T, args ...string) (string, string, error) {
@@ -115,5 +117,60 @@ func main() {
 		}
 	case <-time.After(20 * time.Second):
 		t.Error("a goroutine panic did not end the script")
+	}
+}
+
+// TestDemoErrors: a prompt or a length that does not fit the model is an
+// error saying so, not a panic.
+func TestDemoErrors(t *testing.T) {
+	model, _ := filepath.Abs("../../testdata/gpt2-tiny")
+	out, _, err := runCLI(t, "demo", "-model", model, "-tokens", "3")
+	if err != nil || !strings.Contains(out, "Greedy continuation") {
+		t.Fatalf("demo: %v %q", err, out)
+	}
+	if _, _, err := runCLI(t, "demo", "-model", model, "-prompt", strings.Repeat(" a", 60), "-tokens", "5"); err != nil {
+		t.Errorf("demo up to the n_positions limit: %v", err)
+	}
+	// The fixture cut to its first 1000 tokens, without tokenizer files:
+	// GPT-2's tokenizer gives ids past its rows.
+	small := t.TempDir()
+	f, err := safetensors.Open(filepath.Join(model, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ts := map[string]safetensors.Tensor{}
+	for _, name := range f.Names() {
+		d, shape, err := f.Float32(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "wte.weight" {
+			shape = []int{1000, shape[1]}
+			d = d[:1000*shape[1]]
+		}
+		ts[name] = safetensors.Tensor{Dtype: safetensors.F32, Shape: shape, Data: d}
+	}
+	if err := safetensors.Write(filepath.Join(small, "model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"model_type": "gpt2", "vocab_size": 1000, "n_positions": 64, "n_embd": 32, "n_layer": 3, "n_head": 4}`
+	if err := os.WriteFile(filepath.Join(small, "config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-model", model, "-prompt", ""}, "no tokens"},
+		{[]string{"-model", model, "-prompt", strings.Repeat(" a", 65)}, "n_positions 64"},
+		{[]string{"-model", model, "-prompt", strings.Repeat(" a", 60), "-tokens", "6"}, "need 65 positions"},
+		{[]string{"-model", model, "-tokens", "-1"}, "-tokens -1"},
+		{[]string{"-model", small}, "vocab_size is 1000"},
+	} {
+		_, _, err := runCLI(t, append([]string{"demo"}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("demo %q: %v, want an error saying %q", c.args, err, c.want)
+		}
 	}
 }
