@@ -442,22 +442,26 @@ func (m *Model) block(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask [][]fl
 		return rt.LayerNorm(in[0], w[p+"ln_2.weight"], w[p+"ln_2.bias"], eps)
 	}, x2)
 	ln2 := f
-	f = rt.Call(h, b.MLP, func(in []*rt.Tensor) *rt.Tensor {
-		u := rt.Call(h, b.CFc, func(in []*rt.Tensor) *rt.Tensor {
-			return rt.Linear(in[0], w[p+"mlp.c_fc.weight"], w[p+"mlp.c_fc.bias"])
-		}, in[0])
-		g := rt.Call(h, b.Act, func(in []*rt.Tensor) *rt.Tensor { return m.activation(in[0]) }, u)
-		m.free(h, u)
-		o := rt.Call(h, b.MLPCProj, func(in []*rt.Tensor) *rt.Tensor {
-			return rt.Linear(in[0], w[p+"mlp.c_proj.weight"], w[p+"mlp.c_proj.bias"])
-		}, g)
-		m.free(h, g)
-		return rt.Call(h, b.MLPDrop, identity, o)
-	}, f)
+	f = rt.Call(h, b.MLP, func(in []*rt.Tensor) *rt.Tensor { return m.mlp(h, b, in[0]) }, f)
 	m.free(h, ln2)
 	out := x2.Add(f)
 	m.free(h, x2, f)
 	return out
+}
+
+// mlp is block b's MLP on x: c_fc, the activation, c_proj, dropout.
+func (m *Model) mlp(h rt.Hooks, b *Block, x *rt.Tensor) *rt.Tensor {
+	p, w := b.prefix, m.W
+	u := rt.Call(h, b.CFc, func(in []*rt.Tensor) *rt.Tensor {
+		return rt.Linear(in[0], w[p+"mlp.c_fc.weight"], w[p+"mlp.c_fc.bias"])
+	}, x)
+	g := rt.Call(h, b.Act, func(in []*rt.Tensor) *rt.Tensor { return m.activation(in[0]) }, u)
+	m.free(h, u)
+	o := rt.Call(h, b.MLPCProj, func(in []*rt.Tensor) *rt.Tensor {
+		return rt.Linear(in[0], w[p+"mlp.c_proj.weight"], w[p+"mlp.c_proj.bias"])
+	}, g)
+	m.free(h, g)
+	return rt.Call(h, b.MLPDrop, identity, o)
 }
 
 // actClass is the class Hugging Face's ACT2CLS builds for an
@@ -641,9 +645,7 @@ func (m *Model) Apply(mod *rt.Module, x *rt.Tensor) (*rt.Tensor, error) {
 			if err := last(m.Config.NEmbd); err != nil {
 				return nil, err
 			}
-			p := b.prefix
-			u := rt.Linear(x, m.W[p+"mlp.c_fc.weight"], m.W[p+"mlp.c_fc.bias"])
-			return rt.Linear(m.activation(u), m.W[p+"mlp.c_proj.weight"], m.W[p+"mlp.c_proj.bias"]), nil
+			return m.mlp(nil, b, x), nil
 		case b.Attn, b.Module:
 			if s := x.Shape(); len(s) != 3 || s[2] != m.Config.NEmbd {
 				return nil, fmt.Errorf("%s takes hidden states [batch, tokens, %d], got shape %v", mod.Path, m.Config.NEmbd, s)
