@@ -500,7 +500,10 @@ func (d *driver) placeSkip(md *mediator, mod *rt.Module, in []*rt.Tensor, v *rt.
 	if len(in) > 0 {
 		x = in[0]
 	}
-	want := outputShape(mod, x)
+	var want []int
+	if x != nil {
+		want = gpt2.OutputShape(mod, x.Shape())
+	}
 	if want == nil || slices.Equal(want, v.Shape()) || !(md.row == 0 && md.rows == d.B) {
 		return d.place(md, mod, nil, v, "Skip")
 	}
@@ -509,52 +512,6 @@ func (d *driver) placeSkip(md *mediator, mod *rt.Module, in []*rt.Tensor, v *rt.
 		v = v.Expand(want...)
 	}()
 	return d.place(md, mod, nil, v.Contiguous(), "Skip")
-}
-
-// outputShape is the shape of mod's output for input x (nil where it is
-// not known): the input's shape for modules that keep it (blocks,
-// attention, MLP, layer norms, dropouts, the activation), with the last
-// dimension the module's width for projections, and a hidden dimension
-// added to the ids for the embeddings and the transformer.
-func outputShape(mod *rt.Module, x *rt.Tensor) []int {
-	if x == nil {
-		return nil
-	}
-	s := x.Shape()
-	weight := func(m *rt.Module) []int {
-		if m == nil {
-			return nil
-		}
-		for _, p := range m.Params {
-			if p.Name == "weight" && p.Tensor != nil && p.Tensor.Dim() == 2 {
-				return p.Tensor.Shape()
-			}
-		}
-		return nil
-	}
-	with := func(last int) []int { return append(slices.Clone(s[:len(s)-1]), last) }
-	switch mod.Type {
-	case "Conv1D": // weight [in, out]
-		if w := weight(mod); w != nil && len(s) > 0 {
-			return with(w[1])
-		}
-	case "Linear": // weight [out, in]
-		if w := weight(mod); w != nil && len(s) > 0 {
-			return with(w[0])
-		}
-	case "Embedding":
-		if w := weight(mod); w != nil {
-			return append(slices.Clone(s), w[1])
-		}
-	case "GPT2Model":
-		if w := weight(mod.Child("wte")); w != nil {
-			return append(slices.Clone(s), w[1])
-		}
-	case "GPT2LMHeadModel", "ModuleList":
-	default:
-		return s
-	}
-	return nil
 }
 
 // abortOnShape, deferred around broadcasting v to the target shape (a

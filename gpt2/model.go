@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 
 	rt "nnscope/runtime"
 )
@@ -586,6 +587,48 @@ func (m *Model) attention(h rt.Hooks, layer int, b *Block, x *rt.Tensor, mask []
 	}, y)
 	m.free(h, y)
 	return rt.Call(h, b.ResidDrop, identity, out)
+}
+
+// OutputShape is the shape of module mod's output for an input of shape s
+// (nil where it is not known): the input's shape for modules that keep it (blocks,
+// attention, MLP, layer norms, dropouts, the activation), with the last
+// dimension the module's width for projections, and a hidden dimension
+// added to the ids for the embeddings and the transformer.
+func OutputShape(mod *rt.Module, s []int) []int {
+	weight := func(m *rt.Module) []int {
+		if m == nil {
+			return nil
+		}
+		for _, p := range m.Params {
+			if p.Name == "weight" && p.Tensor != nil && p.Tensor.Dim() == 2 {
+				return p.Tensor.Shape()
+			}
+		}
+		return nil
+	}
+	with := func(last int) []int { return append(slices.Clone(s[:len(s)-1]), last) }
+	switch mod.Type {
+	case "Conv1D": // weight [in, out]
+		if w := weight(mod); w != nil && len(s) > 0 {
+			return with(w[1])
+		}
+	case "Linear": // weight [out, in]
+		if w := weight(mod); w != nil && len(s) > 0 {
+			return with(w[0])
+		}
+	case "Embedding":
+		if w := weight(mod); w != nil {
+			return append(slices.Clone(s), w[1])
+		}
+	case "GPT2Model":
+		if w := weight(mod.Child("wte")); w != nil {
+			return append(slices.Clone(s), w[1])
+		}
+	case "GPT2LMHeadModel", "ModuleList":
+	default:
+		return s
+	}
+	return nil
 }
 
 // Apply runs module mod's own computation on x, outside any pass and its
