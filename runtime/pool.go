@@ -71,12 +71,13 @@ func takeData(n int) (d []float32, reused bool) {
 
 // Release returns the memory of tensors nobody will read again to the
 // buffer pool. Only tensors that own their memory outright are released:
-// not views, not file mappings, nothing on an autograd tape, nor memory a
+// not memory the engine did not allocate (FromSlice: the caller's), not
+// views, not file mappings, nothing on an autograd tape, nor memory a
 // recorded op read through any view (its backward may read it again).
 // Using a released tensor afterwards is a bug (it sees zero length data).
 func Release(ts ...*Tensor) {
 	for _, t := range ts {
-		if t == nil || t.st == nil || t.view != nil || t.node != nil || t.requiresGrad || t.st.readOnly || t.st.taped || t.off != 0 {
+		if t == nil || t.st == nil || t.st.seq == 0 || t.view != nil || t.node != nil || t.requiresGrad || t.st.readOnly || t.st.taped || t.off != 0 {
 			continue
 		}
 		if t.st.gpu != nil {

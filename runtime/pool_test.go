@@ -43,3 +43,14 @@ func TestSizeClasses(t *testing.T) {
 		t.Errorf("a 50257x768 tensor takes %d floats", classSize(c))
 	}
 }
+
+// Release leaves memory the engine did not allocate alone, even when its
+// capacity is a size class: a FromSlice tensor's data is the caller's.
+func TestReleaseKeepsCallersMemory(t *testing.T) {
+	data := make([]float32, classSize(sizeClass(5000)))
+	x := FromSlice(data, len(data))
+	Release(x)
+	if x.st.data == nil {
+		t.Fatal("Release took a FromSlice tensor's memory into the pool")
+	}
+}
