@@ -193,7 +193,10 @@ type BackwardOptions struct {
 	Grad *Tensor
 	// OnGrad, if set, is called for every tensor as soon as its gradient
 	// for this pass is complete (after its own hooks) and may replace it.
-	// The intervention layer builds blocking .Grad() reads on it.
+	// The intervention layer builds blocking .Grad() reads on it. When
+	// OnGrad returns nil the pass goes on using grad's memory (a leaf may
+	// keep it as .grad, a later gradient may be summed into it in place):
+	// to hold on to grad, keep a copy or return grad itself.
 	OnGrad func(t *Tensor, grad *Tensor) *Tensor
 	// Stop, if set, ends the pass early when it returns true (checked
 	// between ops), e.g. once every gradient a script asked for is known.
@@ -256,10 +259,11 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 
 	grads := map[*Tensor]*Tensor{t: seed}
 	// owned[x]: grads[x] is this pass's alone (an op's backward allocated
-	// it and gave it to x only, and no hook or OnGrad saw it), so a leaf
-	// can keep it without a copy and a second gradient of x is summed
-	// into it in place. With every parameter requiring grad, copies and
-	// sums of fresh gradients were most of a backward pass's memory.
+	// it and gave it to x only, no hook saw it, OnGrad did not return it:
+	// see OnGrad), so a leaf can keep it without a copy and a second
+	// gradient of x is summed into it in place. With every parameter
+	// requiring grad, copies and sums of fresh gradients were most of a
+	// backward pass's memory.
 	owned := map[*Tensor]bool{t: o.Grad == nil}
 	for i := len(order) - 1; i >= 0; i-- {
 		x := order[i]
@@ -293,7 +297,9 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		n, ins := nodes[i], inputs[i]
 		if n == nil {
 			if x.grad == nil {
-				if own {
+				// Kept as is only without overlap: a sum's gradient is
+				// an expanded view (stride 0), one number for all.
+				if own && !hasOverlap(g) {
 					x.grad = g
 				} else {
 					x.grad = g.Detach().Clone()

@@ -398,13 +398,17 @@ func batchStride(t *Tensor, batch []int) (int, bool) {
 func gpuLinear(x, w, bias *Tensor) *Tensor {
 	in, outF := w.shape[0], w.shape[1]
 	xc := gpuContig(x)
-	rows := xc.Size() / in
+	rows := numel(x.shape[:len(x.shape)-1]) // not Size()/in: in may be 0
 	outShape := append(cloneInts(x.shape[:len(x.shape)-1]), outF)
 	out := gpuEmpty(outShape...)
 	wx, wT, ldw := matOperand(w)
 	wbuf := wx.st.gpu.buf.Slice(wx.off, wx.st.gpu.buf.Len()-wx.off)
 	gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
-	check("linear", gpuDev.Sgemm(false, wT, rows, outF, in, 1, xc.gbuf(), in, wbuf, ldw, 0, out.gbuf(), outF))
+	if in == 0 { // an empty sum: zeros (cuBLAS refuses leading dimension 0)
+		check("linear", gpuDev.Memset(out.st.gpu.buf, 0))
+	} else {
+		check("linear", gpuDev.Sgemm(false, wT, rows, outF, in, 1, xc.gbuf(), in, wbuf, ldw, 0, out.gbuf(), outF))
+	}
 	if bias != nil {
 		o := cuda.Contig(out.gbuf(), rows, outF)
 		check("linear bias", gpuDev.Binary(cuda.OpAdd, o, o, gpuContig(bias).gs()))
@@ -412,13 +416,17 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 	recordNeeds(out, "linear", []*Tensor{x, w, bias}, func(g *Tensor, needs []bool) []*Tensor {
 		gc := gpuContig(g)
 		gs := make([]*Tensor, 3)
-		if needs[0] {
+		if needs[0] && in == 0 {
+			gs[0] = gpuEmpty(x.shape...) // no elements
+		} else if needs[0] {
 			gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
 			gx := gpuEmpty(x.shape...)
 			check("linear backward", gpuDev.Sgemm(false, !wT, rows, in, outF, 1, gc.gbuf(), outF, wbuf, ldw, 0, gx.gbuf(), in))
 			gs[0] = gx
 		}
-		if needs[1] {
+		if needs[1] && in == 0 {
+			gs[1] = gpuEmpty(in, outF) // no elements
+		} else if needs[1] {
 			gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
 			if wT { // in w's own layout, as on the CPU (Linear)
 				gwT := gpuEmpty(outF, in)

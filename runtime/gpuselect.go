@@ -98,12 +98,13 @@ func gpuTopK(t *Tensor, k int) (values, indices *Tensor) {
 	values, indices = gpuEmpty(outShape...), gpuEmpty(outShape...)
 	kernel()
 	check("TopK", tb.TopKRows(values.gbuf(), indices.gbuf(), x.gbuf(), rows, n, k))
-	record(values, "topk", []*Tensor{t}, func(g *Tensor) []*Tensor {
+	// indices saved as on the CPU: the kernel writes where they say.
+	recordNeeds(values, "topk", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
 		gi := gpuEmpty(t.shape...)
 		kernel() // and the zeroing
 		kernel()
 		check("topk backward", tb.TopKBackward(gi.gbuf(), gpuContig(g).gbuf(), indices.gbuf(), rows, n, k))
 		return []*Tensor{gi}
-	})
+	}, indices)
 	return values, indices
 }

@@ -127,7 +127,7 @@ func Linear(x, w, bias *Tensor) *Tensor {
 		return gpuLinear(x, w, bias)
 	}
 	xc := x.Contiguous()
-	rows := xc.Size() / in
+	rows := numel(x.shape[:len(x.shape)-1]) // not Size()/in: in may be 0
 	outShape := append(cloneInts(x.shape[:len(x.shape)-1]), outF)
 	out := newEmpty(outShape...) // bias rows or the GEMM (beta 0) write all of it
 	od := out.raw()

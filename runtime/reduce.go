@@ -158,8 +158,10 @@ func (t *Tensor) TopK(k int) (values, indices *Tensor) {
 			id[r*k+j] = float32(order[j])
 		}
 	}
-	// Gradient of values: scatter into the selected positions.
-	record(values, "topk", []*Tensor{t}, func(g *Tensor) []*Tensor {
+	// Gradient of values: scatter into the selected positions. The
+	// backward reads indices, which the caller holds: saved, so that an
+	// edit of it is an error, not a scatter to other (or no) positions.
+	recordNeeds(values, "topk", []*Tensor{t}, func(g *Tensor, _ []bool) []*Tensor {
 		gi := New(t.shape...)
 		gd, gg := gi.raw(), g.Contiguous().raw()
 		for r := 0; r < rows; r++ {
@@ -168,7 +170,7 @@ func (t *Tensor) TopK(k int) (values, indices *Tensor) {
 			}
 		}
 		return []*Tensor{gi}
-	})
+	}, indices)
 	return values, indices
 }
 
