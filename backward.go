@@ -90,7 +90,14 @@ func (x *Tensor) Backward(body func(), opts ...BackwardOption) {
 			if out == g {
 				return nil
 			}
-			return out
+			if v.IsLeaf() {
+				return out // copied into .grad now
+			}
+			// The body keeps what it read or gave and may edit it after
+			// moving on; the pass may read this gradient later (an add or
+			// a reshape hands it on as is), so it goes on with the values
+			// the body left now: a late edit changes no other gradient.
+			return out.Detach().Clone()
 		}})
 	}()
 	if md != nil {

@@ -252,7 +252,10 @@ func (t *Tensor) liveBuf() cuda.Buffer {
 	if b.IsNil() {
 		panic(errorf("tensor of shape %v: its GPU memory was released when the trace that computed it ended (save it with .Save() to use it afterwards)", t.shape))
 	}
-	return b
+	// The buffer keeps the storage reachable: an operand used for the last
+	// time is otherwise collectable while the backend still reads it, and
+	// the storage's cleanup would free the memory under the call.
+	return b.Keep(t.st)
 }
 
 // gs describes a GPU tensor (any view) for the kernels.

@@ -150,8 +150,12 @@ func (t *Tensor) rebaseAfterWrite(src *Tensor) {
 }
 
 // hasOverlap reports whether distinct indices of t can map to the same
-// memory (a stride-0 dimension of size > 1).
+// memory (a stride-0 dimension of size > 1). A tensor without elements
+// has no two (a fresh [3 0] has strides [0 1]).
 func hasOverlap(t *Tensor) bool {
+	if numel(t.shape) == 0 {
+		return false
+	}
 	for i, s := range t.stride {
 		if s == 0 && t.shape[i] > 1 {
 			return true

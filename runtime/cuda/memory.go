@@ -19,6 +19,7 @@ type Buffer struct {
 	base uint64 // device address of the allocation
 	off  int    // first element of the view
 	n    int    // elements in the view
+	keep any    // kept reachable with the buffer (see Keep)
 }
 
 // Addr returns the device address of the view's first element.
@@ -44,7 +45,16 @@ func (b Buffer) Slice(off, n int) Buffer {
 	if off < 0 || n < 0 || off+n > b.n {
 		panic(fmt.Sprintf("cuda: Buffer.Slice(%d, %d) out of range for a buffer of %d elements", off, n, b.n))
 	}
-	return Buffer{base: b.base, off: b.off + off, n: n}
+	return Buffer{base: b.base, off: b.off + off, n: n, keep: b.keep}
+}
+
+// Keep returns b holding x reachable for as long as b (or a slice of it)
+// is: the owner whose collection frees the memory, handed to a kernel with
+// the buffer, so that the memory cannot be freed while the call that was
+// given it runs.
+func (b Buffer) Keep(x any) Buffer {
+	b.keep = x
+	return b
 }
 
 func (b Buffer) String() string {
