@@ -17,18 +17,23 @@ import (
 // saved tensor, generation with steering, and the error for mixing
 // devices. It runs on the real GPU when there is one (fakecuda stands in
 // for it in TestOnFakeCUDA), and on the emulated GPU.
-func TestInterventionsOnGPU(t *testing.T) {
+func TestInterventionsOnGPU(t *testing.T) { onGPUs(t, interventionsOnGPU) }
+
+// onGPUs runs fn as subtest "cuda" on the real GPU when there is one
+// (NNSCOPE_REQUIRE_GPU makes its absence a failure), then as "emulated" on
+// the emulated GPU; skipped in -short.
+func onGPUs(t *testing.T, fn func(t *testing.T)) {
 	if testing.Short() {
 		t.Skip("short")
 	}
 	if _, err := rt.GPU(); err == nil {
-		t.Run("cuda", interventionsOnGPU)
+		t.Run("cuda", fn)
 	} else if os.Getenv("NNSCOPE_REQUIRE_GPU") != "" {
 		t.Fatalf("NNSCOPE_REQUIRE_GPU is set but the GPU is not usable: %v", err)
 	}
 	rt.SetGPUBackend(emu.New())
 	defer rt.SetGPUBackend(nil)
-	t.Run("emulated", interventionsOnGPU)
+	t.Run("emulated", fn)
 }
 
 // TestOnFakeCUDA runs TestInterventionsOnGPU on fakecuda, the real CUDA

@@ -3,7 +3,6 @@ package nnscope
 import (
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -20,19 +19,7 @@ import (
 // the selections run as kernels, without host copies. And a gradient set
 // from the wrong device is a clear error, after which the session lives on
 // (it was a nil pointer dereference in the next backward kernel).
-func TestSelectionInterventionsOnGPU(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
-	if _, err := rt.GPU(); err == nil {
-		t.Run("cuda", selectionInterventionsOnGPU)
-	} else if os.Getenv("NNSCOPE_REQUIRE_GPU") != "" {
-		t.Fatalf("NNSCOPE_REQUIRE_GPU is set but the GPU is not usable: %v", err)
-	}
-	rt.SetGPUBackend(emu.New())
-	defer rt.SetGPUBackend(nil)
-	t.Run("emulated", selectionInterventionsOnGPU)
-}
+func TestSelectionInterventionsOnGPU(t *testing.T) { onGPUs(t, selectionInterventionsOnGPU) }
 
 func selectionInterventionsOnGPU(t *testing.T) {
 	onCUDA := strings.HasSuffix(t.Name(), "/cuda")
