@@ -77,18 +77,18 @@ func (t *Tensor) snapshot() *Tensor {
 // dimensions of an expanded view (whose elements share memory).
 func viewGrad(base *Tensor, region func(*Tensor) *Tensor) func(g *Tensor, _ []bool) []*Tensor {
 	return func(g *Tensor, _ []bool) []*Tensor {
-		// A view that reorders all of base (a transpose, a permutation)
-		// and a gradient laid out like it: the gradient's memory, seen in
-		// base's shape, is already the answer (no zeros, no copy).
-		probe := fromStorage(&storage{}, 0, base.shape, contiguousStrides(base.shape))
-		if r := region(probe); slices.Equal(r.stride, g.stride) && numel(r.shape) == numel(base.shape) && dense(r) {
-			rlo, _ := span(r) // r fills base's memory from rlo
+		// The view's geometry on base's layout (region reads no memory).
+		r := region(fromStorage(&storage{}, 0, base.shape, contiguousStrides(base.shape)))
+		if slices.Equal(r.stride, g.stride) && numel(r.shape) == numel(base.shape) && dense(r) {
+			// The view reorders all of base (a transpose, a permutation;
+			// r fills base's memory from 0) and g is laid out like it:
+			// g's memory, seen in base's shape, is the answer (no zeros,
+			// no copy).
 			lo, _ := span(g)
-			lo -= rlo
 			return []*Tensor{fromStorage(g.st, lo, cloneInts(base.shape), contiguousStrides(base.shape))}
 		}
 		z := newLike(g, base.shape...)
-		r := region(z)
+		r = fromStorage(z.st, r.off, r.shape, r.stride)
 		if hasOverlap(r) {
 			shape := cloneInts(r.shape)
 			for i, s := range r.stride {
