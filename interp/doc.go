@@ -32,8 +32,8 @@
 //   - "constant definition loop" (#806) is replaced by the type checker's
 //     "undefined: name".
 //   - the generic packages slices, maps and cmp are our own sources
-//     (generic/), compiled into every session and type-checked from the
-//     same text, so their calls get type arguments too (generic.go).
+//     (generic/), compiled into a script or session that imports one and
+//     type-checked from the same text, so their calls get type arguments too (generic.go).
 //   - function literals passed as call arguments are parenthesized (yaegi's
 //     path for a literal passed straight to a host function kept every
 //     value of the loop-body variables it assigned).
