@@ -142,8 +142,13 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	// GPT2Config's attribute_map: Hugging Face reads the generic names as
 	// GPT-2's, so a config.json written with them loads. Errors name the
 	// key the file has.
-	key := func(k string) string { return k }
 	aliasOf := map[string]string{}
+	key := func(k string) string {
+		if a, ok := aliasOf[k]; ok {
+			return a
+		}
+		return k
+	}
 	for _, a := range configAliases {
 		av, ok := raw[a.alias]
 		if !ok || string(av) == "null" {
@@ -159,14 +164,6 @@ func ParseConfig(name string, data []byte) (Config, error) {
 		}
 		raw[a.key] = av
 		aliasOf[a.key] = a.alias
-	}
-	if len(aliasOf) > 0 {
-		key = func(k string) string {
-			if a, ok := aliasOf[k]; ok {
-				return a
-			}
-			return k
-		}
 	}
 	for _, kw := range configKeys {
 		k := kw.key
