@@ -358,21 +358,26 @@ func (m *Model) rawRows(input any) [][]int {
 		return rows
 	case *Tensor:
 		t := v.use("input")
-		for _, f := range t.Float64s() {
+		if d := t.Dim(); d != 1 && d != 2 {
+			break
+		}
+		vals := t.Float64s() // one read (a download on the GPU)
+		ids := make([]int, len(vals))
+		for i, f := range vals {
 			if f != math.Trunc(f) || math.IsInf(f, 0) { // NaN too
 				fail("usage", "a tensor input holds token ids, whole numbers, got %v", f)
 			}
+			ids[i] = int(f)
 		}
-		switch t.Dim() {
-		case 1:
-			return [][]int{t.Ints()}
-		case 2:
-			rows := make([][]int, t.Shape()[0])
-			for i := range rows {
-				rows[i] = t.Select(0, i).Ints()
-			}
-			return rows
+		if t.Dim() == 1 {
+			return [][]int{ids}
 		}
+		rows := make([][]int, t.Shape()[0])
+		for i := range rows {
+			n := t.Shape()[1]
+			rows[i] = ids[i*n : (i+1)*n : (i+1)*n]
+		}
+		return rows
 	}
 	fail("usage", "input must be a string, []string, []int, [][]int or a tensor of ids, got %T", input)
 	return nil
