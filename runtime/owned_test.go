@@ -122,33 +122,3 @@ func TestTiedWeightGradient(t *testing.T) {
 		}
 	}
 }
-
-// copyStrided's fast paths (one block copy for equal layouts, tiles for a
-// transpose) against element-by-element copies.
-func TestCopyStridedLayouts(t *testing.T) {
-	r := rand.New(rand.NewSource(4))
-	for _, shape := range [][]int{{70, 45}, {3, 33, 65}, {1, 5}, {64, 1}} {
-		src := randTensor(r, shape...)
-		nd := len(shape)
-		perm := make([]int, nd)
-		for i := range perm {
-			perm[i] = i
-		}
-		perm[nd-1], perm[nd-2] = perm[nd-2], perm[nd-1]
-		cases := map[string][2]*Tensor{
-			"transposed into contiguous": {New(src.T().Shape()...), src.T()},
-			"contiguous into transposed": {New(shape...).T(), src.T().Contiguous()},
-			"same permuted layout":       {New(shape...).Permute(perm...), src.Permute(perm...)},
-		}
-		for name, c := range cases {
-			dst, s := c[0], c[1]
-			copyStrided(dst, s)
-			want, got := s.Data(), dst.Data()
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("%v %s: element %d = %g, want %g", shape, name, i, got[i], want[i])
-				}
-			}
-		}
-	}
-}
