@@ -169,7 +169,7 @@ func (n *nvrtcAPI) compilePTX(src, name string, opts []string) (ptx []byte, log 
 		if err := n.call("nvrtcGetPTX", n.ptx, prog, p.bytes(ptx)); err != nil {
 			return nil, err
 		}
-		return nulTerminated(ptx), nil
+		return ptx, nil // NUL-terminated by the cache (refresh), for every compiler
 	})
 }
 
