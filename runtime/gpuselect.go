@@ -80,8 +80,8 @@ func gpuWhere(cond, a, b *Tensor, shape []int) *Tensor {
 
 // topKKernelMax is the largest k the TopK kernel takes: it makes k passes
 // over a row, so a large k (TopK(vocabulary size) for top-p, a full sort)
-// would take seconds; those sort on the host instead (one download, one
-// upload).
+// is k times a row's work (gpt2's fakecuda test went past 10 minutes);
+// those sort on the host instead (one download, one upload).
 const topKKernelMax = 64
 
 // gpuTopK is TopK on the GPU: values and indices (as floats) along the
