@@ -159,9 +159,14 @@ func Run(o Options) error {
 	seedParams := func(B, T int) func() {
 		run := seed(B, T, c.NLayer-1)
 		params := m.Parameters()
+		requireGrad := func(on bool) {
+			for _, p := range params {
+				p.Tensor.SetRequiresGrad(on)
+			}
+		}
 		return func() {
-			m.SetRequiresGrad(true)
-			defer m.SetRequiresGrad(false)
+			requireGrad(true)
+			defer requireGrad(false)
 			run()
 			for _, p := range params {
 				if p.Tensor.Grad() == nil {
