@@ -114,6 +114,11 @@ type rewriter struct {
 	rootBody *ast.BlockStmt
 	inRoot   bool
 	rootIDs  []int
+
+	// Computed once per input: every interface assertion and every
+	// interface-typed fmt operand asks for them.
+	named *[]*types.Named // scriptTypes
+	shown *string         // interfaceShown's literal ("" when none)
 }
 
 func (r *rewriter) off(p token.Pos) int { return r.toInput(p) }

@@ -258,6 +258,14 @@ func (r *rewriter) showInterface(e ast.Expr) {
 // interfaceShown returns showInterface's function literal, of an any
 // (false when the script declares no types).
 func (r *rewriter) interfaceShown() (string, bool) {
+	if r.shown == nil {
+		lit, _ := r.buildInterfaceShown()
+		r.shown = &lit
+	}
+	return *r.shown, *r.shown != ""
+}
+
+func (r *rewriter) buildInterfaceShown() (string, bool) {
 	named := r.scriptTypes()
 	if len(named) == 0 {
 		return "", false // no script types: nothing of the script's to unwrap

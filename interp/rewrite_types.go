@@ -337,6 +337,14 @@ func (r *rewriter) mainPackage() *types.Package {
 // scriptTypes returns the package-level named types of the script that are
 // not generic and not interfaces.
 func (r *rewriter) scriptTypes() []*types.Named {
+	if r.named == nil {
+		named := r.findScriptTypes()
+		r.named = &named
+	}
+	return *r.named
+}
+
+func (r *rewriter) findScriptTypes() []*types.Named {
 	pkg := r.mainPackage()
 	if pkg == nil {
 		return nil
