@@ -2,12 +2,10 @@ package nnscope
 
 import (
 	"math"
-	"os"
+	"strings"
 	"testing"
 
 	"nnscope/internal/reference"
-	rt "nnscope/runtime"
-	"nnscope/runtime/cuda/emu"
 	"nnscope/runtime/cuda/fakecuda"
 )
 
@@ -63,20 +61,16 @@ func qaParamWorkload(t *testing.T, m *Model) []map[string][]float64 {
 }
 
 // TestQAGradParametersOnGPU: the workload's parameter gradients on the GPU
-// (the real one where there is one, else the emulated one; fakecuda in
+// (the real one where there is one, and the emulated one; fakecuda in
 // TestQAGradParametersOnFakeCUDA) equal the CPU's, stage by stage, and
 // stay on the GPU.
 func TestQAGradParametersOnGPU(t *testing.T) {
 	cpu := qaParamWorkload(t, LanguageModel(reference.Dir()))
-	device := "cuda"
-	if _, err := rt.GPU(); err != nil {
-		if os.Getenv("NNSCOPE_REQUIRE_GPU") != "" {
-			t.Fatalf("NNSCOPE_REQUIRE_GPU is set but the GPU is not usable: %v", err)
-		}
-		device = "emulated"
-		rt.SetGPUBackend(emu.New())
-		defer rt.SetGPUBackend(nil)
-	}
+	onGPUs(t, func(t *testing.T) { qaGradParametersOnGPU(t, cpu) })
+}
+
+func qaGradParametersOnGPU(t *testing.T, cpu []map[string][]float64) {
+	device := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
 	gpu := qaParamWorkload(t, LanguageModel(reference.Dir(), Device("cuda")))
 	worstErr := 0.0
 	for s := range cpu {
