@@ -257,23 +257,25 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		}
 	}()
 
-	grads := map[*Tensor]*Tensor{t: seed}
-	// owned[x]: grads[x] is this pass's alone (an op's backward allocated
-	// it and gave it to x only, no hook saw it, OnGrad did not return it:
-	// see OnGrad), so a leaf can keep it without a copy and a second
-	// gradient of x is summed into it in place. With every parameter
-	// requiring grad, copies and sums of fresh gradients were most of a
-	// backward pass's memory.
-	owned := map[*Tensor]bool{t: o.Grad == nil}
+	// pending gradients. own: g is this pass's alone (an op's backward
+	// allocated it and gave it to x only, no hook saw it, OnGrad did not
+	// return it: see OnGrad), so a leaf can keep it without a copy and a
+	// second gradient of x is summed into it in place. With every
+	// parameter requiring grad, copies and sums of fresh gradients were
+	// most of a backward pass's memory.
+	type pending struct {
+		g   *Tensor
+		own bool
+	}
+	grads := map[*Tensor]pending{t: {seed, o.Grad == nil}}
 	for i := len(order) - 1; i >= 0; i-- {
 		x := order[i]
-		g := grads[x]
-		if g == nil {
+		p, ok := grads[x]
+		if !ok {
 			continue
 		}
-		own := owned[x]
+		g, own := p.g, p.own
 		delete(grads, x)
-		delete(owned, x)
 		if len(x.hooks) > 0 {
 			// One gradient tensor may flow into several inputs (an add
 			// passes it on unchanged): give hooks a private copy so an
@@ -328,17 +330,14 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 				if !slices.Equal(gi.shape, in.shape) {
 					panic(errorf("internal: %s backward gave gradient of shape %v for input of shape %v", n.op, gi.shape, in.shape))
 				}
-				if prev := grads[in]; prev != nil {
-					if owned[in] && addInPlace(prev, gi) {
-						continue
+				if prev, ok := grads[in]; ok {
+					if !prev.own || !addInPlace(prev.g, gi) {
+						grads[in] = pending{prev.g.addNoGrad(gi), true}
 					}
-					grads[in] = prev.addNoGrad(gi)
-					owned[in] = true
 				} else {
-					grads[in] = gi
 					// Allocated by this backward, or g handed on (as
 					// such or as a view), and given to no other input.
-					owned[in] = (gi.st.seq > seq || own && gi.st == g.st) && !storageShared(gs, j)
+					grads[in] = pending{gi, (gi.st.seq > seq || own && gi.st == g.st) && !storageShared(gs, j)}
 				}
 			}
 		}
