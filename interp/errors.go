@@ -220,6 +220,15 @@ var reflectPanics = map[string]string{
 	"reflect.Value.Call: call of nil function":        "runtime error: invalid memory address or nil pointer dereference",
 }
 
+// interfaceConversion returns yaegi's "pos: interface conversion: ..."
+// panic without its interpreter position (Go's own wording).
+func interfaceConversion(msg string) (string, bool) {
+	if loc := posRE.FindStringIndex(msg); loc != nil && strings.HasPrefix(msg[loc[1]:], "interface conversion:") {
+		return msg[loc[1]:], true
+	}
+	return "", false
+}
+
 // translatePanic rewrites a panic message from the interpreter's
 // machinery into what compiled Go reports, and drops the position yaegi
 // puts in some messages (a place in its rewritten source, not the user's).
@@ -231,8 +240,8 @@ func translatePanic(msg string) string {
 		// yaegi dereferencing a nil pointer
 		return "runtime error: invalid memory address or nil pointer dereference"
 	}
-	if loc := posRE.FindStringIndex(msg); loc != nil && strings.HasPrefix(msg[loc[1]:], "interface conversion:") {
-		return msg[loc[1]:]
+	if t, ok := interfaceConversion(msg); ok {
+		return t
 	}
 	if msg == "reflect: call of reflect.Value.IsNil on struct Value" || msg == "reflect: call of reflect.Value.Elem on struct Value" ||
 		strings.HasPrefix(msg, "reflect.Set: value of type struct {") && strings.HasSuffix(msg, "is not assignable to type error") {

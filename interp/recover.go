@@ -5,7 +5,6 @@ import (
 	"go/types"
 	"reflect"
 	"strconv"
-	"strings"
 )
 
 // ---- recover() (yaegi hands back its own wrapping of the panic value) ----
@@ -61,9 +60,8 @@ func recovered(v any) any {
 			return &runtimeError{t}
 		}
 	case error:
-		msg := x.Error()
-		if loc := posRE.FindStringIndex(msg); loc != nil && strings.HasPrefix(msg[loc[1]:], "interface conversion:") {
-			return &runtimeError{msg[loc[1]:]}
+		if t, ok := interfaceConversion(x.Error()); ok {
+			return &runtimeError{t}
 		}
 	}
 	return v
