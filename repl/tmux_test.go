@@ -52,6 +52,7 @@ func TestTmux(t *testing.T) {
 	// nnscope.Stream) stays on the screen: the next prompt starts a new
 	// line instead of overwriting it.
 	tm.typeLine(`fmt.Print("partial-" + "line ✓")`)
+	tm.waitFor("line ✓", 2) // its echo and its output: typed ahead, sq(3) was echoed before the output
 	tm.typeLine(`sq(3)`)
 	tm.waitFor("\n9\n", 1)
 	tm.waitFor("\npartial-line ✓", 1)
