@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"nnscope/runtime/cuda"
 )
 
 // node is one recorded op on the autograd tape: the inputs it read and the
@@ -306,7 +308,9 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 				} else {
 					x.grad = g.Detach().Clone()
 				}
-			} else {
+			} else if !addInPlace(x.grad, g) {
+				// In place when it can be, as PyTorch accumulates: a
+				// reference to the .grad taken before this pass sees the sum.
 				x.grad = x.grad.addNoGrad(g)
 			}
 			if outlivesScope(x) {
@@ -433,14 +437,27 @@ func storageShared(gs []*Tensor, j int) bool {
 	return false
 }
 
-// addInPlace adds b into a (same shapes) when both are contiguous host
-// tensors, and says whether it did.
+// addInPlace adds b into a (same shapes) on a's memory, on either device,
+// and says whether it did. It does not when a is a file mapping, has
+// elements that overlap (an expanded view), or shares memory with b.
 func addInPlace(a, b *Tensor) bool {
-	if a.onGPU() || b.onGPU() || !a.IsContiguous() || !b.IsContiguous() || a.st.readOnly {
+	if a.st == b.st || a.st.readOnly || hasOverlap(a) {
 		return false
 	}
-	ad := a.raw()
-	vadd(ad, ad, b.raw())
+	switch {
+	case a.onGPU() && b.onGPU():
+		// Elementwise with out and a the same view: each element is read
+		// before it is written by the same thread.
+		check("gradient accumulation", gpuDev.Binary(cuda.OpAdd, a.gs(), a.gs(), b.gsRead()))
+	case a.onGPU() || b.onGPU():
+		return false
+	case a.IsContiguous() && b.IsContiguous():
+		ad := a.raw()
+		vadd(ad, ad, b.raw())
+	default: // strided (a transposed weight's gradient is a view)
+		copyStrided(a, a.addNoGrad(b))
+	}
+	a.st.version++
 	return true
 }
 
