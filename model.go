@@ -206,7 +206,8 @@ func newModel(g *gpt2.Model, path string) *Model {
 func (m *Model) Output() *Tensor { m.loaded("Output"); return m.root.Output() }
 
 // Input returns the token ids the model runs on, as a float tensor
-// [batch, positions] (waits for the start of the forward pass).
+// [batch, positions] on the model's device (waits for the start of the
+// forward pass). Edits in place change what the model runs on.
 func (m *Model) Input() *Tensor { m.loaded("Input"); return m.root.Input() }
 
 // Config returns the model's shape.
