@@ -301,9 +301,18 @@ func (e *Evaluator) inspectAt(code string, cursor int) (kernel.Bundle, bool) {
 		return nil, false
 	}
 	chain := splitChain(name)
-	for _, c := range chain {
+	for i, c := range chain {
 		if c == "" || c[0] >= '0' && c[0] <= '9' {
 			return nil, false
+		}
+		// A lookup call is evaluated only on nnscope's own types, whose
+		// At and Module look a module up: a script's type may have
+		// methods of those names that do anything.
+		if strings.HasSuffix(c, ")") {
+			recv, ok := e.peek(strings.Join(chain[:i], "."))
+			if !ok || nnscopeName(recv.Type()) == "" {
+				return nil, false
+			}
 		}
 	}
 	var text string
@@ -327,7 +336,8 @@ func (e *Evaluator) inspectAt(code string, cursor int) (kernel.Bundle, bool) {
 var lookupArg = regexp.MustCompile(`^\s*(-?[0-9]+|"[^"\\]*")\s*$`)
 
 // lookupCall reports whether code ends with a call of a module lookup,
-// .At(N) or .Module("path"), which runs no user code, so that Shift-Tab
+// .At(N) or .Module("path"), which on nnscope's types runs no user code
+// (inspectAt checks the receiver's type), so that Shift-Tab
 // on model.Transformer.H.At(0).MLP can evaluate the chain; it returns
 // where the method name starts.
 func lookupCall(code string) (int, bool) {

@@ -239,6 +239,16 @@ func TestInspectThroughLookups(t *testing.T) {
 	if _, _, out, err := run(t, e, "fmt.Println(calls)"); err != nil || out != "0\n" {
 		t.Errorf("calls = %q, %v", out, err)
 	}
+	// Nor is a script type's own At or Module, however it is named.
+	if _, _, _, err := run(t, e, "type grid struct{ Row *nnscope.Model }\nfunc (g grid) At(i int) grid { calls++; return g }\nfunc (g grid) Module(p string) grid { calls++; return g }\ng := grid{model}"); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"g.At(1).Row", `g.Module("x").Row`, "g.At(0).At(1)"} {
+		e.Inspect(code, len(code), 0)
+	}
+	if _, _, out, err := run(t, e, "fmt.Println(calls)"); err != nil || out != "0\n" {
+		t.Errorf("Shift-Tab ran a script's At or Module: calls = %q, %v", out, err)
+	}
 }
 
 // Shift-Tab inside a call's arguments shows the function called, as in
