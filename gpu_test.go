@@ -39,7 +39,7 @@ func onGPUs(t *testing.T, fn func(t *testing.T)) {
 // TestOnFakeCUDA runs TestInterventionsOnGPU on fakecuda, the real CUDA
 // backend over a host-CPU stand-in for the driver, NVRTC and cuBLAS.
 func TestOnFakeCUDA(t *testing.T) {
-	fakecuda.Run(t, "^(TestInterventionsOnGPU|TestTraceReleasesGPUMemory|TestValuesOutliveTheirTrace|TestNoGPUMemoryGrowthAcrossTraces|TestTF32IsPerModel|TestSelectionInterventionsOnGPU)$")
+	fakecuda.Run(t, "^(TestInterventionsOnGPU|TestTokenInputsOnModelDevice|TestTraceReleasesGPUMemory|TestValuesOutliveTheirTrace|TestNoGPUMemoryGrowthAcrossTraces|TestTF32IsPerModel|TestSelectionInterventionsOnGPU)$")
 }
 
 func interventionsOnGPU(t *testing.T) {

@@ -6,17 +6,15 @@ import (
 	"testing"
 
 	"nnscope/internal/reference"
-	rt "nnscope/runtime"
-	"nnscope/runtime/cuda/emu"
 )
 
 // A GPU model's token ids and positions reach bodies on the model's
 // device, as nnsight's model.input does, so they mix with the model's
 // tensors (WTE.Call(model.Input())); the model reads what the body saw,
 // edited in place or replaced.
-func TestTokenInputsOnModelDevice(t *testing.T) {
-	rt.SetGPUBackend(emu.New())
-	defer rt.SetGPUBackend(nil)
+func TestTokenInputsOnModelDevice(t *testing.T) { onGPUs(t, tokenInputsOnModelDevice) }
+
+func tokenInputsOnModelDevice(t *testing.T) {
 	cpu := LanguageModel(reference.Dir())
 	gpu := LanguageModel(reference.Dir(), Device("cuda"))
 	ids := cpu.Encode(prompt)

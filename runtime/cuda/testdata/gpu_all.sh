@@ -26,13 +26,13 @@ fi
 # 1. The CUDA package: kernels against CPU references, allocator, GEMM.
 OUT="$OUT" timeout 200 bash runtime/cuda/testdata/gpu_check.sh >/dev/null 2>&1 || status=1
 # 2. The op-level suite on both backends (forward and gradients agree).
-(cd "$root/runtime" && timeout 90 "$root/.bin/runtime.test" -test.v -test.count=1 -test.run 'Backends|GPU') >"$OUT/ops.txt" 2>&1 || status=1
+(cd "$root/runtime" && timeout 90 "$root/.bin/runtime.test" -test.v -test.count=1 -test.run 'Backends|GPU|GradAccumulatesInPlace|AddInPlaceViews') >"$OUT/ops.txt" 2>&1 || status=1
 # 3. Every reference.json case with the model on the GPU.
 (cd "$root/gpt2" && timeout 90 "$root/.bin/gpt2.test" -test.v -test.count=1 -test.run 'ReferenceOnGPU') >"$OUT/reference.txt" 2>&1 || status=1
 # 4. Interventions through the API and through `nnscope run`, as users drive them.
 # (A group's status is its last command's: each command sets status itself.)
 {
-	(cd "$root" && timeout 60 "$root/.bin/nnscope.test" -test.v -test.count=1 -test.run 'InterventionsOnGPU|TraceReleasesGPUMemory') || status=1
+	(cd "$root" && timeout 60 "$root/.bin/nnscope.test" -test.v -test.count=1 -test.run 'InterventionsOnGPU|TraceReleasesGPUMemory|TokenInputsOnModelDevice') || status=1
 	for s in gradients gradient_edit activation_patching steering; do
 		echo "== NNSCOPE_DEVICE=cuda nnscope run scripts/$s.go"
 		NNSCOPE_DEVICE=cuda timeout 60 "$root/.bin/nnscope" run "scripts/$s.go" -model testdata/gpt2-tiny 2>&1 | tail -n 15 || status=1
