@@ -16,19 +16,25 @@ import (
 type GenerateOption func(*genOptions)
 
 type genOptions struct {
-	maxNew   int
+	maxNew   int // 0: not set (the model's generation_config.json, else 20)
 	samp     gpt2.Sampling
 	noEOS    bool
 	greedy   bool                // Temperature(0): no sampling, whatever else is asked
+	maxSet   bool                // MaxNewTokens was given
 	stream   []func(text string) // called with each new piece of text
 	progress bool                // show a bar of generated tokens
 }
 
-// MaxNewTokens sets how many tokens to generate (default 20).
-func MaxNewTokens(n int) GenerateOption { return func(o *genOptions) { o.maxNew = n } }
+// MaxNewTokens sets how many tokens to generate. Without it, the model's
+// generation_config.json says, as in Hugging Face (its max_new_tokens, or
+// its max_length less the prompt's length); when it says nothing, 20.
+func MaxNewTokens(n int) GenerateOption {
+	return func(o *genOptions) { o.maxNew, o.maxSet = n, true }
+}
 
 // Temperature turns on sampling at temperature t (> 0); Temperature(0) is
-// greedy decoding (the limit of t -> 0).
+// greedy decoding (the limit of t -> 0), also over a generation_config.json
+// that sets do_sample.
 func Temperature(t float64) GenerateOption {
 	return func(o *genOptions) {
 		if !(t >= 0) || math.IsInf(t, 1) {
@@ -42,7 +48,10 @@ func Temperature(t float64) GenerateOption {
 	}
 }
 
-// TopK turns on sampling from the k most likely tokens.
+// TopK turns on sampling from the k most likely tokens. Sampling without
+// TopK keeps the 50 most likely, Hugging Face's default top_k, unless the
+// model's generation_config.json sets top_k (0 there: every token);
+// TopK(k) with k at least the vocabulary size samples from every token.
 func TopK(k int) GenerateOption {
 	return func(o *genOptions) {
 		if k < 1 {
@@ -52,7 +61,8 @@ func TopK(k int) GenerateOption {
 	}
 }
 
-// TopP turns on nucleus sampling with probability mass p.
+// TopP turns on nucleus sampling with probability mass p (with
+// Hugging Face's default top_k 50 as well, unless TopK says otherwise).
 func TopP(p float64) GenerateOption {
 	return func(o *genOptions) {
 		if !(p > 0 && p <= 1) {
@@ -65,7 +75,9 @@ func TopP(p float64) GenerateOption {
 // Seed sets the sampling seed (sampling is reproducible for a seed).
 func Seed(s int64) GenerateOption { return func(o *genOptions) { o.samp.Seed = s } }
 
-// Sample turns on sampling with the default temperature 1.
+// Sample turns on sampling, as do_sample=True in Hugging Face: temperature,
+// top_k and top_p are the model's generation_config.json's when it sets
+// them, else Hugging Face's defaults (temperature 1, top_k 50, top_p 1).
 func Sample() GenerateOption { return func(o *genOptions) { o.samp.Sample = true } }
 
 // IgnoreEOS keeps generating past the end-of-text token.
@@ -118,9 +130,15 @@ type generation struct {
 // order. Inside the body, module access refers to the first step (the
 // prompt); tr.Iter(func(step int) { ... }) runs its function once per
 // generated token with module access referring to that step.
+//
+// Decoding is greedy unless an option or the model's
+// generation_config.json (do_sample) asks for sampling. What the options
+// leave unsaid comes from generation_config.json (do_sample, temperature,
+// top_k, top_p, max_new_tokens, max_length), then from Hugging Face's
+// defaults, as generate() takes them; options always win.
 func (m *Model) Generate(input any, args ...any) *Generation {
 	m.loaded("Generate")
-	g := &generation{opts: genOptions{maxNew: 20}}
+	g := &generation{}
 	var body func(*Tracer)
 	for _, a := range args {
 		switch v := a.(type) {
@@ -135,22 +153,20 @@ func (m *Model) Generate(input any, args ...any) *Generation {
 			fail("usage", "Generate: unexpected argument of type %T (want options like nnscope.MaxNewTokens(n) and a func(tr *nnscope.Tracer) body)", a)
 		}
 	}
-	if g.opts.greedy {
-		g.opts.samp.Sample, g.opts.samp.TopK, g.opts.samp.TopP, g.opts.samp.Temperature = false, 0, 0, 0
-	}
-	if g.opts.maxNew < 1 {
+	if g.opts.maxSet && g.opts.maxNew < 1 {
 		fail("usage", "Generate: MaxNewTokens must be at least 1, got %d", g.opts.maxNew)
 	}
 	tr := m.newTracer("generation")
 	tr.gen = g
 	tr.collect(input, body)
-	if n := m.g.Config.NPositions; n > 0 {
-		longest := 0
-		for _, inv := range tr.invokes {
-			for _, r := range inv.rows {
-				longest = max(longest, len(r))
-			}
+	longest := 0
+	for _, inv := range tr.invokes {
+		for _, r := range inv.rows {
+			longest = max(longest, len(r))
 		}
+	}
+	g.opts.resolve(m.g.Config.Generation, longest)
+	if n := m.g.Config.NPositions; n > 0 {
 		// The last new token is never fed back: P prompt tokens and N new
 		// ones take P+N-1 positions, as in Hugging Face.
 		if need := longest + g.opts.maxNew - 1; need > n {
@@ -160,6 +176,63 @@ func (m *Model) Generate(input any, args ...any) *Generation {
 	g.result = &Generation{model: m}
 	tr.run()
 	return g.result
+}
+
+// defaultMaxNewTokens is how many tokens Generate makes when neither
+// MaxNewTokens nor generation_config.json says. (Hugging Face's own
+// default, max_length 20 for prompt and new tokens together, is one it
+// warns about; nnscope keeps 20 new tokens.)
+const defaultMaxNewTokens = 20
+
+// hfTopK is Hugging Face's default top_k when sampling.
+const hfTopK = 50
+
+// resolve fills what the options leave unsaid from the model's
+// generation_config.json settings d, then Hugging Face's defaults; prompt
+// is the (padded) prompt length, which max_length includes.
+func (o *genOptions) resolve(d gpt2.GenerationDefaults, prompt int) {
+	const file = gpt2.GenerationConfigFile
+	if !o.maxSet {
+		switch {
+		case d.MaxNewTokens != nil:
+			o.maxNew = *d.MaxNewTokens
+		case d.MaxLength != nil:
+			o.maxNew = *d.MaxLength - prompt
+			if o.maxNew < 1 {
+				fail("usage", "Generate: the prompt has %d tokens but the model's %s sets max_length %d (prompt and new tokens together, as in Hugging Face): pass nnscope.MaxNewTokens(n)", prompt, file, *d.MaxLength)
+			}
+		default:
+			o.maxNew = defaultMaxNewTokens
+		}
+	}
+	// Sampling options (Sample, Temperature(t > 0), TopK, TopP) turn
+	// sampling on; else generation_config.json's do_sample says.
+	sample := o.samp.Sample || d.DoSample != nil && *d.DoSample
+	if o.greedy || !sample {
+		o.samp = gpt2.Sampling{Seed: o.samp.Seed}
+		return
+	}
+	o.samp.Sample = true
+	if o.samp.Temperature == 0 && d.Temperature != nil {
+		if *d.Temperature == 0 {
+			fail("usage", "Generate: the model's %s sets temperature 0 with sampling, which Hugging Face refuses: pass nnscope.Temperature(0) for greedy decoding or a temperature > 0", file)
+		}
+		o.samp.Temperature = *d.Temperature
+	}
+	if o.samp.TopK == 0 {
+		o.samp.TopK = hfTopK
+		if d.TopK != nil {
+			o.samp.TopK = *d.TopK // 0: every token
+		}
+	}
+	if o.samp.TopP == 0 && d.TopP != nil {
+		o.samp.TopP = *d.TopP
+		if o.samp.TopP == 0 {
+			// Hugging Face keeps at least one token: top_p 0 leaves
+			// only the most likely.
+			o.samp.TopP = math.SmallestNonzeroFloat64
+		}
+	}
 }
 
 func (g *generation) run(d *driver, in gpt2.Input) {

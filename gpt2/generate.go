@@ -10,6 +10,9 @@ import (
 )
 
 // Sampling chooses the next token. The zero value is greedy decoding.
+// It is taken as it is: TopK 0 keeps every token. (nnscope.Generate fills
+// in what its options leave unsaid from generation_config.json and
+// Hugging Face's defaults, top_k 50 among them, before it gets here.)
 type Sampling struct {
 	Temperature float64 // <= 0 or 1 with TopK == 0 and TopP == 0 and !Sample: greedy
 	TopK        int     // keep the k most likely tokens (0 = all)

@@ -154,7 +154,7 @@ func TestBadModelFiles(t *testing.T) {
 		}, "", []string{"model.safetensors", `"h.0.attn.c_attn.weight"`, "[96 32]", "[32 96]"}},
 		{"config not json", nil, "{not json", []string{"config.json", "JSON"}},
 		{"config missing key", nil, `{"vocab_size": 50257, "n_positions": 64, "n_embd": 32, "n_layer": 3}`,
-			[]string{"config.json", `"n_head"`, "missing"}},
+			[]string{"config.json", `"n_head"`, "n_head 12 (not set: Hugging Face's default)"}},
 		{"config bad value", nil, `{"vocab_size": 50257, "n_positions": 64, "n_embd": "32", "n_layer": 3, "n_head": 4}`,
 			[]string{"config.json", `"n_embd"`}},
 		{"config heads", nil, `{"vocab_size": 50257, "n_positions": 64, "n_embd": 32, "n_layer": 3, "n_head": 5}`,

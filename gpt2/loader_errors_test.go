@@ -60,8 +60,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"float size", withKey(t, "n_embd", `32.0`), []string{`key "n_embd"`, "want a positive integer"}},
 		{"int overflow", withKey(t, "n_layer", `1e30`), []string{`key "n_layer"`, "bad value"}},
 		{"bool as string", withKey(t, "tie_word_embeddings", `"false"`), []string{`key "tie_word_embeddings"`, "true or false"}},
-		{"missing n_layer", withKey(t, "n_layer", ""), []string{`key "n_layer"`, "missing"}},
-		{"null n_embd", withKey(t, "n_embd", "null"), []string{`key "n_embd"`, "missing"}},
+		{"missing n_layer", withKey(t, "n_layer", ""), nil}, // GPT2Config's default 12 (TestConfigDefaults)
+		{"null n_embd", withKey(t, "n_embd", "null"), []string{`key "n_embd"`, "null", "default 768"}},
+		{"missing n_head", withKey(t, "n_head", ""), []string{`key "n_head"`, "n_head 12 (not set: Hugging Face's default)"}},
 		{"zero heads", withKey(t, "n_head", "0"), []string{`key "n_head"`, "must be positive, got 0"}},
 		{"alias agrees", withKey(t, "hidden_size", "32"), nil},
 		{"alias disagrees", withKey(t, "num_hidden_layers", "4"), []string{`key "num_hidden_layers"`, `"n_layer"`, "which one"}},

@@ -43,8 +43,9 @@ type Block struct {
 }
 
 // Load reads config.json, generation_config.json when there is one (its
-// end-of-text ids), model.safetensors and the tokenizer files (see
-// LoadTokenizer) from a folder.
+// end-of-text ids and decoding defaults, Config.Generation),
+// model.safetensors and the tokenizer files (see LoadTokenizer) from a
+// folder.
 func Load(dir string) (*Model, error) {
 	c, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {

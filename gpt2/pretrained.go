@@ -20,7 +20,7 @@ import (
 //
 // A download also fetches the model's tokenizer files (TokenizerFiles) and
 // generation_config.json when the repository has them, for models with a
-// vocabulary or end-of-text ids of their own.
+// vocabulary, end-of-text ids or generation defaults of their own.
 func LoadPretrained(ctx context.Context, idOrPath string, opts hub.Options) (*Model, error) {
 	if opts.Optional == nil {
 		opts.Optional = append(slices.Clone(TokenizerFiles), GenerationConfigFile)

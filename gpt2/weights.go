@@ -24,28 +24,51 @@ type Weights map[string]*runtime.Tensor
 type namedShape struct {
 	name  string
 	shape []int
+	dims  []string // the config key (or expression) behind each dimension, for errors
 }
 
 // weightList lists every parameter GPT-2 needs, in the model's order.
 func weightList(c Config) []namedShape {
 	C, V, P, I := c.NEmbd, c.VocabSize, c.NPositions, c.Inner()
-	s := []namedShape{{"wte.weight", []int{V, C}}, {"wpe.weight", []int{P, C}}}
+	inner := "n_inner"
+	if c.NInner == nil {
+		inner = "4*n_embd"
+	}
+	vec := func(name string) namedShape { return namedShape{name, []int{C}, []string{"n_embd"}} }
+	s := []namedShape{{"wte.weight", []int{V, C}, []string{"vocab_size", "n_embd"}}, {"wpe.weight", []int{P, C}, []string{"n_positions", "n_embd"}}}
 	for i := 0; i < c.NLayer; i++ {
 		p := fmt.Sprintf("h.%d.", i)
 		s = append(s,
-			namedShape{p + "ln_1.weight", []int{C}}, namedShape{p + "ln_1.bias", []int{C}},
-			namedShape{p + "attn.c_attn.weight", []int{C, 3 * C}}, namedShape{p + "attn.c_attn.bias", []int{3 * C}},
-			namedShape{p + "attn.c_proj.weight", []int{C, C}}, namedShape{p + "attn.c_proj.bias", []int{C}},
-			namedShape{p + "ln_2.weight", []int{C}}, namedShape{p + "ln_2.bias", []int{C}},
-			namedShape{p + "mlp.c_fc.weight", []int{C, I}}, namedShape{p + "mlp.c_fc.bias", []int{I}},
-			namedShape{p + "mlp.c_proj.weight", []int{I, C}}, namedShape{p + "mlp.c_proj.bias", []int{C}},
+			vec(p+"ln_1.weight"), vec(p+"ln_1.bias"),
+			namedShape{p + "attn.c_attn.weight", []int{C, 3 * C}, []string{"n_embd", "3*n_embd"}}, namedShape{p + "attn.c_attn.bias", []int{3 * C}, []string{"3*n_embd"}},
+			namedShape{p + "attn.c_proj.weight", []int{C, C}, []string{"n_embd", "n_embd"}}, vec(p+"attn.c_proj.bias"),
+			vec(p+"ln_2.weight"), vec(p+"ln_2.bias"),
+			namedShape{p + "mlp.c_fc.weight", []int{C, I}, []string{"n_embd", inner}}, namedShape{p + "mlp.c_fc.bias", []int{I}, []string{inner}},
+			namedShape{p + "mlp.c_proj.weight", []int{I, C}, []string{inner, "n_embd"}}, vec(p+"mlp.c_proj.bias"),
 		)
 	}
-	s = append(s, namedShape{"ln_f.weight", []int{C}}, namedShape{"ln_f.bias", []int{C}})
+	s = append(s, vec("ln_f.weight"), vec("ln_f.bias"))
 	if c.TieWordEmbeddings != nil && !*c.TieWordEmbeddings {
-		s = append(s, namedShape{"lm_head.weight", []int{V, C}})
+		s = append(s, namedShape{"lm_head.weight", []int{V, C}, []string{"vocab_size", "n_embd"}})
 	}
 	return s
+}
+
+// shapeMismatch explains a tensor whose shape is not the config's: the
+// keys behind its dimensions, and those of the differing dimensions that
+// config.json leaves out (they took Hugging Face's defaults).
+func shapeMismatch(c Config, ws namedShape, got []int) string {
+	msg := fmt.Sprintf("config.json implies %v (%s)", ws.shape, strings.Join(ws.dims, ", "))
+	var told []string
+	for i, d := range ws.dims {
+		k := strings.TrimPrefix(strings.TrimPrefix(d, "3*"), "4*") // "3*n_embd": n_embd
+		if len(got) == len(ws.shape) && got[i] == ws.shape[i] || !c.defaultedKey(k) || slices.Contains(told, k) {
+			continue
+		}
+		told = append(told, k)
+		msg += fmt.Sprintf("; config.json does not set %s, so it is Hugging Face's default %d: set it to the weights' value", k, *c.shapeField(k))
+	}
+	return msg
 }
 
 // WeightShapes lists every parameter GPT-2 needs with its shape.
@@ -279,7 +302,7 @@ func loadWeights(src *weightSource, path string, c Config) (Weights, error) {
 		}
 	}
 	if layers > c.NLayer {
-		return nil, fmt.Errorf("%s: has tensors for %d layers (h.0 to h.%d) but config.json says n_layer %d", name, layers, layers-1, c.NLayer)
+		return nil, fmt.Errorf("%s: has tensors for %d layers (h.0 to h.%d), but %s", name, layers, layers-1, c.says("n_layer", c.NLayer))
 	}
 	tied := c.TieWordEmbeddings == nil || *c.TieWordEmbeddings
 	w := Weights{}
@@ -294,11 +317,11 @@ func loadWeights(src *weightSource, path string, c Config) (Weights, error) {
 		if !ok {
 			switch n := layerOf(ws.name); {
 			case n >= layers:
-				return nil, fmt.Errorf("%s: tensor %q is missing: config.json says n_layer %d but the file has tensors for %d layers", name, ws.name, c.NLayer, layers)
+				return nil, fmt.Errorf("%s: tensor %q is missing: %s, but the file has tensors for %d layers", name, ws.name, c.says("n_layer", c.NLayer), layers)
 			case ws.name == "lm_head.weight":
 				return nil, fmt.Errorf("%s: tensor %q is missing: config.json sets tie_word_embeddings false, so the model needs its own lm_head (remove the key to tie it to wte)", name, ws.name)
 			default:
-				return nil, fmt.Errorf("%s: tensor %q is missing (the config asks for %d layers, n_embd %d)", name, ws.name, c.NLayer, c.NEmbd)
+				return nil, fmt.Errorf("%s: tensor %q is missing (the config asks for %d layers, n_embd %d%s)", name, ws.name, c.NLayer, c.NEmbd, c.unset("n_embd"))
 			}
 		}
 		info, err := src.where[key].Info(key)
@@ -306,7 +329,7 @@ func loadWeights(src *weightSource, path string, c Config) (Weights, error) {
 			return nil, err
 		}
 		if !slices.Equal(info.Shape, ws.shape) {
-			return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", fileOf(key), key, info.Shape, ws.shape)
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, %s", fileOf(key), key, info.Shape, shapeMismatch(c, ws, info.Shape))
 		}
 		if !slices.Contains(weightDtypes, info.Dtype) {
 			return nil, fmt.Errorf("%s: tensor %q has dtype %s; weights must be F32, F16, BF16 or F64", fileOf(key), key, info.Dtype)
