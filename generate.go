@@ -21,6 +21,7 @@ type genOptions struct {
 	noEOS    bool
 	greedy   bool                // Temperature(0): no sampling, whatever else is asked
 	maxSet   bool                // MaxNewTokens was given
+	topKSet  bool                // TopK was given (TopK(0): every token)
 	stream   []func(text string) // called with each new piece of text
 	progress bool                // show a bar of generated tokens
 }
@@ -48,16 +49,16 @@ func Temperature(t float64) GenerateOption {
 	}
 }
 
-// TopK turns on sampling from the k most likely tokens. Sampling without
-// TopK keeps the 50 most likely, Hugging Face's default top_k, unless the
-// model's generation_config.json sets top_k (0 there: every token);
-// TopK(k) with k at least the vocabulary size samples from every token.
+// TopK turns on sampling from the k most likely tokens; TopK(0) samples
+// from every token, as top_k=0 in Hugging Face. Sampling without TopK
+// keeps the 50 most likely, Hugging Face's default top_k, unless the
+// model's generation_config.json sets top_k.
 func TopK(k int) GenerateOption {
 	return func(o *genOptions) {
-		if k < 1 {
-			fail("usage", "Generate: TopK(%d): k must be at least 1", k)
+		if k < 0 {
+			fail("usage", "Generate: TopK(%d): k must be at least 0 (0: every token)", k)
 		}
-		o.samp.Sample, o.samp.TopK = true, k
+		o.samp.Sample, o.samp.TopK, o.topKSet = true, k, true
 	}
 }
 
@@ -219,7 +220,7 @@ func (o *genOptions) resolve(d gpt2.GenerationDefaults, prompt int) {
 		}
 		o.samp.Temperature = *d.Temperature
 	}
-	if o.samp.TopK == 0 {
+	if !o.topKSet {
 		o.samp.TopK = hfTopK
 		if d.TopK != nil {
 			o.samp.TopK = *d.TopK // 0: every token

@@ -63,6 +63,10 @@ func TestSampleDefaultTopK(t *testing.T) {
 		if got, want := m.Generate(prompt, MaxNewTokens(n), TopK(60000), Seed(seed)).NewTokens(), direct(m, prompt, n, all); !slices.Equal(got, want) {
 			t.Errorf("TopK(60000): %v, want %v (every token)", got, want)
 		}
+		// TopK(0) is every token, as top_k=0 in Hugging Face.
+		if got, want := m.Generate(prompt, MaxNewTokens(n), TopK(0), Seed(seed)).NewTokens(), direct(m, prompt, n, all); !slices.Equal(got, want) {
+			t.Errorf("TopK(0): %v, want %v (every token)", got, want)
+		}
 	}
 	if !differs {
 		t.Fatal("top_k 50 and all tokens sample the same on this model: the test shows nothing")

@@ -45,7 +45,7 @@ func TestMisuseMessages(t *testing.T) {
 		// Sampling options out of range were silently ignored.
 		{"negative temperature", func() { m.Generate("Hi", MaxNewTokens(2), Temperature(-1)) }, "Temperature(-1): the temperature must be a positive number"},
 		{"TopP above 1", func() { m.Generate("Hi", MaxNewTokens(2), TopP(2)) }, "TopP(2): p must be in (0, 1]"},
-		{"TopK 0", func() { m.Generate("Hi", MaxNewTokens(2), TopK(0)) }, "TopK(0): k must be at least 1"},
+		{"negative TopK", func() { m.Generate("Hi", MaxNewTokens(2), TopK(-1)) }, "TopK(-1): k must be at least 0"},
 		// The runtime's Copy is an implementation detail of SetOutput.
 		{"SetOutput shape in a padded batch", func() {
 			m.Trace(nil, func(tr *Tracer) {
