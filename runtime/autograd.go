@@ -448,7 +448,7 @@ func addInPlace(a, b *Tensor) bool {
 	case a.onGPU() && b.onGPU():
 		// Elementwise with out and a the same view: each element is read
 		// before it is written by the same thread.
-		check("gradient accumulation", gpuDev.Binary(cuda.OpAdd, a.gs(), a.gs(), b.gsRead()))
+		check("gradient accumulation", gpuDev.Binary(cuda.OpAdd, a.gs(), a.gs(), b.gs()))
 	case a.onGPU() || b.onGPU():
 		return false
 	case a.IsContiguous() && b.IsContiguous():

@@ -26,27 +26,13 @@ func gpuBinary(a, b *Tensor, name string) *Tensor {
 		panic(errorf("%s: shapes %v and %v do not broadcast", name, a.shape, b.shape))
 	}
 	out := gpuEmpty(shape...)
-	check(name, gpuDev.Binary(binaryOps[name], cuda.Contig(out.gbuf(), shape...), a.gsRead(), b.gsRead()))
+	check(name, gpuDev.Binary(binaryOps[name], cuda.Contig(out.gbuf(), shape...), a.gs(), b.gs()))
 	return out
 }
 
-// Views with a negative step (x.Slice("::-1")) have negative strides.
-// runtime/cuda's strided kernels take them; on a backend that does not
-// (an emulator), such views are read through a contiguous copy and
-// written on the host, both made by downloading the whole allocation (the
-// result is the same as on the CPU).
-
-// negStridesBackend is a GPU backend whose strided ops take negative
-// strides (cuda.Device.NegativeStrides).
-type negStridesBackend interface{ NegativeStrides() bool }
-
-// gpuNegStrides reports whether the GPU backend takes negative strides.
-func gpuNegStrides() bool {
-	b, ok := gpuBackend().(negStridesBackend)
-	return ok && b.NegativeStrides()
-}
-
-// negStrides reports whether t has a negative stride.
+// negStrides reports whether t has a negative stride (a view with a
+// negative step, x.Slice("::-1")). The strided kernels take them; cuBLAS
+// does not (gpuMatmulInto).
 func negStrides(t *Tensor) bool {
 	for _, s := range t.stride {
 		if s < 0 {
@@ -54,26 +40,6 @@ func negStrides(t *Tensor) bool {
 		}
 	}
 	return false
-}
-
-// gpuHostView downloads t's whole allocation and returns the same view of
-// it on the host.
-func gpuHostView(t *Tensor) *Tensor {
-	b := t.liveBuf()
-	host := make([]float32, b.Len())
-	check("download", gpuDev.Download(host, b))
-	return fromStorage(freshStorage(host, nil), t.off, cloneInts(t.shape), cloneInts(t.stride))
-}
-
-// gsRead describes t for a kernel that reads it: t itself, or for a view
-// with negative strides a contiguous copy of it.
-func (t *Tensor) gsRead() cuda.Strided {
-	if !negStrides(t) || gpuNegStrides() {
-		return t.gs()
-	}
-	c := gpuEmpty(t.shape...)
-	check("upload", gpuDev.Upload(c.gbuf(), gpuHostView(t).Contiguous().raw()))
-	return c.gs()
 }
 
 // gpuScalarOp computes x op p (or p op x when swapped) elementwise.
@@ -128,28 +94,17 @@ func gpuCopy(dst, src *Tensor) {
 	if !src.onGPU() && len(src.st.data) != 1 || !dst.onGPU() {
 		panic(errorf("copy: tensors on different devices (%s and %s): move one with .To(%q)", dst.Device(), src.Device(), dst.Device()))
 	}
-	if negStrides(dst) && !gpuNegStrides() {
-		// Write on the host and upload the whole allocation back.
-		h := gpuHostView(dst)
-		if src.onGPU() {
-			copyStrided(h, gpuHostView(src))
-		} else {
-			copyStrided(h, src)
-		}
-		check("upload", gpuDev.Upload(dst.liveBuf(), h.st.data))
-		return
-	}
 	if !src.onGPU() { // a number, possibly expanded
 		check("fill", gpuDev.Fill(dst.gs(), src.st.data[src.off]))
 		return
 	}
-	check("copy", gpuDev.Copy(dst.gs(), src.gsRead()))
+	check("copy", gpuDev.Copy(dst.gs(), src.gs()))
 }
 
 // gpuSumTo is sumTo on the GPU.
 func gpuSumTo(g *Tensor, shape []int) *Tensor {
 	out := gpuEmpty(shape...)
-	check("sum", gpuDev.SumTo(out.gbuf(), g.gsRead(), shape, 1, 0))
+	check("sum", gpuDev.SumTo(out.gbuf(), g.gs(), shape, 1, 0))
 	return out
 }
 
@@ -447,7 +402,7 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 }
 
 // viaCPU runs an op on host copies where the GPU backend lacks its kernel
-// (TopK and Where on an emulator without them, gpuselect.go):
+// (TopK and Where on a backend without them, gpuselect.go):
 // To is differentiable, so gradients still reach the GPU inputs.
 func viaCPU(ts ...*Tensor) []*Tensor {
 	out := make([]*Tensor, len(ts))

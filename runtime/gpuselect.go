@@ -3,9 +3,10 @@ package runtime
 import "nnscope/runtime/cuda"
 
 // Selection ops on the GPU: Where (and MaskedFill) and TopK (and Argmax).
-// They need kernels beyond GPUBackend's; runtime/cuda's Device has them. A
-// backend without them (an emulator) runs these ops on host copies, as
-// viaCPU does, with the same results.
+// They need kernels beyond GPUBackend's; runtime/cuda's Device and the
+// emulator (runtime/cuda/emu) have them. A backend without them (one given
+// to SetGPUBackend with GPUBackend's methods only) runs these ops on host
+// copies, as viaCPU does, with the same results.
 
 // whereBackend is a GPU backend with a Where kernel (cuda.Device.Where).
 type whereBackend interface {
@@ -33,7 +34,7 @@ func whereOperand(t *Tensor) (cuda.Strided, float32) {
 	if !t.onGPU() {
 		return cuda.Strided{}, t.st.data[t.off]
 	}
-	return t.gsRead(), 0
+	return t.gs(), 0
 }
 
 // gpuWhere is Where on the GPU (shape: the broadcast of the operands').
@@ -53,7 +54,7 @@ func gpuWhere(cond, a, b *Tensor, shape []int) *Tensor {
 		check("Where", wb.Where(cuda.Contig(out.gbuf(), out.shape...), c, as, bs, av, bv))
 	}
 	out := gpuEmpty(shape...)
-	where(out, a, b, cond.gsRead())
+	where(out, a, b, cond.gs())
 	if gradDisabled > 0 || !a.needsGrad() && !b.needsGrad() {
 		return out
 	}

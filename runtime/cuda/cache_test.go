@@ -40,9 +40,10 @@ func TestKernelCacheRoundTrip(t *testing.T) {
 		return append([]byte("\x7fELF"), []byte(src+"|"+opts[0])...), nil
 	}
 	c := &kernelCache{dir: dir, compile: fake, driver: 13000, nvrtc: "13.0"}
-	arch, opts := archOptions(9, 0)
-	if arch != "sm_90" || opts[0] != "--gpu-architecture=sm_90" {
-		t.Fatalf("archOptions: %s %v", arch, opts)
+	arch := "sm_90"
+	opts := targetOptions(arch)
+	if opts[0] != "--gpu-architecture=sm_90" {
+		t.Fatalf("targetOptions: %v", opts)
 	}
 	b1, hit, err := c.get("kernel A", arch, opts)
 	if err != nil || hit || calls != 1 {
@@ -61,7 +62,7 @@ func TestKernelCacheRoundTrip(t *testing.T) {
 	if _, hit, _ := c.get("kernel B", arch, opts); hit || calls != 2 {
 		t.Fatal("new source hit")
 	}
-	arch8, opts8 := archOptions(8, 0)
+	arch8, opts8 := "sm_80", targetOptions("sm_80")
 	if _, hit, _ := c.get("kernel A", arch8, opts8); hit || calls != 3 {
 		t.Fatal("new arch hit")
 	}
@@ -128,7 +129,8 @@ func TestRejectedCacheEntryChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	arch, opts := archOptions(9, 0) // what fakecuda reports
+	arch := "sm_90" // what fakecuda reports
+	opts := targetOptions(arch)
 	c := kernelCache{dir: defaultCacheDir(os.Getenv), driver: 13000, nvrtc: "13.0"}
 	path := c.path(src, arch, opts)
 	if path == "" {

@@ -236,13 +236,6 @@ func cacheKey(src, arch string, driver int, nvrtc string, opts []string) string 
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// archOptions returns NVRTC options for a CUBIN for compute capability
-// major.minor.
-func archOptions(major, minor int) (arch string, opts []string) {
-	arch = fmt.Sprintf("sm_%d", archCode(major, minor))
-	return arch, targetOptions(arch)
-}
-
 // targetOptions returns NVRTC options for arch: "sm_XY" asks for a CUBIN,
 // "compute_XY" for PTX.
 func targetOptions(arch string) []string {

@@ -33,6 +33,11 @@ type Device struct {
 	alloc *allocator
 	sc    *scratch // pinned for the life of the process (newScratch)
 	tf32  bool
+	// poisoned: the elements asked for of each live block (poison mode),
+	// for Free's check that nothing wrote past them; poisonErr: what the
+	// check found, returned by every later call (as a kernel fault is).
+	poisoned  map[uint64]int
+	poisonErr error
 
 	arch     string // what the kernels are compiled for (chooseArch)
 	archErr  error  // why no architecture fits the GPU
@@ -67,22 +72,23 @@ type CompileInfo struct {
 	// Arch is what NVRTC compiled for: the GPU's own architecture
 	// ("sm_90", a CUBIN), or a virtual one ("compute_90", PTX) when the
 	// GPU is newer than NVRTC knows.
-	Arch string
-	GPU  string // the GPU's architecture, e.g. "sm_120"
-	// JIT says the kernels are PTX that the driver compiled for the GPU
-	// when loading them (Arch is compute_XY): they run, but the first load
-	// takes longer and the PTX uses nothing newer than Arch. An NVRTC that
-	// knows the GPU makes a CUBIN for it instead.
-	JIT      bool
+	Arch     string
+	GPU      string // the GPU's architecture, e.g. "sm_120"
 	CacheHit bool   // the CUBIN or PTX came from the disk cache
 	CacheDir string // "" when the disk cache is off
 	Bytes    int    // CUBIN or PTX size
 }
 
+// JIT says the kernels are PTX that the driver compiled for the GPU when
+// loading them (Arch is compute_XY): they run, but the first load takes
+// longer and the PTX uses nothing newer than Arch. An NVRTC that knows the
+// GPU makes a CUBIN for it instead.
+func (c CompileInfo) JIT() bool { return isVirtual(c.Arch) }
+
 // String describes how the kernels were obtained in one line.
 func (c CompileInfo) String() string {
 	var b strings.Builder
-	if c.JIT {
+	if c.JIT() {
 		fmt.Fprintf(&b, "PTX for %s, JIT-compiled by the driver for %s (NVRTC does not know %s)", c.Arch, c.GPU, c.GPU)
 	} else {
 		fmt.Fprintf(&b, "CUBIN for %s", c.Arch)
@@ -319,6 +325,10 @@ func (d *Device) lock() error {
 func (d *Device) enter() error {
 	if err := d.lock(); err != nil {
 		return err
+	}
+	if d.poisonErr != nil {
+		d.mu.Unlock()
+		return d.poisonErr
 	}
 	runtime.LockOSThread()
 	if err := d.drv.call("cuCtxSetCurrent", d.drv.cuCtxSetCurrent, d.ctx); err != nil {

@@ -22,8 +22,8 @@
 // waits for them. Upload and Download use the synchronous copies on the
 // legacy default stream: they are ordered after all earlier work, Upload
 // returns once the host slice may be reused, and Download returns once the
-// data has arrived. Those (and Sync, Argmax, TopK) are the only host
-// synchronization points.
+// data has arrived. They and Sync are the only host synchronization
+// points.
 //
 // # Memory
 //

@@ -18,9 +18,11 @@ func TestOnFakeCUDA(t *testing.T) { fakecuda.Run(t, "^TestGPU", "NNSCOPE_CUDA_PO
 // TestOnFakeCUDASkewed runs the kernel tests again with each block's
 // threads in another order (warps one after another, each as far as it
 // gets; shim.h), so that a race between threads of a block (a missing
-// barrier) changes some result in one of the two runs.
+// barrier) changes some result in one of the two runs, and with poisoned
+// allocations, so that a kernel that writes past its buffer fails Free's
+// check of the size class's slack (NNSCOPE_CUDA_POISON, memory.go).
 func TestOnFakeCUDASkewed(t *testing.T) {
-	fakecuda.Run(t, "^TestGPU", "NNSCOPE_CUDA_POISON=0", "FAKECUDA_THREAD_ORDER=skew")
+	fakecuda.Run(t, "^TestGPU", "FAKECUDA_THREAD_ORDER=skew")
 }
 
 // TestFakeCUDAMemoryLimit: FAKECUDA_MEMORY sets the fake GPU's memory, so

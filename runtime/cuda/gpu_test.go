@@ -567,32 +567,23 @@ func TestGPUCrossEntropyNothingCounted(t *testing.T) {
 	for _, b := range []cuda.Buffer{xb, tb, loss, lse, dl, gx} {
 		d.Free(b)
 	}
-}
-
-func TestGPUArgmaxTopK(t *testing.T) {
-	d := gpu(t)
-	rng := rand.New(rand.NewSource(10))
-	rows, n := 9, 50257
-	x := randn(rng, rows*n, 1)
-	x[2*n+17], x[2*n+40000] = 9, 9 // a tie: the first wins
-	xt := runtime.FromSlice(x, rows, n)
-	xb := up(t, d, x)
-	defer d.Free(xb)
-	idx, err := d.Argmax(xb, rows, n)
-	must(t, err)
-	want := xt.Argmax().Ints()
-	for i := range want {
-		if idx[i] != want[i] {
-			t.Errorf("argmax row %d: %d, want %d", i, idx[i], want[i])
+	// No rows, or rows of no logits (every target ignored): NaN too, as
+	// runtime.CrossEntropy gives (the device gave 0).
+	for _, c := range []struct{ N, V int }{{0, 7}, {2, 0}} {
+		loss := alloc(t, d, 2)
+		lse := alloc(t, d, max(c.N, 1))
+		ids := make([]int, c.N)
+		for i := range ids {
+			ids[i] = -100
 		}
-	}
-	vals, ind, err := d.TopK(xb, rows, n, 5)
-	must(t, err)
-	wv, wi := xt.TopK(5)
-	closeTo(t, "topk values", vals, wv.Data(), 0, 0)
-	for i, v := range wi.Ints() {
-		if ind[i] != v {
-			t.Errorf("topk index %d: %d, want %d", i, ind[i], v)
+		logits := alloc(t, d, max(c.N*c.V, 1))
+		tb := upInt(t, d, append(ids, 0))
+		must(t, d.CrossEntropy(loss, lse, logits, tb, c.N, c.V))
+		if got := down(t, d, loss, 2); got[0] == got[0] || got[1] != 0 {
+			t.Errorf("N=%d V=%d: loss %v, want NaN with 0 rows counted", c.N, c.V, got)
+		}
+		for _, b := range []cuda.Buffer{loss, lse, logits, tb} {
+			d.Free(b)
 		}
 	}
 }

@@ -7,7 +7,9 @@ import (
 )
 
 // MaxRank is the largest rank the strided kernels take (after dimensions
-// that can be merged have been merged).
+// that can be merged have been merged); a view of higher rank is split
+// over launches, one per index of its leading dimensions (eachLaunch),
+// and SumTo sums a contiguous copy of it.
 const MaxRank = 6
 
 // dims is a kernel's by-value `struct Dims { int d[MAX_RANK]; }`.

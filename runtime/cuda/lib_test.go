@@ -180,7 +180,7 @@ func TestFakeLibraryDependenciesChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	const src = `extern "C" __global__ void k(float* x) { x[0] = 1.0f; }`
-	_, opts := archOptions(9, 0)
+	opts := targetOptions("sm_90")
 	if _, _, err := n.compileCUBIN(src, "k.cu", opts); err == nil || !strings.Contains(err.Error(), "BUILTIN") {
 		t.Fatalf("NVRTC compiled without its builtins library (err %v): the fake does not check what it should", err)
 	}

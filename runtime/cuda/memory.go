@@ -110,16 +110,67 @@ func (d *Device) allocLocked(n int) (Buffer, error) {
 		// Every block handed out holds NaNs, so a kernel that reads what
 		// nobody wrote shows it in its results instead of reading the last
 		// user's data.
-		if err := d.memsetLocked(Buffer{base: p, n: int(class / elemSize)}, float32(math.NaN())); err != nil {
+		if err := d.memsetLocked(Buffer{base: p, n: int(class / elemSize)}, poisonValue); err != nil {
 			return Buffer{}, err
 		}
+		if d.poisoned == nil {
+			d.poisoned = map[uint64]int{}
+		}
+		d.poisoned[p] = n
 	}
 	return Buffer{base: p, n: n}, nil
 }
 
 // poison (NNSCOPE_CUDA_POISON=1, set by fakecuda.Run and gpu_all.sh)
-// fills every allocation with NaNs.
+// fills every allocation with NaNs, checks at Free that the rest of its
+// block (the size class's slack past the elements asked for) still holds
+// them, and fills the block with NaNs again: a kernel that writes past its
+// buffer fails the check even where the slack keeps it off the next
+// allocation (it would land in another buffer on a GPU whose allocator
+// packs blocks tighter), and work that uses a buffer after its Free reads
+// NaNs instead of the values it had.
 var poison = os.Getenv("NNSCOPE_CUDA_POISON") == "1"
+
+var poisonValue = math.Float32frombits(0x7fc0dead) // a quiet NaN
+
+// freePoisonedLocked is Free in poison mode: it checks that the slack of
+// the live block at base (past the elements asked for) still holds
+// poisonValue, poisons the whole block and returns it to the cache. What
+// the check finds fails this call and every later one (Free's callers may
+// drop its error; a GPU's faults are sticky too). The check downloads the
+// slack, a host synchronization: poison mode is for tests.
+func (d *Device) freePoisonedLocked(base uint64) error {
+	class, live := d.alloc.inUse[base]
+	n, asked := d.poisoned[base]
+	if !live || !asked {
+		return d.alloc.put(base) // not a live block: put says so
+	}
+	delete(d.poisoned, base)
+	size := int(class / elemSize)
+	if size > n {
+		tail := make([]float32, size-n)
+		var p pinner
+		p.pin(unsafe.Pointer(&tail[0]))
+		err := d.drv.call("cuMemcpyDtoH_v2", d.drv.cuMemcpyDtoH, uintptr(unsafe.Pointer(&tail[0])),
+			uintptr(base+uint64(n)*elemSize), uintptr(len(tail)*elemSize))
+		p.unpin()
+		if err != nil { // a fault, reported by the call that waits for it
+			return d.alloc.put(base)
+		}
+		for i, v := range tail {
+			if math.Float32bits(v) != math.Float32bits(poisonValue) {
+				d.poisonErr = fmt.Errorf("cuda: a kernel or copy wrote past the end of a buffer of %d elements (found %v at its element %d, in its size class's slack, at Free)",
+					n, v, n+i)
+				d.alloc.put(base)
+				return d.poisonErr
+			}
+		}
+	}
+	if err := d.alloc.put(base); err != nil {
+		return err
+	}
+	return d.memsetLocked(Buffer{base: base, n: size}, poisonValue) // on the stream: before any reuse
+}
 
 // Free returns b's allocation (whichever view of it b is) to the cache.
 // Work already issued that uses it is unaffected: later work on the stream
@@ -127,6 +178,13 @@ var poison = os.Getenv("NNSCOPE_CUDA_POISON") == "1"
 func (d *Device) Free(b Buffer) error {
 	if b.base == 0 {
 		return nil
+	}
+	if poison {
+		if err := d.enter(); err != nil {
+			return err
+		}
+		defer d.exit()
+		return d.freePoisonedLocked(b.base)
 	}
 	// Back to the cache: no driver call, so no context needed.
 	if err := d.lock(); err != nil {
@@ -218,6 +276,7 @@ func (d *Device) dtoh(what string, dst unsafe.Pointer, n int, src Buffer) error 
 }
 
 // CopyDtoD copies n elements from src to dst on the stream (no host wait).
+// The ranges must not overlap (the result is undefined).
 func (d *Device) CopyDtoD(dst, src Buffer, n int) error {
 	if n > dst.n || n > src.n || n < 0 {
 		return fmt.Errorf("cuda: CopyDtoD of %d elements between buffers of %d and %d", n, dst.n, src.n)
@@ -248,11 +307,6 @@ func (d *Device) memsetLocked(dst Buffer, v float32) error {
 	}
 	return d.drv.call("cuMemsetD32Async", d.drv.cuMemsetD32Async, uintptr(dst.Addr()),
 		uintptr(math.Float32bits(v)), uintptr(dst.n), d.stream)
-}
-
-// MemsetInt32 sets every element of dst to the int32 v.
-func (d *Device) MemsetInt32(dst Buffer, v int32) error {
-	return d.Memset(dst, math.Float32frombits(uint32(v)))
 }
 
 // HostBuffer makes a Buffer for a device emulator (package cuda/emu): base

@@ -98,8 +98,7 @@ func (d *Device) buildModule() error {
 		}
 		return fmt.Errorf("cuda: loading kernels for %s: %w", arch, err)
 	}
-	d.compiled = CompileInfo{Arch: arch, GPU: gpu, JIT: isVirtual(arch), CacheHit: hit, CacheDir: d.cache.dir,
-		Bytes: len(image)}
+	d.compiled = CompileInfo{Arch: arch, GPU: gpu, CacheHit: hit, CacheDir: d.cache.dir, Bytes: len(image)}
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package cuda
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // rowsArgs checks the buffers of a [rows, n] row op.
 func rowsArgs(what string, rows, n int, bufs ...Buffer) error {
@@ -233,7 +236,12 @@ func (d *Device) CrossEntropy(loss, lse, logits, targets Buffer, N, V int) error
 	}
 	defer d.exit()
 	if N == 0 || V == 0 {
-		return d.memsetLocked(loss.Slice(0, 2), 0)
+		// No row counted (with V = 0 every target is -100): the mean is
+		// NaN, as ce_mean gives and the CPU's CrossEntropy (it was 0).
+		if err := d.memsetLocked(loss.Slice(0, 1), float32(math.NaN())); err != nil {
+			return err
+		}
+		return d.memsetLocked(loss.Slice(1, 1), 0)
 	}
 	rowLoss, err := d.allocLocked(N)
 	if err != nil {
@@ -268,80 +276,6 @@ func (d *Device) CrossEntropyBackward(dlogits, logits, lse, targets, loss, dloss
 		return err
 	}
 	return d.rowKernel("ce_bwd", N, V, dlogits, logits, lse, targets, loss, dloss, N, V)
-}
-
-// Argmax returns, for each row of contiguous x [rows, n], the index of its
-// largest value (first on ties, NaN largest, as runtime.Argmax). It runs a
-// kernel and downloads the indices: a host synchronization point.
-func (d *Device) Argmax(x Buffer, rows, n int) ([]int, error) {
-	if err := rowsArgs("Argmax", rows, n, x); err != nil {
-		return nil, err
-	}
-	if rows == 0 {
-		return nil, nil
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("cuda: Argmax over an empty axis")
-	}
-	idx, err := d.Alloc(rows)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Free(idx)
-	if err := d.rowKernel("argmax_rows", rows, n, idx, x, rows, n); err != nil {
-		return nil, err
-	}
-	out32 := make([]int32, rows)
-	if err := d.DownloadInt32(out32, idx); err != nil {
-		return nil, err
-	}
-	out := make([]int, rows)
-	for i, v := range out32 {
-		out[i] = int(v)
-	}
-	return out, nil
-}
-
-// TopK returns the k largest values of each row of contiguous x [rows, n]
-// and their indices, largest first, in TopKRows's order (NaN above every
-// number, ties lower index first, as runtime.TopK). It runs TopKRows and
-// downloads the result: a host synchronization point.
-func (d *Device) TopK(x Buffer, rows, n, k int) (values []float32, indices []int, err error) {
-	if err := rowsArgs("TopK", rows, n, x); err != nil {
-		return nil, nil, err
-	}
-	if k < 1 || k > n {
-		return nil, nil, fmt.Errorf("cuda: TopK: k=%d out of range for rows of %d", k, n)
-	}
-	if rows == 0 {
-		return nil, nil, nil
-	}
-	vb, err := d.Alloc(rows * k)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer d.Free(vb)
-	ib, err := d.Alloc(rows * k)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer d.Free(ib)
-	if err := d.TopKRows(vb, ib, x, rows, n, k); err != nil {
-		return nil, nil, err
-	}
-	values = make([]float32, rows*k)
-	idx := make([]float32, rows*k)
-	if err := d.Download(values, vb); err != nil {
-		return nil, nil, err
-	}
-	if err := d.Download(idx, ib); err != nil {
-		return nil, nil, err
-	}
-	indices = make([]int, rows*k)
-	for i, v := range idx {
-		indices[i] = int(v)
-	}
-	return values, indices, nil
 }
 
 // TopKRows writes the k largest values of each row of contiguous x

@@ -128,7 +128,7 @@ func TestParseCUBIN(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, opts := archOptions(9, 0)
+		opts := targetOptions("sm_90")
 		cubin, _, err := n.compileCUBIN(string(src), "tiny.cu", opts)
 		if err != nil {
 			t.Fatal(err)
@@ -209,7 +209,8 @@ func TestKernelsCompileWithNVRTC(t *testing.T) {
 	defs := kernelsDefined(t)
 	compiled := 0
 	for _, cc := range [][2]int{{7, 0}, {7, 5}, {8, 0}, {8, 6}, {8, 9}, {9, 0}, {10, 0}, {12, 0}} {
-		arch, opts := archOptions(cc[0], cc[1])
+		arch := fmt.Sprintf("sm_%d", archCode(cc[0], cc[1]))
+		opts := targetOptions(arch)
 		cubin, log, err := n.compileCUBIN(src, "nnscope_kernels.cu", opts)
 		var ce *Error
 		if errors.As(err, &ce) && ce.Code == 5 { // NVRTC_ERROR_INVALID_OPTION: the options are the same for every arch
@@ -272,7 +273,7 @@ func TestKernelsCompileWithNVRTC(t *testing.T) {
 // an error carrying NVRTC's log, which is what a user would see.
 func TestNVRTCReportsErrors(t *testing.T) {
 	n := realNVRTC(t)
-	_, opts := archOptions(8, 0)
+	opts := targetOptions("sm_80")
 	_, log, err := n.compileCUBIN(`extern "C" __global__ void k(float* x) { x[0] = undefined_name; }`, "bad.cu", opts)
 	if err == nil {
 		t.Fatal("an undefined name compiled")

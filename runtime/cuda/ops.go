@@ -85,7 +85,7 @@ func (d *Device) Binary(op BinaryOp, out, a, b Strided) error {
 		n string
 		v Strided
 	}{{"Binary out", out}, {"Binary a", a}, {"Binary b", b}} {
-		if err := c.v.check(c.n); err != nil {
+		if err := c.v.Check(c.n); err != nil {
 			return err
 		}
 	}
@@ -112,20 +112,19 @@ func (d *Device) Binary(op BinaryOp, out, a, b Strided) error {
 	sa, _ := broadcastTo(a, shape)
 	sb, _ := broadcastTo(b, shape)
 	sh, st := coalesce(shape, out.Strides, sa, sb)
-	var dd [4]dims
-	for i, x := range [][]int{sh, st[0], st[1], st[2]} {
-		var err error
-		if dd[i], err = toDims(x); err != nil {
-			return fmt.Errorf("cuda: Binary: %w", err)
+	return eachLaunch(sh, st, func(offs, sh []int, st [][]int) error {
+		var dd [4]dims
+		for i, x := range [][]int{sh, st[0], st[1], st[2]} {
+			var err error
+			if dd[i], err = toDims(x); err != nil {
+				return fmt.Errorf("cuda: Binary: %w", err)
+			}
 		}
-	}
-	return d.launch("binary_strided", grid, block, 0, out.Buf, a.Buf, b.Buf, n, len(sh), dd[0], dd[1], dd[2], dd[3], int(op))
+		n := numel(sh)
+		return d.launch("binary_strided", dim3{x: gridFor(n, blk)}, block, 0, out.Buf.at(offs[0]), a.Buf.at(offs[1]), b.Buf.at(offs[2]),
+			n, len(sh), dd[0], dd[1], dd[2], dd[3], int(op))
+	})
 }
-
-// NegativeStrides reports that the strided ops (Binary, Fill, Copy, SumTo,
-// Where) take views with negative strides (see Strided), so a reversed
-// view needs no contiguous copy made through host memory.
-func (d *Device) NegativeStrides() bool { return true }
 
 // Where computes out = cond != 0 ? a : b elementwise, with numpy
 // broadcasting of the three operands to out's shape; any of them may be
@@ -134,7 +133,7 @@ func (d *Device) NegativeStrides() bool { return true }
 // (as b), so that a number (MaskedFill's value, the zero of Where's
 // gradients) needs no upload. A NaN in cond picks a (NaN != 0).
 func (d *Device) Where(out, cond, a, b Strided, av, bv float32) error {
-	if err := out.check("Where out"); err != nil {
+	if err := out.Check("Where out"); err != nil {
 		return err
 	}
 	shape := out.Shape
@@ -148,7 +147,7 @@ func (d *Device) Where(out, cond, a, b Strided, av, bv float32) error {
 			strides = append(strides, nil) // the scalar: stride 0 everywhere
 			continue
 		}
-		if err := c.v.check(c.n); err != nil {
+		if err := c.v.Check(c.n); err != nil {
 			return err
 		}
 		st, ok := broadcastTo(c.v, shape)
@@ -167,19 +166,22 @@ func (d *Device) Where(out, cond, a, b Strided, av, bv float32) error {
 		}
 	}
 	sh, st := coalesce(shape, strides...)
-	var dd [5]dims
-	for i, x := range [][]int{sh, st[0], st[1], st[2], st[3]} {
-		var err error
-		if dd[i], err = toDims(x); err != nil {
-			return fmt.Errorf("cuda: Where: %w", err)
-		}
-	}
 	if err := d.enter(); err != nil {
 		return err
 	}
 	defer d.exit()
-	return d.launch("where_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf, cond.Buf, a.Buf, b.Buf, av, bv, n, len(sh),
-		dd[0], dd[1], dd[2], dd[3], dd[4])
+	return eachLaunch(sh, st, func(offs, sh []int, st [][]int) error {
+		var dd [5]dims
+		for i, x := range [][]int{sh, st[0], st[1], st[2], st[3]} {
+			var err error
+			if dd[i], err = toDims(x); err != nil {
+				return fmt.Errorf("cuda: Where: %w", err)
+			}
+		}
+		n := numel(sh)
+		return d.launch("where_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf.at(offs[0]), cond.Buf.at(offs[1]),
+			a.Buf.at(offs[2]), b.Buf.at(offs[3]), av, bv, n, len(sh), dd[0], dd[1], dd[2], dd[3], dd[4])
+	})
 }
 
 // Unary computes out[i] = f(x[i]) for n contiguous elements (out may be x).
@@ -240,7 +242,7 @@ func (d *Device) Scale(out, x Buffer, n int, alpha float32) error {
 // Fill sets every element of the view out to v (a write through a view
 // when out is strided).
 func (d *Device) Fill(out Strided, v float32) error {
-	if err := out.check("Fill"); err != nil {
+	if err := out.Check("Fill"); err != nil {
 		return err
 	}
 	n := out.Numel()
@@ -255,15 +257,18 @@ func (d *Device) Fill(out Strided, v float32) error {
 		return d.memsetLocked(out.Buf.Slice(0, n), v)
 	}
 	sh, st := coalesce(out.Shape, out.Strides)
-	ds, err := toDims(sh)
-	if err != nil {
-		return fmt.Errorf("cuda: Fill: %w", err)
-	}
-	dst, err := toDims(st[0])
-	if err != nil {
-		return fmt.Errorf("cuda: Fill: %w", err)
-	}
-	return d.launch("fill_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf, n, len(sh), ds, dst, v)
+	return eachLaunch(sh, st, func(offs, sh []int, st [][]int) error {
+		ds, err := toDims(sh)
+		if err != nil {
+			return fmt.Errorf("cuda: Fill: %w", err)
+		}
+		dst, err := toDims(st[0])
+		if err != nil {
+			return fmt.Errorf("cuda: Fill: %w", err)
+		}
+		n := numel(sh)
+		return d.launch("fill_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf.at(offs[0]), n, len(sh), ds, dst, v)
+	})
 }
 
 // Copy copies src into dst; src must broadcast to dst's shape (so Copy also
@@ -271,10 +276,10 @@ func (d *Device) Fill(out Strided, v float32) error {
 // contiguous (dst contiguous) or writes in place through a view (dst
 // strided). The views must not overlap.
 func (d *Device) Copy(dst, src Strided) error {
-	if err := dst.check("Copy dst"); err != nil {
+	if err := dst.Check("Copy dst"); err != nil {
 		return err
 	}
-	if err := src.check("Copy src"); err != nil {
+	if err := src.Check("Copy src"); err != nil {
 		return err
 	}
 	ss, ok := broadcastTo(src, dst.Shape)
@@ -294,14 +299,18 @@ func (d *Device) Copy(dst, src Strided) error {
 			uintptr(src.Buf.Addr()), uintptr(n*elemSize), d.stream)
 	}
 	sh, st := coalesce(dst.Shape, dst.Strides, ss)
-	var dd [3]dims
-	for i, x := range [][]int{sh, st[0], st[1]} {
-		var err error
-		if dd[i], err = toDims(x); err != nil {
-			return fmt.Errorf("cuda: Copy: %w", err)
+	return eachLaunch(sh, st, func(offs, sh []int, st [][]int) error {
+		var dd [3]dims
+		for i, x := range [][]int{sh, st[0], st[1]} {
+			var err error
+			if dd[i], err = toDims(x); err != nil {
+				return fmt.Errorf("cuda: Copy: %w", err)
+			}
 		}
-	}
-	return d.launch("copy_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, dst.Buf, src.Buf, n, len(sh), dd[0], dd[1], dd[2])
+		n := numel(sh)
+		return d.launch("copy_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, dst.Buf.at(offs[0]), src.Buf.at(offs[1]),
+			n, len(sh), dd[0], dd[1], dd[2])
+	})
 }
 
 // SumTo computes out = alpha * sumTo(g, shape) + beta * out, where out is
@@ -311,12 +320,26 @@ func (d *Device) Copy(dst, src Strided) error {
 // an empty shape, the sum of all elements). beta = 0 ignores out's
 // contents.
 func (d *Device) SumTo(out Buffer, g Strided, shape []int, alpha, beta float32) error {
-	if err := g.check("SumTo g"); err != nil {
+	if err := g.Check("SumTo g"); err != nil {
 		return err
 	}
 	p, err := planSumTo(g, shape)
 	if err != nil {
 		return err
+	}
+	if (len(p.kshape) > MaxRank || len(p.rshape) > MaxRank) && !g.IsContiguous() {
+		// Kept or summed dimensions that do not merge (a permuted tensor
+		// of high rank): sum a contiguous copy, whose dimensions do.
+		tmp, err := d.Alloc(g.Numel())
+		if err != nil {
+			return err
+		}
+		defer d.Free(tmp) // reuse is ordered after the launches on the stream
+		c := Contig(tmp, g.Shape...)
+		if err := d.Copy(c, g); err != nil {
+			return err
+		}
+		return d.SumTo(out, c, shape, alpha, beta)
 	}
 	if err := need("SumTo out", out, p.nout); err != nil {
 		return err

@@ -37,10 +37,12 @@ func (s Strided) IsContiguous() bool {
 	return true
 }
 
-// check validates the view against its buffer: strides match the shape's
-// rank, and every element lies inside Buf, or for negative strides before
-// it in Buf's allocation (at most Buf.Offset() elements back).
-func (s Strided) check(what string) error {
+// Check validates the view against its buffer, as the strided ops do
+// (and an emulator of them should): strides match the shape's rank, sizes
+// are not negative, and every element lies inside Buf, or for negative
+// strides before it in Buf's allocation (at most Buf.Offset() elements
+// back). what names the operand in the error.
+func (s Strided) Check(what string) error {
 	if len(s.Strides) != len(s.Shape) {
 		return fmt.Errorf("cuda: %s: %d strides for shape %v", what, len(s.Strides), s.Shape)
 	}
@@ -173,6 +175,53 @@ func coalesce(shape []int, strides ...[]int) ([]int, [][]int) {
 		}
 	}
 	return sh, st
+}
+
+// eachLaunch splits a coalesced shape whose rank is above MaxRank (views
+// whose dimensions do not merge, such as a permuted rank-7 tensor) into
+// launches over its last MaxRank dimensions, one per index of the others:
+// fn gets each operand's element offset for that index and the inner
+// shape and strides. A rank up to MaxRank is one call with zero offsets.
+func eachLaunch(sh []int, st [][]int, fn func(offs, sh []int, st [][]int) error) error {
+	outer := max(0, len(sh)-MaxRank)
+	offs := make([]int, len(st))
+	inner := make([][]int, len(st))
+	for j := range st {
+		inner[j] = st[j][outer:]
+	}
+	idx := make([]int, outer)
+	for {
+		if err := fn(offs, sh[outer:], inner); err != nil {
+			return err
+		}
+		d := outer - 1
+		for ; d >= 0; d-- {
+			idx[d]++
+			for j := range st {
+				offs[j] += st[j][d]
+			}
+			if idx[d] < sh[d] {
+				break
+			}
+			for j := range st {
+				offs[j] -= st[j][d] * sh[d]
+			}
+			idx[d] = 0
+		}
+		if d < 0 {
+			return nil
+		}
+	}
+}
+
+// at returns b moved by delta elements within its allocation (back, for a
+// negative delta: a view with negative strides checked by Check stays in
+// it), for a kernel launch; the nil Buffer stays nil.
+func (b Buffer) at(delta int) Buffer {
+	if b.base == 0 {
+		return b
+	}
+	return Buffer{base: b.base, off: b.off + delta, n: b.n - delta, keep: b.keep}
 }
 
 // toDims packs a shape or strides of rank <= MaxRank into a kernel Dims.

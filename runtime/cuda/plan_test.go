@@ -133,7 +133,7 @@ func TestBinaryIndexing(t *testing.T) {
 			}
 		}
 		for _, v := range []Strided{a, b, out} {
-			if err := v.check("v"); err != nil {
+			if err := v.Check("v"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -234,19 +234,19 @@ func TestSumPlan(t *testing.T) {
 
 func TestStridedCheck(t *testing.T) {
 	buf := Buffer{base: 1, n: 12}
-	if err := Contig(buf, 3, 4).check("x"); err != nil {
+	if err := Contig(buf, 3, 4).Check("x"); err != nil {
 		t.Error(err)
 	}
-	if err := Contig(buf, 3, 5).check("x"); err == nil {
+	if err := Contig(buf, 3, 5).Check("x"); err == nil {
 		t.Error("overflow accepted")
 	}
-	if err := (Strided{Buf: buf, Shape: []int{4, 3}, Strides: []int{1, 4}}).check("x"); err != nil {
+	if err := (Strided{Buf: buf, Shape: []int{4, 3}, Strides: []int{1, 4}}).Check("x"); err != nil {
 		t.Error(err)
 	}
-	if err := (Strided{Buf: buf.Slice(1, 11), Shape: []int{4, 3}, Strides: []int{1, 4}}).check("x"); err == nil {
+	if err := (Strided{Buf: buf.Slice(1, 11), Shape: []int{4, 3}, Strides: []int{1, 4}}).Check("x"); err == nil {
 		t.Error("offset overflow accepted")
 	}
-	if err := (Strided{Buf: buf, Shape: []int{2}, Strides: []int{1, 1}}).check("x"); err == nil {
+	if err := (Strided{Buf: buf, Shape: []int{2}, Strides: []int{1, 1}}).Check("x"); err == nil {
 		t.Error("rank mismatch accepted")
 	}
 	if !Contig(buf, 3, 4).IsContiguous() || (Strided{Buf: buf, Shape: []int{4, 3}, Strides: []int{1, 4}}).IsContiguous() {

@@ -139,7 +139,7 @@ func TestKernelCachePTX(t *testing.T) {
 		t.Fatalf("second get: %v hit=%v calls=%d", err, hit, calls)
 	}
 	// The CUBIN of the same source is another file under another key.
-	arch, copts := archOptions(9, 0)
+	arch, copts := "sm_90", targetOptions("sm_90")
 	if c.path("kernel A", arch, copts) == path {
 		t.Fatal("a CUBIN and PTX share a cache file")
 	}
@@ -192,7 +192,7 @@ func TestNewerGPUChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("kernels: %v", ci)
-	if !ci.JIT || ci.Arch != "compute_90" || ci.GPU != "sm_120" {
+	if !ci.JIT() || ci.Arch != "compute_90" || ci.GPU != "sm_120" {
 		t.Fatalf("Compile: %+v, want PTX for compute_90 on sm_120", ci)
 	}
 	if s := ci.String(); !strings.Contains(s, "PTX for compute_90") || !strings.Contains(s, "JIT") {
@@ -214,7 +214,7 @@ func TestNewerGPUChild(t *testing.T) {
 	}
 	ci2, err := d2.Compile()
 	d2.Close()
-	if err != nil || !ci2.CacheHit || !ci2.JIT {
+	if err != nil || !ci2.CacheHit || !ci2.JIT() {
 		t.Fatalf("second Open: %+v, %v; want the cached PTX", ci2, err)
 	}
 	// Cached PTX that the driver rejects (whole, but not what this NVRTC
@@ -288,7 +288,7 @@ func TestUnlistedArchsChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ci.JIT || ci.Arch != "compute_120" {
+	if !ci.JIT() || ci.Arch != "compute_120" {
 		t.Fatalf("Compile: %+v, want PTX for compute_120 (what NVRTC 13 always knows)", ci)
 	}
 	// The kernels run.

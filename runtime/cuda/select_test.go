@@ -61,11 +61,12 @@ func TestGPUWhere(t *testing.T) {
 }
 
 // TestGPUTopKRows: topk_rows and topk_bwd against runtime.TopK: rows
-// longer than a block, k up to the row, NaN first, ties by lower index.
+// longer than a block, vocabulary-sized rows, k up to the row, NaN first,
+// ties by lower index.
 func TestGPUTopKRows(t *testing.T) {
 	d := gpu(t)
 	rng := rand.New(rand.NewSource(3))
-	for _, c := range []struct{ rows, n, k int }{{3, 7, 7}, {5, 2500, 9}, {2, 33, 1}, {4, 1, 1}} {
+	for _, c := range []struct{ rows, n, k int }{{3, 7, 7}, {5, 2500, 9}, {2, 33, 1}, {4, 1, 1}, {3, 50257, 5}} {
 		x := make([]float32, c.rows*c.n)
 		for i := range x {
 			x[i] = float32(rng.Intn(20)) // many ties

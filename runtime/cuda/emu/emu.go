@@ -9,7 +9,7 @@ package emu
 import (
 	"fmt"
 	"math"
-
+	"slices"
 	"sync"
 
 	"nnscope/runtime/cuda"
@@ -31,24 +31,37 @@ func New() *Device { return &Device{mem: map[uint64][]float32{}, next: 1 << 20} 
 
 func (d *Device) String() string { return "emulated GPU (host memory)" }
 
-func (d *Device) slice(b cuda.Buffer) []float32 {
+// alloc returns b's whole allocation, its id and the index in it of b's
+// first element (a view with negative strides reaches before it).
+func (d *Device) alloc(b cuda.Buffer) (mem []float32, id uint64, off int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if b.IsNil() {
 		panic("emu: use of a nil or freed buffer")
 	}
-	base := b.Addr() - uint64(b.Offset())*4
-	m, ok := d.mem[base]
+	id = b.Addr() - uint64(b.Offset())*4
+	m, ok := d.mem[id]
 	if !ok {
 		panic(fmt.Sprintf("emu: %v is not allocated (freed?)", b))
 	}
-	return m[b.Offset() : b.Offset()+b.Len()]
+	return m, id, b.Offset()
 }
 
-// Alloc returns n elements of zeroed memory.
+// slice returns the elements of b.
+func (d *Device) slice(b cuda.Buffer) []float32 {
+	m, _, off := d.alloc(b)
+	return m[off : off+b.Len()]
+}
+
+// Alloc returns n elements of NaN: runtime/cuda's Alloc leaves memory
+// undefined (a block the caching allocator hands out again holds its last
+// user's data), so a read of memory nobody wrote must not pass for zeros.
 func (d *Device) Alloc(n int) (cuda.Buffer, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if n < 0 {
+		return cuda.Buffer{}, fmt.Errorf("cuda: Alloc of %d elements", n)
+	}
 	if d.Limit > 0 && d.used+int64(n)*4 > d.Limit {
 		return cuda.Buffer{}, fmt.Errorf("cuda: out of memory allocating %d bytes: %w", n*4,
 			&cuda.Error{Lib: "cuda", Call: "cuMemAlloc_v2", Code: 2, Name: "CUDA_ERROR_OUT_OF_MEMORY"})
@@ -56,7 +69,12 @@ func (d *Device) Alloc(n int) (cuda.Buffer, error) {
 	d.used += int64(n) * 4
 	base := d.next
 	d.next += uint64(max(n, 1)*4+256) &^ 255
-	d.mem[base] = make([]float32, n)
+	m := make([]float32, n)
+	nan := float32(math.NaN())
+	for i := range m {
+		m[i] = nan
+	}
+	d.mem[base] = m
 	d.Allocs++
 	return cuda.HostBuffer(base, n), nil
 }
@@ -75,11 +93,22 @@ func (d *Device) Free(b cuda.Buffer) error {
 }
 
 func (d *Device) Upload(dst cuda.Buffer, src []float32) error {
-	copy(d.slice(dst), src)
+	if len(src) > dst.Len() {
+		return fmt.Errorf("cuda: Upload of %d elements into a buffer of %d", len(src), dst.Len())
+	}
+	if len(src) > 0 {
+		copy(d.slice(dst), src)
+	}
 	return nil
 }
 
 func (d *Device) UploadInt32(dst cuda.Buffer, src []int32) error {
+	if len(src) > dst.Len() {
+		return fmt.Errorf("cuda: UploadInt32 of %d elements into a buffer of %d", len(src), dst.Len())
+	}
+	if len(src) == 0 {
+		return nil
+	}
 	s := d.slice(dst)
 	for i, v := range src {
 		s[i] = math.Float32frombits(uint32(v))
@@ -88,11 +117,19 @@ func (d *Device) UploadInt32(dst cuda.Buffer, src []int32) error {
 }
 
 func (d *Device) Download(dst []float32, src cuda.Buffer) error {
-	copy(dst, d.slice(src))
+	if len(dst) > src.Len() {
+		return fmt.Errorf("cuda: Download of %d elements from a buffer of %d", len(dst), src.Len())
+	}
+	if len(dst) > 0 {
+		copy(dst, d.slice(src))
+	}
 	return nil
 }
 
 func (d *Device) Memset(dst cuda.Buffer, v float32) error {
+	if dst.Len() == 0 {
+		return nil
+	}
 	for i, s := 0, d.slice(dst); i < len(s); i++ {
 		s[i] = v
 	}
@@ -102,86 +139,80 @@ func (d *Device) Memset(dst cuda.Buffer, v float32) error {
 func (d *Device) Sync() error           { return nil }
 func (d *Device) SetTF32(on bool) error { return nil }
 
-// at walks a strided view in row-major order of its shape, calling fn
-// with each element's index into the view's buffer.
-func at(s cuda.Strided, fn func(i, k int)) {
-	n := 1
-	for _, x := range s.Shape {
-		n *= x
-	}
-	idx := make([]int, len(s.Shape))
-	for k := 0; k < n; k++ {
-		o := 0
-		for dim, i := range idx {
-			o += i * s.Strides[dim]
-		}
-		fn(o, k)
-		for dim := len(idx) - 1; dim >= 0; dim-- {
-			idx[dim]++
-			if idx[dim] < s.Shape[dim] {
-				break
-			}
-			idx[dim] = 0
-		}
-	}
-}
-
-// expand returns s seen with shape (numpy broadcasting, right aligned).
-func expand(s cuda.Strided, shape []int) cuda.Strided {
-	st := make([]int, len(shape))
-	off := len(shape) - len(s.Shape)
-	for i := range s.Shape {
-		if s.Shape[i] != 1 {
-			st[off+i] = s.Strides[i]
-		}
-	}
-	return cuda.Strided{Buf: s.Buf, Shape: shape, Strides: st}
-}
-
-// values reads a view (broadcast to shape) into a dense slice.
-func (d *Device) values(s cuda.Strided, shape []int) []float32 {
-	e := expand(s, shape)
-	buf := d.slice(s.Buf)
-	out := make([]float32, 0)
-	at(e, func(i, _ int) { out = append(out, buf[i]) })
-	return out
-}
-
 func (d *Device) Fill(out cuda.Strided, v float32) error {
-	b := d.slice(out.Buf)
-	at(out, func(i, _ int) { b[i] = v })
+	o, err := d.operand("Fill", out, out.Shape)
+	if err != nil {
+		return err
+	}
+	o.each(func(i, _ int) { o.mem[i] = v })
 	return nil
 }
 
+// Copy copies src (broadcast) into dst. As on the device, the views must
+// not overlap: its threads would read elements others write.
 func (d *Device) Copy(dst, src cuda.Strided) error {
-	vals := d.values(src, dst.Shape)
-	b := d.slice(dst.Buf)
-	at(dst, func(i, k int) { b[i] = vals[k] })
+	o, err := d.operand("Copy dst", dst, dst.Shape)
+	if err != nil {
+		return err
+	}
+	s, err := d.operand("Copy src", src, dst.Shape)
+	if err != nil {
+		return err
+	}
+	if err := checkOverlap("Copy", o, true, s); err != nil {
+		return err
+	}
+	vals := s.values()
+	o.each(func(i, k int) { o.mem[i] = vals[k] })
 	return nil
 }
 
 func (d *Device) SumTo(out cuda.Buffer, g cuda.Strided, shape []int, alpha, beta float32) error {
-	o := d.slice(out)
-	acc := make([]float64, len(o))
 	full := g.Shape
+	if len(shape) > len(full) {
+		return fmt.Errorf("cuda: SumTo: shape %v has more dimensions than %v", shape, full)
+	}
 	// out's index of each element of g: drop leading dims, zero the 1s.
 	ost := make([]int, len(full))
 	os := 1
 	for i := len(shape) - 1; i >= 0; i-- {
 		gi := len(full) - len(shape) + i
-		if shape[i] != 1 {
-			ost[gi] = os
+		switch {
+		case shape[i] == full[gi]:
+			if shape[i] != 1 {
+				ost[gi] = os
+			}
+		case shape[i] != 1:
+			return fmt.Errorf("cuda: SumTo: shape %v does not broadcast to %v", shape, full)
 		}
 		os *= shape[i]
 	}
-	gb := d.slice(g.Buf)
+	gv, err := d.operand("SumTo g", g, full)
+	if err != nil {
+		return err
+	}
+	nout := numel(shape)
+	if out.Len() < nout {
+		return fmt.Errorf("cuda: SumTo out: buffer of %d elements, need %d", out.Len(), nout)
+	}
+	if nout == 0 {
+		return nil
+	}
+	ov, err := d.operand("SumTo out", cuda.Contig(out.Slice(0, nout), nout), []int{nout})
+	if err != nil {
+		return err
+	}
+	if err := checkOverlap("SumTo", ov, true, gv); err != nil {
+		return err
+	}
+	acc := make([]float64, nout)
 	idx := make([]int, len(full))
-	at(g, func(i, _ int) {
+	gv.each(func(i, _ int) {
 		oi := 0
 		for dim := range idx {
 			oi += idx[dim] * ost[dim]
 		}
-		acc[oi] += float64(gb[i])
+		acc[oi] += float64(gv.mem[i])
 		for dim := len(idx) - 1; dim >= 0; dim-- {
 			idx[dim]++
 			if idx[dim] < full[dim] {
@@ -190,7 +221,8 @@ func (d *Device) SumTo(out cuda.Buffer, g cuda.Strided, shape []int, alpha, beta
 			idx[dim] = 0
 		}
 	})
-	for i := range o {
+	o := d.slice(out)
+	for i := range acc {
 		if beta == 0 {
 			o[i] = alpha * float32(acc[i])
 		} else {
@@ -200,36 +232,42 @@ func (d *Device) SumTo(out cuda.Buffer, g cuda.Strided, shape []int, alpha, beta
 	return nil
 }
 
-func broadcast(a, b []int) []int {
-	n := max(len(a), len(b))
-	out := make([]int, n)
-	for i := 0; i < n; i++ {
-		x, y := 1, 1
-		if j := len(a) - n + i; j >= 0 {
-			x = a[j]
-		}
-		if j := len(b) - n + i; j >= 0 {
-			y = b[j]
-		}
-		out[i] = max(x, y)
-	}
-	return out
-}
-
+// Binary computes out = a op b with broadcasting. As on the device, out
+// may alias a or b element for element, and no other way.
 func (d *Device) Binary(op cuda.BinaryOp, out, a, b cuda.Strided) error {
-	shape := broadcast(a.Shape, b.Shape)
-	av, bv := d.values(a, shape), d.values(b, shape)
-	ob := d.slice(out.Buf)
-	at(out, func(i, k int) {
+	shape, ok := broadcast(a.Shape, b.Shape)
+	if !ok {
+		return fmt.Errorf("cuda: Binary: shapes %v and %v do not broadcast", a.Shape, b.Shape)
+	}
+	if !slices.Equal(shape, out.Shape) {
+		return fmt.Errorf("cuda: Binary: out shape %v, want %v", out.Shape, shape)
+	}
+	o, err := d.operand("Binary out", out, shape)
+	if err != nil {
+		return err
+	}
+	av, err := d.operand("Binary a", a, shape)
+	if err != nil {
+		return err
+	}
+	bv, err := d.operand("Binary b", b, shape)
+	if err != nil {
+		return err
+	}
+	if err := checkOverlap("Binary", o, false, av, bv); err != nil {
+		return err
+	}
+	as, bs := av.values(), bv.values()
+	o.each(func(i, k int) {
 		switch op {
 		case cuda.OpAdd:
-			ob[i] = av[k] + bv[k]
+			o.mem[i] = as[k] + bs[k]
 		case cuda.OpSub:
-			ob[i] = av[k] - bv[k]
+			o.mem[i] = as[k] - bs[k]
 		case cuda.OpMul:
-			ob[i] = av[k] * bv[k]
+			o.mem[i] = as[k] * bs[k]
 		case cuda.OpDiv:
-			ob[i] = av[k] / bv[k]
+			o.mem[i] = as[k] / bs[k]
 		}
 	})
 	return nil
@@ -632,41 +670,83 @@ func (d *Device) CrossEntropyBackward(dlogits, logits, lse, targets, loss, dloss
 }
 
 func (d *Device) Sgemm(transA, transB bool, m, n, k int, alpha float32, a cuda.Buffer, lda int, b cuda.Buffer, ldb int, beta float32, c cuda.Buffer, ldc int) error {
-	as, bs, cs := d.slice(a), d.slice(b), d.slice(c)
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float64
-			for p := 0; p < k; p++ {
-				var x, y float32
-				if transA {
-					x = as[p*lda+i]
-				} else {
-					x = as[i*lda+p]
-				}
-				if transB {
-					y = bs[j*ldb+p]
-				} else {
-					y = bs[p*ldb+j]
-				}
-				s += float64(x) * float64(y)
-			}
-			if beta == 0 {
-				cs[i*ldc+j] = alpha * float32(s)
-			} else {
-				cs[i*ldc+j] = alpha*float32(s) + beta*cs[i*ldc+j]
-			}
-		}
-	}
-	return nil
+	return d.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1)
 }
 
+// SgemmStridedBatched checks what cuda.Device's does (sizes, leading
+// dimensions, buffers that hold every batch) and what cuBLAS leaves
+// undefined (C overlapping A or B, or C's batches one another), then
+// computes the row-major products.
 func (d *Device) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a cuda.Buffer, lda, strideA int, b cuda.Buffer, ldb, strideB int, beta float32, c cuda.Buffer, ldc, strideC int, batch int) error {
-	for i := 0; i < batch; i++ {
-		av := a.Slice(i*strideA, a.Len()-i*strideA)
-		bv := b.Slice(i*strideB, b.Len()-i*strideB)
-		cv := c.Slice(i*strideC, c.Len()-i*strideC)
-		if err := d.Sgemm(transA, transB, m, n, k, alpha, av, lda, bv, ldb, beta, cv, ldc); err != nil {
+	if m < 0 || n < 0 || k < 0 || batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		return fmt.Errorf("cuda: Sgemm: negative size m=%d n=%d k=%d, batch %d or stride", m, n, k, batch)
+	}
+	ar, ac := m, k // A as stored
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if lda < max(1, ac) || ldb < max(1, bc) || ldc < max(1, n) {
+		return fmt.Errorf("cuda: Sgemm: leading dimensions lda=%d ldb=%d ldc=%d too small for transA=%v transB=%v m=%d n=%d k=%d",
+			lda, ldb, ldc, transA, transB, m, n, k)
+	}
+	mats := []struct {
+		name       string
+		buf        cuda.Buffer
+		rows, cols int
+		ld, stride int
+	}{{"A", a, ar, ac, lda, strideA}, {"B", b, br, bc, ldb, strideB}, {"C", c, m, n, ldc, strideC}}
+	var ops [3]operand
+	for i, x := range mats {
+		if x.rows == 0 || x.cols == 0 || batch == 0 {
+			continue
+		}
+		if need := (batch-1)*x.stride + (x.rows-1)*x.ld + x.cols; x.buf.IsNil() || x.buf.Len() < need {
+			return fmt.Errorf("cuda: Sgemm %s: buffer of %d elements, need %d", x.name, x.buf.Len(), need)
+		}
+		var err error
+		ops[i], err = d.operand("Sgemm "+x.name, cuda.Strided{Buf: x.buf, Shape: []int{batch, x.rows, x.cols},
+			Strides: []int{x.stride, x.ld, 1}}, []int{batch, x.rows, x.cols})
+		if err != nil {
 			return err
+		}
+	}
+	if m == 0 || n == 0 || batch == 0 {
+		return nil
+	}
+	if err := checkOverlap("Sgemm", ops[2], true, ops[0], ops[1]); err != nil {
+		return err
+	}
+	A, B, C := ops[0], ops[1], ops[2]
+	for bi := 0; bi < batch; bi++ {
+		ao, bo, co := A.off+bi*strideA, B.off+bi*strideB, C.off+bi*strideC
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				var s float64
+				for p := 0; p < k; p++ {
+					var x, y float32
+					if transA {
+						x = A.mem[ao+p*lda+i]
+					} else {
+						x = A.mem[ao+i*lda+p]
+					}
+					if transB {
+						y = B.mem[bo+j*ldb+p]
+					} else {
+						y = B.mem[bo+p*ldb+j]
+					}
+					s += float64(x) * float64(y)
+				}
+				ci := co + i*ldc + j
+				if beta == 0 {
+					C.mem[ci] = alpha * float32(s)
+				} else {
+					C.mem[ci] = alpha*float32(s) + beta*C.mem[ci]
+				}
+			}
 		}
 	}
 	return nil

@@ -58,9 +58,9 @@ extern "C" __global__ void __launch_bounds__(1024) layernorm_bwd_dx(float* dx, c
 // rows; results are atomically added (the host zeroes dw and db first).
 extern "C" __global__ void __launch_bounds__(1024) layernorm_bwd_dwdb(float* dw, float* db, const float* g, const float* x, const float* mean,
                                               const float* rstd, int rows, int n, int chunk) {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; // the grid may pass INT_MAX
     if (c >= n) return;
-    int lo = blockIdx.y * chunk, hi = min(rows, lo + chunk);
+    int lo = blockIdx.y * chunk, hi = (int)min((long long)rows, (long long)lo + chunk); // lo + chunk may pass INT_MAX
     float sw = 0.0f, sb = 0.0f;
     for (int r = lo; r < hi; r++) {
         long long i = (long long)r * n + c;

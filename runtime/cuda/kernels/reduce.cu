@@ -11,7 +11,7 @@
 // sum_rows: one block per output (good when reduced elements are adjacent).
 extern "C" __global__ void __launch_bounds__(1024) sum_rows(float* out, const float* g, int nout, int nred, int chunk, int krank, Dims kshape,
                                     Dims kg, int rrank, Dims rshape, Dims rg, float alpha, float beta, int atomic) {
-    int lo = blockIdx.y * chunk, hi = min(nred, lo + chunk);
+    int lo = blockIdx.y * chunk, hi = (int)min((long long)nred, (long long)lo + chunk); // lo + chunk may pass INT_MAX
     for (int o = blockIdx.x; o < nout; o += gridDim.x) {
         const float* base = g + offsetOf(o, krank, kshape, kg);
         float s = 0.0f;
@@ -28,49 +28,13 @@ extern "C" __global__ void __launch_bounds__(1024) sum_rows(float* out, const fl
 // e.g. a bias gradient summing over leading axes: reads are coalesced).
 extern "C" __global__ void __launch_bounds__(1024) sum_cols(float* out, const float* g, int nout, int nred, int chunk, int krank, Dims kshape,
                                     Dims kg, int rrank, Dims rshape, Dims rg, float alpha, float beta, int atomic) {
-    int lo = blockIdx.y * chunk, hi = min(nred, lo + chunk);
+    int lo = blockIdx.y * chunk, hi = (int)min((long long)nred, (long long)lo + chunk); // lo + chunk may pass INT_MAX
     GRID_STRIDE(o, nout) {
         const float* base = g + offsetOf(o, krank, kshape, kg);
         float s = 0.0f;
         for (int r = lo; r < hi; r++) s += base[offsetOf(r, rrank, rshape, rg)];
         if (atomic) atomicAdd(out + o, alpha * s);
         else out[o] = alpha * s + (beta != 0.0f ? beta * out[o] : 0.0f);
-    }
-}
-
-// argmax_rows: idx[r] = the index of the largest value of row r of x [rows, n]
-// (first index on ties; a NaN counts as largest, as runtime.Argmax does).
-__device__ __forceinline__ bool argBetter(float a, int ia, float b, int ib) {
-    bool na = a != a, nb = b != b; // NaN tests without isnan
-    if (na || nb) return (nb && !na) || (na && nb && ib < ia);
-    return b > a || (b == a && ib < ia);
-}
-
-extern "C" __global__ void __launch_bounds__(1024) argmax_rows(int* idx, const float* x, int rows, int n) {
-    __shared__ float sv[32];
-    __shared__ int si[32];
-    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
-        const float* xr = x + (long long)r * n;
-        float best = NEG_INF;
-        int bi = 0x7fffffff;
-        for (int j = threadIdx.x; j < n; j += blockDim.x) {
-            if (argBetter(best, bi, xr[j], j)) { best = xr[j]; bi = j; }
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            float v = __shfl_xor_sync(0xffffffffu, best, o);
-            int vi = __shfl_xor_sync(0xffffffffu, bi, o);
-            if (argBetter(best, bi, v, vi)) { best = v; bi = vi; }
-        }
-        int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
-        __syncthreads();
-        if (lane == 0) { sv[w] = best; si[w] = bi; }
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            for (int k = 1; k < nw; k++)
-                if (argBetter(best, bi, sv[k], si[k])) { best = sv[k]; bi = si[k]; }
-            idx[r] = bi == 0x7fffffff ? 0 : bi;
-        }
     }
 }
 

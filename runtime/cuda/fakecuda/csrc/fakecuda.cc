@@ -11,7 +11,8 @@
 //     allocation, so a kernel that writes past its buffer faults; a fault
 //     in a kernel becomes the sticky CUDA_ERROR_ILLEGAL_ADDRESS that every
 //     later call returns, as on a GPU;
-//   - copies, memsets and GEMM operands must lie inside live allocations;
+//   - copies, memsets and GEMM operands must lie inside live allocations,
+//     and a device-to-device copy's source and destination must not overlap;
 //   - launch sizes are checked against the hardware limits;
 //   - cuBLAS checks leading dimensions, and TF32 mode rounds the inputs of
 //     products to TF32's 10-bit mantissa.
@@ -333,8 +334,11 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void*)
     std::lock_guard<std::mutex> l(mu);
     if (CUresult r = enter()) return r;
     if (!inside(dst, n) || !inside(src, n)) return INVALID_VALUE;
+    // Overlapping ranges are undefined behaviour on a GPU (no memmove
+    // guarantee): a fault here rather than a result that happens to work.
+    if (n > 0 && dst < src + n && src < dst + n) return fault("cuMemcpyDtoDAsync", "source and destination overlap");
     if (kNoExec) return OK;
-    memmove((void*)dst, (const void*)src, n);
+    memcpy((void*)dst, (const void*)src, n);
     return OK;
 }
 CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, void*) {
