@@ -74,22 +74,14 @@ func recovered(v any) any {
 // nil when the operand is a nil interface value, so `if err, ok :=
 // recover().(error); ok` crashed when nothing panicked.
 func (r *rewriter) nilAssertLit(typ ast.Expr, comma bool) (string, bool) {
-	tv, ok := r.info.Types[typ]
-	if !ok || !tv.IsType() || !types.IsInterface(tv.Type) {
-		return "", false
-	}
-	it, _ := tv.Type.Underlying().(*types.Interface)
-	if it == nil || !it.IsMethodSet() || it.NumMethods() == 0 {
-		return "", false
-	}
-	text := r.text(typ.Pos(), typ.End())
-	if text == "" {
+	t, _, text, ok := r.assertTarget(typ)
+	if !ok {
 		return "", false
 	}
 	if comma {
 		return "func(_nns_v any) (" + text + ", bool) { if _nns_v == nil { return nil, false }; _nns_c, _nns_ok := _nns_v.(" + text + "); return _nns_c, _nns_ok }", true
 	}
 	r.usesRT = true
-	iname := types.TypeString(tv.Type, func(p *types.Package) string { return p.Name() })
+	iname := types.TypeString(t, func(p *types.Package) string { return p.Name() })
 	return "func(_nns_v any) " + text + " { if _nns_v == nil { " + rtPkgName + ".AssertFail(\"\", " + strconv.Quote(iname) + ", \"\") }; return _nns_v.(" + text + ") }", true
 }

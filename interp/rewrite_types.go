@@ -242,6 +242,22 @@ func commaAsserts(f *ast.File) map[*ast.TypeAssertExpr]bool {
 	return comma
 }
 
+// assertTarget reports whether typ, the type of an assertion, is a
+// non-empty interface whose assertions the rewriter takes over (assertLit,
+// nilAssertLit); it returns the type, its interface and typ's source text.
+func (r *rewriter) assertTarget(typ ast.Expr) (t types.Type, it *types.Interface, text string, ok bool) {
+	tv, ok := r.info.Types[typ]
+	if !ok || !tv.IsType() || !types.IsInterface(tv.Type) {
+		return nil, nil, "", false
+	}
+	it, _ = tv.Type.Underlying().(*types.Interface)
+	if it == nil || !it.IsMethodSet() || it.NumMethods() == 0 {
+		return nil, nil, "", false
+	}
+	text = r.text(typ.Pos(), typ.End())
+	return tv.Type, it, text, text != ""
+}
+
 // assertLit returns a function literal that does the assertion of an
 // interface value to the interface type typ, through a type switch on the
 // package's types (those implementing it are converted, the others fail
@@ -250,22 +266,14 @@ func commaAsserts(f *ast.File) map[*ast.TypeAssertExpr]bool {
 // reports false where typ is not an interface or no package-level type
 // implements it.
 func (r *rewriter) assertLit(typ ast.Expr, comma bool) (string, bool) {
-	tv, ok := r.info.Types[typ]
-	if !ok || !tv.IsType() || !types.IsInterface(tv.Type) {
-		return "", false
-	}
-	it, _ := tv.Type.Underlying().(*types.Interface)
-	if it == nil || !it.IsMethodSet() || it.NumMethods() == 0 {
-		return "", false
-	}
-	text := r.text(typ.Pos(), typ.End())
-	if text == "" {
+	t, it, text, ok := r.assertTarget(typ)
+	if !ok {
 		return "", false
 	}
 	goName := func(t types.Type) string {
 		return types.TypeString(t, func(p *types.Package) string { return p.Name() })
 	}
-	iname := goName(tv.Type)
+	iname := goName(t)
 	var cases []string
 	found := false
 	for _, named := range r.scriptTypes() {
