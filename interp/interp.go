@@ -79,7 +79,10 @@ type Interpreter struct {
 	// Per-run state of the flag and os replacements.
 	flagSet   *flag.FlagSet
 	flagUsage func()
-	osArgs    []string
+	// flagsAtParse: the flags defined when the script last called
+	// flag.Parse on flagSet (see flagTable's define).
+	flagsAtParse map[string]bool
+	osArgs       []string
 }
 
 type ctxDecl struct {
