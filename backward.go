@@ -168,7 +168,9 @@ func (x *Tensor) SetGrad(g *Tensor) {
 }
 
 // AccumulatedGrad returns the gradient a parameter (or other leaf that
-// requires grad) accumulated over backward passes, or nil.
+// requires grad) accumulated over backward passes, or nil. Each pass adds
+// into it in place, as into PyTorch's .grad, so a tensor returned earlier
+// sees later passes; Fill(0) on it clears it for the next.
 func (x *Tensor) AccumulatedGrad() *Tensor {
 	g := x.use("AccumulatedGrad").Grad()
 	if g == nil {

@@ -214,10 +214,12 @@ func (m *Model) Input() *Tensor { m.loaded("Input"); return m.root.Input() }
 func (m *Model) Config() gpt2.Config { m.loaded("Config"); return m.g.Config }
 
 // Module reaches any module by its Hugging Face path, e.g.
-// "transformer.h.-1.mlp" (negative indices count from the end).
+// "transformer.h.-1.mlp" (negative indices count from the end). Paths as
+// nnsight writes them are accepted too: "model.transformer.h.0" (the
+// prefix of its error messages) and "transformer.h[0].mlp".
 func (m *Model) Module(path string) *Envoy {
 	m.loaded("Module")
-	mod := m.g.Root.Find(path)
+	mod := m.g.Root.Find(modulePath(path))
 	if mod == nil {
 		fail("usage", "no module %q in the model (see model.Modules() for the tree)", path)
 	}
@@ -411,8 +413,24 @@ func (e *Envoy) Children() []*Envoy {
 	return out
 }
 
-// Module reaches a submodule by a relative path.
+// modulePath turns nnsight's spellings of a module path into ours:
+// without its "model." prefix, and "h[0]" as "h.0".
+func modulePath(path string) string {
+	if path == "model" {
+		return ""
+	}
+	path = strings.TrimPrefix(path, "model.")
+	if strings.Contains(path, "[") {
+		path = strings.NewReplacer("[", ".", "]", "").Replace(path)
+	}
+	return path
+}
+
+// Module reaches a submodule by a relative path ("mlp.c_fc", "h[0]").
 func (e *Envoy) Module(path string) *Envoy {
+	if strings.Contains(path, "[") {
+		path = strings.TrimPrefix(strings.NewReplacer("[", ".", "]", "").Replace(path), ".")
+	}
 	mod := e.mod.Find(path)
 	if mod == nil {
 		fail("usage", "no module %q under %q", path, e.mod.Path)

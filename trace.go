@@ -147,10 +147,7 @@ func (c *Cache) Get(path string) *Tensor {
 		return t
 	}
 	p, step, hasStep := strings.Cut(path, "@")
-	if p == "model" {
-		p = ""
-	}
-	p = strings.TrimPrefix(p, "model.")
+	p = modulePath(p)
 	var mod *rt.Module
 	if c.root != nil {
 		mod = c.root.Find(p)
@@ -209,9 +206,14 @@ func (tr *Tracer) run() {
 		md := newMediator(label, tr.scope, inv.body)
 		md.tracer = tr
 		md.row, md.rows = r, len(inv.rows)
-		if len(inv.rows) == 1 {
-			md.pad = T - len(inv.rows[0])
+		// The padding every row of the invoke has (a single row: all of
+		// its padding) is hidden from its body: an invoke of several
+		// prompts sees them padded to its own longest, as if alone.
+		longest := 0
+		for _, row := range inv.rows {
+			longest = max(longest, len(row))
 		}
+		md.pad = T - longest
 		md.seen = func(ev event) bool {
 			if ev.kind == evStep {
 				return ev.step < d.step
@@ -234,6 +236,9 @@ func (tr *Tracer) run() {
 		if d.failed != nil {
 			return
 		}
+		// OutputShapes reports this pass: a module it skips or never
+		// reaches (Skip, Stop, an error) must not keep an earlier shape.
+		clear(tr.model.lastShapes)
 		if tr.gen != nil {
 			tr.gen.run(d, in)
 		} else {
@@ -332,7 +337,7 @@ func (d *driver) notRun(r *request) error {
 }
 
 // rowsView returns md's part of a batch tensor: its rows, without the left
-// padding of a single-row invoke in a padded batch.
+// padding they all have in a padded batch.
 func (d *driver) rowsView(md *mediator, mod *rt.Module, t *rt.Tensor) *rt.Tensor {
 	if t == nil || t.Dim() == 0 {
 		return t
