@@ -369,6 +369,9 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 		check("linear bias", gpuDev.Binary(cuda.OpAdd, o, o, gpuContig(bias).gs()))
 	}
 	recordNeeds(out, "linear", []*Tensor{x, w, bias}, func(g *Tensor, needs []bool) []*Tensor {
+		if c := sameRows(g, rows); c != nil && in > 0 {
+			return gpuLinearBackwardSameRows(gpuContig(c), x, xc, wbuf, wT, ldw, bias != nil, needs)
+		}
 		gc := gpuContig(g)
 		gs := make([]*Tensor, 3)
 		if needs[0] && in == 0 {
@@ -399,6 +402,41 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 		return gs
 	}, savedIf(w.needsGrad(), x), savedIf(x.needsGrad(), w))
 	return out
+}
+
+// gpuLinearBackwardSameRows is linearBackwardSameRows on the GPU: one row
+// of dx by a one-row GEMM, broadcast by a copy; dw as the outer product of
+// x's column sums and c (a GEMM of depth 1); db = rows * c.
+func gpuLinearBackwardSameRows(c, x, xc *Tensor, wbuf cuda.Buffer, wT bool, ldw int, hasBias bool, needs []bool) []*Tensor {
+	in := x.shape[len(x.shape)-1]
+	outF := c.Size()
+	rows := numel(x.shape[:len(x.shape)-1])
+	gs := make([]*Tensor, 3)
+	if needs[0] {
+		gemmFlops.Add(2 * int64(outF) * int64(in))
+		row := gpuEmpty(in)
+		check("linear backward", gpuDev.Sgemm(false, !wT, 1, in, outF, 1, c.gbuf(), outF, wbuf, ldw, 0, row.gbuf(), in))
+		gx := gpuEmpty(x.shape...)
+		check("linear backward", gpuDev.Copy(cuda.Contig(gx.gbuf(), rows, in), cuda.Strided{Buf: row.gbuf(), Shape: []int{rows, in}, Strides: []int{0, 1}}))
+		gs[0] = gx
+	}
+	if needs[1] {
+		gemmFlops.Add(2 * int64(outF) * int64(in))
+		s := gpuSumTo(xc.Reshape(rows, in).Detach(), []int{in})
+		if wT { // in w's own layout, as the general case
+			gwT := gpuEmpty(outF, in)
+			check("linear backward", gpuDev.Sgemm(false, false, outF, in, 1, 1, c.gbuf(), 1, s.gbuf(), in, 0, gwT.gbuf(), in))
+			gs[1] = fromStorage(gwT.st, 0, []int{in, outF}, []int{1, in})
+		} else {
+			gw := gpuEmpty(in, outF)
+			check("linear backward", gpuDev.Sgemm(false, false, in, outF, 1, 1, s.gbuf(), 1, c.gbuf(), outF, 0, gw.gbuf(), outF))
+			gs[1] = gw
+		}
+	}
+	if hasBias && needs[2] {
+		gs[2] = gpuScalarOp(c, "Mul", float32(rows), false)
+	}
+	return gs
 }
 
 // viaCPU runs an op on host copies where the GPU backend lacks its kernel

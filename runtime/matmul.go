@@ -145,6 +145,9 @@ func Linear(x, w, bias *Tensor) *Tensor {
 	sgemm(false, wT, rows, outF, in, 1, xc.raw(), in, wx.st.data[wx.off:], ldw, beta, od, outF)
 	inputs := []*Tensor{x, w, bias}
 	recordNeeds(out, "linear", inputs, func(g *Tensor, needs []bool) []*Tensor {
+		if c := sameRows(g, rows); c != nil {
+			return linearBackwardSameRows(c.Contiguous().raw(), x, xc, wx, wT, ldw, bias != nil, needs)
+		}
 		gc := g.Contiguous().raw()
 		gs := make([]*Tensor, 3)
 		if needs[0] {
@@ -179,4 +182,69 @@ func Linear(x, w, bias *Tensor) *Tensor {
 		return gs
 	}, savedIf(w.needsGrad(), x), savedIf(x.needsGrad(), w))
 	return out
+}
+
+// sameRows returns g's first row when every one of its rows (of the
+// leading dimensions) is that row, because g is expanded over them with
+// stride 0: the gradient of a Sum or a Mean of a Linear's output
+// (logits.Sum().Backward()). nil when there are fewer than 2 rows or
+// they may differ.
+func sameRows(g *Tensor, rows int) *Tensor {
+	nd := len(g.shape)
+	if rows < 2 || nd < 2 {
+		return nil
+	}
+	for d := 0; d < nd-1; d++ {
+		if g.shape[d] > 1 && g.stride[d] != 0 {
+			return nil
+		}
+	}
+	return fromStorage(g.st, g.off, g.shape[nd-1:], g.stride[nd-1:])
+}
+
+// linearBackwardSameRows is Linear's backward when every row of the
+// upstream gradient is c (sameRows): with s the column sums of x,
+// dx's rows are all c @ w^T, dw = s ⊗ c (an outer product) and db =
+// rows * c. That is two GEMMs of one row instead of two of every row: for
+// the logits of a 4x64 batch, 2 x 19.8 GFLOP become 2 x 0.08.
+func linearBackwardSameRows(c []float32, x, xc, wx *Tensor, wT bool, ldw int, hasBias bool, needs []bool) []*Tensor {
+	in := x.shape[len(x.shape)-1]
+	outF := len(c)
+	rows := numel(x.shape[:len(x.shape)-1])
+	gs := make([]*Tensor, 3)
+	if needs[0] {
+		gx := newEmpty(x.shape...)
+		d := gx.raw()
+		sgemm(false, !wT, 1, in, outF, 1, c, outF, wx.st.data[wx.off:], ldw, 0, d[:in], in)
+		for r := 1; r < rows; r++ {
+			copy(d[r*in:(r+1)*in], d[:in])
+		}
+		gs[0] = gx
+	}
+	if needs[1] {
+		ones := make([]float32, rows)
+		for i := range ones {
+			ones[i] = 1
+		}
+		s := make([]float32, in)
+		sgemm(false, false, 1, in, rows, 1, ones, rows, xc.raw(), in, 0, s, in)
+		if wT { // in w's own layout, as the general case
+			gwT := newEmpty(outF, in)
+			sgemm(false, false, outF, in, 1, 1, c, 1, s, in, 0, gwT.raw(), in)
+			gs[1] = fromStorage(gwT.st, 0, []int{in, outF}, []int{1, in})
+		} else {
+			gw := newEmpty(in, outF)
+			sgemm(false, false, in, outF, 1, 1, s, 1, c, outF, 0, gw.raw(), outF)
+			gs[1] = gw
+		}
+	}
+	if hasBias && needs[2] {
+		gb := newEmpty(outF)
+		bd := gb.raw()
+		for v := range bd {
+			bd[v] = float32(rows) * c[v]
+		}
+		gs[2] = gb
+	}
+	return gs
 }

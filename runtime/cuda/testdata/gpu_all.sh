@@ -26,7 +26,7 @@ fi
 # 1. The CUDA package: kernels against CPU references, allocator, GEMM.
 OUT="$OUT" timeout 200 bash runtime/cuda/testdata/gpu_check.sh >/dev/null 2>&1 || status=1
 # 2. The op-level suite on both backends (forward and gradients agree).
-(cd "$root/runtime" && timeout 90 "$root/.bin/runtime.test" -test.v -test.count=1 -test.run 'Backends|GPU|GradAccumulatesInPlace|AddInPlaceViews') >"$OUT/ops.txt" 2>&1 || status=1
+(cd "$root/runtime" && timeout 90 "$root/.bin/runtime.test" -test.v -test.count=1 -test.run 'Backends|GPU|GradAccumulatesInPlace|AddInPlaceViews|LinearBackwardSameRows') >"$OUT/ops.txt" 2>&1 || status=1
 # 3. Every reference.json case with the model on the GPU.
 (cd "$root/gpt2" && timeout 90 "$root/.bin/gpt2.test" -test.v -test.count=1 -test.run 'ReferenceOnGPU') >"$OUT/reference.txt" 2>&1 || status=1
 # 4. Interventions through the API and through `nnscope run`, as users drive them.
