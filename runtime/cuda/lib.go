@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/ebitengine/purego"
 )
 
 // ErrNoDriver is wrapped by the error Open returns when the NVIDIA driver
@@ -19,13 +17,6 @@ var ErrNoDriver = errors.New("cuda: no NVIDIA driver")
 // ErrNoDevice is wrapped by the error Open returns when the driver loads but
 // reports no usable GPU.
 var ErrNoDevice = errors.New("cuda: no CUDA device")
-
-// Library candidates, newest first.
-var (
-	driverNames = []string{"libcuda.so.1", "libcuda.so"}
-	nvrtcNames  = []string{"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"}
-	cublasNames = []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so"}
-)
 
 // searchDirs lists the folders searched for CUDA libraries, in order:
 // NNSCOPE_CUDA_LIB (a path list), $CUDA_HOME/lib64, $CUDA_PATH/lib64,
@@ -50,6 +41,7 @@ func searchDirs(getenv func(string) string, glob func(string) ([]string, error))
 		if h := getenv(v); h != "" {
 			add(filepath.Join(h, "lib64"))
 			add(filepath.Join(h, "lib"))
+			add(filepath.Join(h, "bin")) // Windows keeps its DLLs there
 		}
 	}
 	add("/usr/local/cuda/lib64")
@@ -105,6 +97,10 @@ func candidatePaths(names, dirs []string, exists func(string) bool) []string {
 	return out
 }
 
+// hasDir reports whether p names a folder (a path, not a bare library
+// name for the loader's own search).
+func hasDir(p string) bool { return filepath.Base(p) != p }
+
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
@@ -128,19 +124,19 @@ func openLibrary(what string, names, dirs []string) (*library, error) {
 func openLibraryWithDep(what string, names, dirs []string, dep func(name string) string) (*library, error) {
 	var errs []string
 	for _, p := range candidatePaths(names, dirs, fileExists) {
-		if dep != nil && strings.Contains(p, "/") {
+		if dep != nil && hasDir(p) {
 			if dp := filepath.Join(filepath.Dir(p), dep(filepath.Base(p))); fileExists(dp) {
 				// Local: it serves as p's dependency (matched by soname)
 				// without its symbols joining the global scope. A failure
 				// shows in p's.
-				purego.Dlopen(dp, purego.RTLD_NOW|purego.RTLD_LOCAL)
+				dlopen(dp, false)
 			}
 		}
-		h, err := purego.Dlopen(p, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+		h, err := dlopen(p, true)
 		if err == nil {
 			return &library{handle: h, path: p}, nil
 		}
-		if strings.Contains(p, "/") {
+		if hasDir(p) {
 			errs = append(errs, fmt.Sprintf("%s: %v", p, err))
 		}
 	}
@@ -198,13 +194,13 @@ func namesForDriver(names []string, driverVersion int) []string {
 // dlopen by soname finds it even when the folder is not on
 // LD_LIBRARY_PATH. Failures are ignored: the library may still find it.
 func preloadSiblings(lib *library, pattern string) {
-	if !strings.Contains(lib.path, "/") {
+	if !hasDir(lib.path) {
 		return
 	}
 	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(lib.path), pattern))
 	sort.Sort(sort.Reverse(sort.StringSlice(matches)))
 	for _, m := range matches {
-		if _, err := purego.Dlopen(m, purego.RTLD_NOW|purego.RTLD_GLOBAL); err == nil {
+		if _, err := dlopen(m, true); err == nil {
 			return
 		}
 	}
@@ -212,7 +208,7 @@ func preloadSiblings(lib *library, pattern string) {
 
 // sym resolves name in lib.
 func (l *library) sym(name string) (uintptr, error) {
-	p, err := purego.Dlsym(l.handle, name)
+	p, err := dlsym(l.handle, name)
 	if err != nil || p == 0 {
 		return 0, fmt.Errorf("cuda: symbol %s not found in %s", name, l.path)
 	}
