@@ -219,9 +219,10 @@ func (m *Model) Config() gpt2.Config { m.loaded("Config"); return m.g.Config }
 // prefix of its error messages) and "transformer.h[0].mlp".
 func (m *Model) Module(path string) *Envoy {
 	m.loaded("Module")
-	mod := m.g.Root.Find(modulePath(path))
+	p := modulePath(path)
+	mod := m.g.Root.Find(p)
 	if mod == nil {
-		fail("usage", "no module %q in the model (see model.Modules() for the tree)", path)
+		fail("usage", "no module %q in the model%s (see model.Modules() for the tree)", path, moduleHint(m.g.Root, p, false))
 	}
 	return m.envoys[mod]
 }
@@ -433,7 +434,7 @@ func (e *Envoy) Module(path string) *Envoy {
 	}
 	mod := e.mod.Find(path)
 	if mod == nil {
-		fail("usage", "no module %q under %q", path, e.mod.Path)
+		fail("usage", "no module %q under %q%s", path, e.Name(), moduleHint(e.mod, path, false))
 	}
 	return e.model.envoys[mod]
 }

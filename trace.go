@@ -153,7 +153,7 @@ func (c *Cache) Get(path string) *Tensor {
 		mod = c.root.Find(p)
 	}
 	if mod == nil {
-		fail("usage", "Cache.Get(%q): no module %q in the model (see model.Modules() for the tree)", path, p)
+		fail("usage", "Cache.Get(%q): no module %q in the model%s (see model.Modules() for the tree)", path, p, moduleHint(c.root, p, true))
 	}
 	key := mod.Path
 	if hasStep {
