@@ -8,15 +8,20 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"nnscope/kernel"
 	"nnscope/kernel/nneval"
 )
 
 const kernelUsage = `Usage:
-  nnscope kernel install [--user | --prefix DIR] [--name DISPLAY_NAME]
-      install the Jupyter kernelspec "nnscope" (default: system-wide,
-      /usr/local/share/jupyter/kernels/nnscope) running this binary
+  nnscope kernel install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name TEXT]
+      install a Jupyter kernelspec running this binary, as
+      python -m ipykernel install does: in folder NAME (the kernel's id,
+      default "nnscope") of the system's kernels
+      (/usr/local/share/jupyter/kernels), the user's (--user), the active
+      virtualenv's or conda env's (--sys-prefix) or DIR/share/jupyter/kernels
+      (--prefix); Jupyter lists it as TEXT (default "Go (nnscope)")
   nnscope kernel -f CONNECTION_FILE
       serve a Jupyter kernel (Jupyter starts this from the kernelspec)
 `
@@ -43,15 +48,29 @@ func kernelCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 func kernelInstall(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("kernel install", "kernel install [--user | --prefix DIR] [--name DISPLAY_NAME]", stderr)
+	fs := newFlags("kernel install", "kernel install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name TEXT]", stderr)
 	user := fs.Bool("user", false, "install for the current user (the Jupyter data dir)")
+	sysPrefix := fs.Bool("sys-prefix", false, "install into the active virtualenv or conda env ($VIRTUAL_ENV, else $CONDA_PREFIX), as --prefix would")
 	prefix := fs.String("prefix", "", "install under `DIR`/share/jupyter/kernels (e.g. a virtualenv)")
-	name := fs.String("name", "", "display name (default \"Go (nnscope)\")")
+	name := fs.String("name", kernel.KernelName, "the kernel's id and folder `NAME`: letters, digits, \"-\", \".\" and \"_\"")
+	display := fs.String("display-name", "", "the name Jupyter shows, `TEXT` (default \"Go (nnscope)\")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("kernel install: unexpected argument %q", fs.Arg(0))
+	}
+	id, err := kernelName(*name)
+	if err != nil {
+		return err
+	}
+	if *sysPrefix {
+		if *prefix != "" {
+			return errors.New("kernel install: --sys-prefix and --prefix both name where to install: give one")
+		}
+		if *prefix = activeEnv(); *prefix == "" {
+			return errors.New("kernel install: --sys-prefix: no virtualenv or conda env is active ($VIRTUAL_ENV and $CONDA_PREFIX are empty); give --prefix DIR")
+		}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -63,15 +82,50 @@ func kernelInstall(args []string, stdout, stderr io.Writer) error {
 	if exe, err = filepath.Abs(exe); err != nil {
 		return err
 	}
+	if *prefix != "" {
+		if *prefix, err = filepath.Abs(*prefix); err != nil {
+			return err
+		}
+	}
 	dir, err := kernel.KernelSpecDir(*user, *prefix)
 	if err != nil {
 		return err
 	}
-	if err := kernel.InstallKernelSpec(dir, []string{exe, "kernel", "-f", "{connection_file}"}, *name); err != nil {
+	dir = filepath.Join(filepath.Dir(dir), id) // KernelSpecDir's folder is the default name's
+	if err := kernel.InstallKernelSpec(dir, []string{exe, "kernel", "-f", "{connection_file}"}, *display); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Installed kernelspec %s in %s\n", kernel.KernelName, dir)
+	fmt.Fprintf(stdout, "Installed kernelspec %s in %s\n", id, dir)
 	return nil
+}
+
+// kernelName checks a kernel's id as Jupyter does: ASCII letters, digits,
+// "-", "." and "_", case-insensitive (Jupyter lowercases it, so the folder
+// is lowercase). --name used to be the display name: a name with spaces or
+// brackets says to use --display-name.
+func kernelName(name string) (string, error) {
+	if name == "" {
+		return "", errors.New("kernel install: --name is empty; it is the kernel's id and folder name (default \"nnscope\")")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return "", fmt.Errorf("kernel install: --name %q is not a kernel name: --name is the kernel's id and folder name, "+
+				"ASCII letters, digits, \"-\", \".\" and \"_\" only (%q is not one); for the name Jupyter shows, use --display-name %q", name, r, name)
+		}
+	}
+	if name == "." || name == ".." {
+		return "", fmt.Errorf("kernel install: --name %q is not a kernel name (a folder name is needed)", name)
+	}
+	return strings.ToLower(name), nil
+}
+
+// activeEnv is the prefix of the active Python environment, where its
+// Jupyter looks for kernels (ipykernel's --sys-prefix is its sys.prefix).
+func activeEnv() string {
+	if v := os.Getenv("VIRTUAL_ENV"); v != "" {
+		return v
+	}
+	return os.Getenv("CONDA_PREFIX")
 }
 
 // serveKernel runs the kernel until Jupyter shuts it down. The process's
