@@ -145,7 +145,7 @@ func Linear(x, w, bias *Tensor) *Tensor {
 	sgemm(false, wT, rows, outF, in, 1, xc.raw(), in, wx.st.data[wx.off:], ldw, beta, od, outF)
 	inputs := []*Tensor{x, w, bias}
 	recordNeeds(out, "linear", inputs, func(g *Tensor, needs []bool) []*Tensor {
-		if c := sameRows(g, rows); c != nil {
+		if c := sameRows(g, rows); c != nil && in > 0 {
 			return linearBackwardSameRows(c.Contiguous().raw(), x, xc, wx, wT, ldw, bias != nil, needs)
 		}
 		gc := g.Contiguous().raw()
