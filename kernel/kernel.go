@@ -17,6 +17,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -198,7 +199,8 @@ type Kernel struct {
 	ctx   context.Context
 	queue chan *Message
 
-	execCount int // owned by the worker
+	execCount int            // owned by the worker
+	history   []historyEntry // inputs stored in the history, owned by the worker
 
 	mu        sync.Mutex
 	cancelRun context.CancelFunc // cancels the running cell, nil between cells
@@ -468,7 +470,7 @@ func (k *Kernel) handleShell(m *Message) {
 	case "is_complete_request":
 		k.isComplete(m)
 	case "history_request":
-		k.reply(k.shell, m, "history_reply", map[string]any{"status": "ok", "history": []any{}})
+		k.historyReply(m)
 	case "comm_info_request":
 		k.reply(k.shell, m, "comm_info_reply", map[string]any{"status": "ok", "comms": map[string]any{}})
 	case "shutdown_request":
@@ -476,8 +478,17 @@ func (k *Kernel) handleShell(m *Message) {
 	case "interrupt_request":
 		k.interrupt()
 		k.reply(k.shell, m, "interrupt_reply", map[string]any{"status": "ok"})
-	case "comm_open", "comm_msg", "comm_close":
-		// No comm targets: ignored, as ipykernel does for unknown targets.
+	case "comm_open":
+		// No comm targets: as the messaging spec asks (and ipykernel does) for an
+		// unknown target, the comm is closed at once, so that the frontend does not
+		// wait on a comm that will never answer.
+		var req struct {
+			CommID string `json:"comm_id"`
+		}
+		_ = json.Unmarshal(m.Content, &req)
+		k.publish(m, "comm_close", map[string]any{"comm_id": req.CommID, "data": map[string]any{}})
+	case "comm_msg", "comm_close":
+		// Messages to comms that do not exist are ignored, as ipykernel does.
 	default:
 		k.unknown(k.shell, m)
 	}
@@ -584,6 +595,7 @@ func (k *Kernel) execute(m *Message) {
 	stopOnError := req.StopOnError == nil || *req.StopOnError
 	if storeHistory {
 		k.execCount++
+		k.history = append(k.history, historyEntry{k.execCount, req.Code})
 	}
 	count := k.execCount
 	if !silent {
@@ -660,6 +672,97 @@ func (k *Kernel) execute(m *Message) {
 	k.reply(k.shell, m, "execute_reply", map[string]any{
 		"status": "ok", "execution_count": count, "user_expressions": ue, "payload": []any{},
 	})
+}
+
+// historyEntry is one input of this kernel's history.
+type historyEntry struct {
+	line  int // its execution count
+	input string
+}
+
+// historySession is the session number history replies give this kernel's inputs: there is
+// one session (a restart starts a new process with an empty history).
+const historySession = 1
+
+// historyReply answers a history_request from this session's inputs (those executed with
+// store_history): hist_access_type "tail" (the last n), "range" (lines start to stop of the
+// current session, 0 or a negative number) or "search" (a glob pattern; unique drops
+// repeated inputs). Items are [session, line, input], or [session, line, [input, null]]
+// when output is asked for (outputs are not kept).
+func (k *Kernel) historyReply(m *Message) {
+	var req struct {
+		Output         bool   `json:"output"`
+		HistAccessType string `json:"hist_access_type"`
+		Session        int    `json:"session"`
+		Start          int    `json:"start"`
+		Stop           *int   `json:"stop"`
+		N              *int   `json:"n"`
+		Pattern        string `json:"pattern"`
+		Unique         bool   `json:"unique"`
+	}
+	_ = json.Unmarshal(m.Content, &req)
+	var sel []historyEntry
+	switch req.HistAccessType {
+	case "tail":
+		sel = k.history
+		if req.N != nil && *req.N >= 0 && *req.N < len(sel) {
+			sel = sel[len(sel)-*req.N:]
+		}
+	case "range":
+		if req.Session > 0 && req.Session != historySession {
+			break
+		}
+		for _, h := range k.history {
+			if h.line >= req.Start && (req.Stop == nil || h.line < *req.Stop) {
+				sel = append(sel, h)
+			}
+		}
+	case "search":
+		re := globRegexp(req.Pattern)
+		seen := map[string]bool{}
+		for i := len(k.history) - 1; i >= 0; i-- {
+			h := k.history[i]
+			if !re.MatchString(h.input) || (req.Unique && seen[h.input]) {
+				continue
+			}
+			seen[h.input] = true
+			sel = append([]historyEntry{h}, sel...)
+			if req.N != nil && *req.N > 0 && len(sel) == *req.N {
+				break
+			}
+		}
+	}
+	items := []any{}
+	for _, h := range sel {
+		if req.Output {
+			items = append(items, []any{historySession, h.line, []any{h.input, nil}})
+		} else {
+			items = append(items, []any{historySession, h.line, h.input})
+		}
+	}
+	k.reply(k.shell, m, "history_reply", map[string]any{"status": "ok", "history": items})
+}
+
+// globRegexp compiles a history search pattern as SQLite's GLOB reads it (IPython's history
+// search): * any text, ? one character, newlines included; "" matches everything.
+func globRegexp(pattern string) *regexp.Regexp {
+	if pattern == "" {
+		pattern = "*"
+	}
+	var b strings.Builder
+	b.WriteString("(?s)^")
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
 }
 
 // abortQueued answers the execute requests already queued with status "aborted", as ipykernel

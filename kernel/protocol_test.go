@@ -464,3 +464,45 @@ func TestServeReturnsOnCancel(t *testing.T) {
 		t.Fatal("ServeConnection bound a port in use")
 	}
 }
+
+// TestCommOpenClosedAndHistory: a comm_open for a target the kernel does
+// not have is answered with a comm_close on iopub, as the messaging spec
+// asks (it was silently dropped, leaving the frontend's comm dangling); and
+// history_request returns the inputs executed with store_history (it
+// always returned an empty list).
+func TestCommOpenClosedAndHistory(t *testing.T) {
+	c, _, _ := startTestKernel(t, "k")
+	waitIOPub(t, c)
+
+	req := c.send(c.shell, c.signer, "comm_open", map[string]any{"comm_id": "c1", "target_name": "jupyter.widget", "data": map[string]any{}})
+	ms := iopubUntilIdle(t, c, req)
+	if got := types(ms); got != "status,comm_close,status" {
+		t.Fatalf("comm_open iopub: %s", got)
+	}
+	if cc := content(t, ms[1]); cc["comm_id"] != "c1" {
+		t.Fatalf("comm_close %v", cc)
+	}
+
+	for _, code := range []string{"x = 1", "print x", "x = 1"} {
+		c.send(c.shell, c.signer, "execute_request", map[string]any{"code": code})
+		recvTimeout(t, c.shellC, 2*time.Second, "execute_reply")
+	}
+	c.send(c.shell, c.signer, "execute_request", map[string]any{"code": "print 7", "store_history": false})
+	recvTimeout(t, c.shellC, 2*time.Second, "execute_reply")
+	history := func(req map[string]any) string {
+		t.Helper()
+		c.send(c.shell, c.signer, "history_request", req)
+		rc := content(t, recvTimeout(t, c.shellC, 2*time.Second, "history_reply"))
+		b, _ := json.Marshal(rc["history"])
+		return string(b)
+	}
+	if got, want := history(map[string]any{"hist_access_type": "tail", "n": 2, "output": false, "raw": true}), `[[1,2,"print x"],[1,3,"x = 1"]]`; got != want {
+		t.Errorf("tail: %s, want %s", got, want)
+	}
+	if got, want := history(map[string]any{"hist_access_type": "range", "session": 0, "start": 1, "stop": 3, "output": true, "raw": true}), `[[1,1,["x = 1",null]],[1,2,["print x",null]]]`; got != want {
+		t.Errorf("range: %s, want %s", got, want)
+	}
+	if got, want := history(map[string]any{"hist_access_type": "search", "pattern": "x*", "unique": true, "output": false, "raw": true}), `[[1,3,"x = 1"]]`; got != want {
+		t.Errorf("search: %s, want %s", got, want)
+	}
+}
