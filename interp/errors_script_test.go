@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -93,5 +94,29 @@ func main() {
 `)
 	if err == nil || !strings.Contains(err.Error(), "func (e *T) Error() string") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestInputEndsEarlyOrClosesTooMuch: an input that ends in the middle of
+// an expression, or closes a bracket it never opened, gets an error with
+// the input's position, not one about the session's wrapper ("expected
+// operand, found '}'" and "expected declaration, found '}'" without a
+// position: the '}' was the wrapper's, not the user's).
+func TestInputEndsEarlyOrClosesTooMuch(t *testing.T) {
+	in, _ := newTest(t)
+	for _, c := range []struct{ src, want string }{
+		{"1 +", "1:4: expected operand, found the end of the input"},
+		{"x := 2 *\n\n", "1:9: expected operand, found the end of the input"},
+		{"}", `1:1: unexpected '}': there is no "{" open for it to close`},
+		{"x := 1\n}", `2:1: unexpected '}': there is no "{" open for it to close`},
+		{"fmt.Println(1))", `1:15: unexpected ')': there is no "(" open for it to close`},
+	} {
+		_, err := in.Eval(context.Background(), c.src)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("Eval(%q): %v, want %s", c.src, err, c.want)
+		}
+	}
+	if r := eval(t, in, "1 + 2"); r.Value.Interface() != 3 {
+		t.Fatalf("after the errors: %v", r.Value)
 	}
 }

@@ -105,6 +105,12 @@ func splitInput(src string) ([]segment, error) {
 			depth--
 			if len(open) > 0 {
 				open = open[:len(open)-1]
+			} else if len(errs) == 0 {
+				// A closing bracket with none open: parsed inside the
+				// session's wrapper, it closed the wrapper instead and
+				// read "expected declaration, found '}'" without a
+				// position.
+				errs.Add(file.Position(pos), fmt.Sprintf("unexpected '%s': there is no %q open for it to close", t, map[token.Token]string{token.RPAREN: "(", token.RBRACE: "{", token.RBRACK: "["}[t]))
 			}
 		}
 		cur = append(cur, tok{t, off, off + n})
@@ -291,10 +297,20 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 			_ = o
 			e := el[0]
 			pos := Position{}
+			msg := e.Msg
 			if e.Pos.IsValid() {
 				pos = toPos(tf.Pos(e.Pos.Offset))
+				if e.Pos.Offset >= stmtBase+len(src) {
+					// The error is in the wrapper's closing brace: the
+					// input ended too early ("1 +" read "expected
+					// operand, found '}'" without a position).
+					end := len(strings.TrimRight(src, " \t\r\n"))
+					l, c := lineCol(src, end)
+					pos = Position{Filename: in.inputName, Line: l, Column: c, Input: in.inputNo}
+					msg = strings.Replace(msg, "found '}'", "found the end of the input", 1)
+				}
 			}
-			return Result{}, &Error{Pos: pos, Msg: e.Msg, Kind: KindCompile}
+			return Result{}, &Error{Pos: pos, Msg: msg, Kind: KindCompile}
 		}
 		return Result{}, &Error{Msg: perr.Error(), Kind: KindCompile}
 	}
