@@ -173,6 +173,10 @@ func Line(xLabels []string, series []Series, o Options) ([]byte, error) {
 	p.X.Label.Text = o.XLabel
 	p.Y.Label.Text = o.YLabel
 	p.Add(plotter.NewGrid())
+	// The legend goes in a column right of the data: inside it, at the top
+	// right, it covered the points there (the last ones of rising series).
+	legend := gplot.NewLegend()
+	legend.Left, legend.Top = true, true
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, s := range series {
 		pts := make(plotter.XYs, n)
@@ -193,7 +197,7 @@ func Line(xLabels []string, series []Series, o Options) ([]byte, error) {
 		sc.Shape = plotutil.Shape(i)
 		p.Add(l, sc)
 		if s.Name != "" {
-			p.Legend.Add(s.Name, l, sc)
+			legend.Add(s.Name, l, sc)
 		}
 	}
 	if lo < 0 && hi > 0 {
@@ -204,8 +208,17 @@ func Line(xLabels []string, series []Series, o Options) ([]byte, error) {
 			p.Add(z)
 		}
 	}
-	p.Legend.Top = true
 	p.NominalX(xLabels...)
+	// Half a step of room at both ends: the first and last points (and the
+	// last x label) were cut in half by the edges of the plot.
+	p.X.Min, p.X.Max = -0.5, float64(n-1)+0.5
+	if lo <= hi { // and a little above and below the values, for the same reason
+		pad := (hi - lo) * 0.05
+		if pad == 0 {
+			pad = math.Max(math.Abs(hi)*0.05, 0.5)
+		}
+		p.Y.Min, p.Y.Max = lo-pad, hi+pad
+	}
 	if longest(xLabels) > 4 || n > 16 {
 		p.X.Tick.Label.Rotation = math.Pi / 4
 		p.X.Tick.Label.XAlign = draw.XRight
@@ -219,7 +232,18 @@ func Line(xLabels []string, series []Series, o Options) ([]byte, error) {
 		h = 300
 	}
 	c := vgimg.NewWith(vgimg.UseWH(vg.Length(w), vg.Length(h)), vgimg.UseDPI(o.dpi()), vgimg.UseBackgroundColor(color.White))
-	p.Draw(draw.New(c))
+	dc := draw.New(c)
+	if r := legend.Rectangle(dc); r.Size().X > 0 {
+		lw := r.Size().X + vg.Points(12)
+		p.Draw(draw.Crop(dc, 0, -lw, 0, 0))
+		top := vg.Length(0)
+		if p.Title.Text != "" {
+			top = p.Title.TextStyle.Height(p.Title.Text) + p.Title.Padding
+		}
+		legend.Draw(draw.Crop(dc, dc.Max.X-dc.Min.X-lw+vg.Points(6), 0, 0, -top))
+	} else {
+		p.Draw(dc)
+	}
 	return encode(c)
 }
 

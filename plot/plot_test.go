@@ -75,3 +75,29 @@ func TestHeatmapManyColumns(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "heatmap_wide.png"), b, 0o644)
 	}
 }
+
+// TestLineKeepsEdgesClear: nothing is drawn against the image's edges. The
+// last x label and the points at both ends were cut in half by them, and
+// the legend, inside the data at the top right, covered the last points of
+// a rising series; now the data has room at its ends and the legend a
+// column of its own.
+func TestLineKeepsEdgesClear(t *testing.T) {
+	for _, names := range [][2]string{{"", ""}, {"clean", "patched"}} {
+		b, err := Line([]string{"0", "1", "2"}, []Series{{Name: names[0], Values: []float64{34, 54, 64}}, {Name: names[1], Values: []float64{30, 50, 60}}}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := img.Bounds()
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Max.X - 3; x < r.Max.X; x++ {
+				if cr, cg, cb, _ := img.At(x, y).RGBA(); cr < 0xc000 || cg < 0xc000 || cb < 0xc000 { // grid lines are light
+					t.Fatalf("names %q: pixel (%d,%d) at the right edge is drawn on: %v", names, x, y, img.At(x, y))
+				}
+			}
+		}
+	}
+}
