@@ -1,6 +1,10 @@
 package repl
 
-import "strings"
+import (
+	"go/scanner"
+	"go/token"
+	"strings"
+)
 
 // inputBuffer accumulates the lines of one input. A line completes the
 // input when the text so far is complete (IsComplete says so). A blank line
@@ -70,4 +74,75 @@ func parseCommand(line string) (command, bool) {
 	}
 	name, arg, _ := strings.Cut(s[1:], " ")
 	return command{name: strings.ToLower(name), arg: strings.TrimSpace(arg)}, true
+}
+
+// historyEntry returns how a complete input is kept in the line-editing
+// history: a multi-line input as one line (Up then brings back the whole
+// function or trace, not its last line "}"), its lines joined with the
+// semicolons Go would insert at their ends. Inputs that cannot be written
+// on one line (a // comment, a raw string over several lines) are kept
+// line by line, as typed.
+func historyEntry(src string, isComplete func(string) (bool, string)) []string {
+	src = strings.TrimRight(src, " \t\r\n")
+	if !strings.Contains(src, "\n") {
+		if strings.TrimSpace(src) == "" {
+			return nil
+		}
+		return []string{src}
+	}
+	if one, ok := oneLine(src); ok {
+		if complete, _ := isComplete(one); complete {
+			return []string{one}
+		}
+	}
+	var lines []string
+	for _, l := range strings.Split(src, "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// oneLine writes src on one line: a newline where Go inserts a semicolon
+// becomes "; ", any other a space, and each line's indentation is dropped.
+func oneLine(src string) (string, bool) {
+	fset := token.NewFileSet()
+	file := fset.AddFile("", -1, len(src))
+	bad := false
+	var s scanner.Scanner
+	s.Init(file, []byte(src), func(token.Position, string) { bad = true }, scanner.ScanComments)
+	semi := map[int]bool{} // offsets of the newlines that end a statement
+	for {
+		pos, tok, lit := s.Scan()
+		if tok == token.EOF {
+			break
+		}
+		switch {
+		case tok == token.COMMENT, (tok == token.STRING || tok == token.CHAR) && strings.Contains(lit, "\n"):
+			return "", false
+		case tok == token.SEMICOLON && lit == "\n":
+			semi[file.Offset(pos)] = true
+		}
+	}
+	if bad {
+		return "", false
+	}
+	var b strings.Builder
+	off := 0
+	sep := ""
+	for _, l := range strings.SplitAfter(src, "\n") {
+		end := off + len(l)
+		text := strings.TrimSpace(l)
+		if text != "" {
+			b.WriteString(sep)
+			b.WriteString(text)
+			sep = " "
+		}
+		if strings.HasSuffix(l, "\n") && semi[end-1] {
+			sep = "; "
+		}
+		off = end
+	}
+	return b.String(), true
 }

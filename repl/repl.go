@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -195,11 +196,13 @@ func (r *REPL) runReadline() error {
 		HistoryFile:       r.opts.HistoryFile,
 		HistoryLimit:      1000,
 		HistorySearchFold: true,
-		AutoComplete:      c,
-		InterruptPrompt:   "^C",
-		EOFPrompt:         "",
-		Stdout:            r.out,
-		Stderr:            r.errw,
+		// Inputs are saved whole, once complete (see historyEntry).
+		DisableAutoSaveHistory: true,
+		AutoComplete:           c,
+		InterruptPrompt:        "^C",
+		EOFPrompt:              "",
+		Stdout:                 r.out,
+		Stderr:                 r.errw,
 	}
 	var rlp atomic.Pointer[readline.Instance] // set once readline runs
 	cfg.Listener = readline.FuncListener(func(line []rune, pos int, key rune) ([]rune, int, bool) {
@@ -268,7 +271,14 @@ func (r *REPL) runReadline() error {
 		case err != nil:
 			return err
 		}
-		if r.line(line) {
+		typed := append(append([]string(nil), r.buf.lines...), line) // the input this line belongs to, for the history
+		quitNow := r.line(line)
+		if !r.buf.pending() {
+			for _, h := range historyEntry(strings.Join(typed, "\n"), interp.IsComplete) {
+				rl.SaveHistory(h)
+			}
+		}
+		if quitNow {
 			return nil
 		}
 		if r.buf.pending() {
@@ -521,11 +531,36 @@ func (r *REPL) modules(under string) {
 	}
 }
 
+// resolveNegative rewrites negative block indices of path ("transformer.h.-1")
+// as the indices they count from the end, as model.Module reads them.
+func resolveNegative(path string, paths []string) string {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		k, err := strconv.Atoi(p)
+		if err != nil || k >= 0 || i == 0 {
+			continue
+		}
+		prefix := strings.Join(parts[:i], ".") + "."
+		n := 0 // the number of children numbered 0, 1, ... under prefix
+		for _, q := range paths {
+			if rest, ok := strings.CutPrefix(q, prefix); ok {
+				if j, err := strconv.Atoi(rest); err == nil && j+1 > n {
+					n = j + 1
+				}
+			}
+		}
+		if n+k >= 0 {
+			parts[i] = strconv.Itoa(n + k)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
 // writeModules prints one model's module paths, indented by depth, with
 // the output shape of the last trace beside each (nothing for modules the
 // trace did not run). under restricts the listing to a subtree.
 func writeModules(w io.Writer, name string, paths []string, shapes map[string][]int, under string) {
-	under = strings.TrimSuffix(under, ".")
+	under = resolveNegative(strings.TrimSuffix(under, "."), paths)
 	var rows [][2]string
 	width := 0
 	for _, p := range paths {

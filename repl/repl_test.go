@@ -417,3 +417,36 @@ func TestLoadTwiceWithFlags(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q", out, errs)
 	}
 }
+
+func TestHistoryEntry(t *testing.T) {
+	for _, c := range []struct {
+		src  string
+		want []string
+	}{
+		{"x := 1", []string{"x := 1"}},
+		{"func sq(x int) int {\n    return x * x\n    }\n", []string{"func sq(x int) int { return x * x; }"}},
+		{"model.Trace(\"a\", func(tr *nnscope.Tracer) {\n\th = m.Output().Save()\n\n\tx := []int{\n\t\t1,\n\t}\n})", []string{`model.Trace("a", func(tr *nnscope.Tracer) { h = m.Output().Save(); x := []int{ 1, }; })`}},
+		{"if x {\n// c\n}", []string{"if x {", "// c", "}"}},
+		{"s := `a\nb`", []string{"s := `a", "b`"}},
+	} {
+		got := historyEntry(c.src, interp.IsComplete)
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("historyEntry(%q) = %q, want %q", c.src, got, c.want)
+		}
+	}
+}
+
+// TestWriteModulesNegativeIndex: :modules takes paths as model.Module
+// does, with negative block indices ("transformer.h.-1.attn" was "no module").
+func TestWriteModulesNegativeIndex(t *testing.T) {
+	var b bytes.Buffer
+	writeModules(&b, "tiny", tinyPaths, nil, "transformer.h.-1.attn")
+	if out := b.String(); !strings.Contains(out, "transformer.h.1.attn.c_attn") || strings.Contains(out, "no module") || strings.Contains(out, "h.0") {
+		t.Errorf("transformer.h.-1.attn:\n%s", out)
+	}
+	b.Reset()
+	writeModules(&b, "tiny", tinyPaths, nil, "transformer.h.-2")
+	if out := b.String(); !strings.Contains(out, "transformer.h.0.attn.c_attn") || strings.Contains(out, "h.1") {
+		t.Errorf("transformer.h.-2:\n%s", out)
+	}
+}

@@ -268,3 +268,21 @@ func (tm *tmux) waitFor(s string, n int) {
 		time.Sleep(30 * time.Millisecond)
 	}
 }
+
+// TestTmuxHistoryRecallsWholeInput: Up brings back a multi-line input
+// whole, on one line (it brought back its last line, "}", which then
+// failed), and running it again works.
+func TestTmuxHistoryRecallsWholeInput(t *testing.T) {
+	tm := startTmux(t, "hist")
+	tm.typeLine(`n := 0`)
+	tm.typeLine(`for i := 0; i < 3; i++ {`)
+	tm.typeLine(`n += i`)
+	tm.typeLine(`}`)
+	tm.typeLine(`n`)
+	tm.waitFor("\n3\n", 1)
+	tm.keys("Up", "Up")
+	tm.waitFor("nnscope> for i := 0; i < 3; i++ { n += i; }", 1)
+	tm.keys("Enter")
+	tm.typeLine(`n`)
+	tm.waitFor("\n6\n", 1)
+}
