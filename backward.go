@@ -24,6 +24,7 @@ var RetainGraph BackwardOption = func(o *backwardOptions) { o.retain = true }
 // trace and on saved tensors after it.
 func (x *Tensor) Backward(body func(), opts ...BackwardOption) {
 	t := x.use("Backward")
+	defer beginPass("Backward")()
 	if current != nil && current.scope.kind == "backward block" {
 		// The outer pass waits for this body: a pass run from here left
 		// the outer block's Grad() without a value (a nil dereference).
@@ -127,6 +128,7 @@ func (x *Tensor) Backward(body func(), opts ...BackwardOption) {
 // (g.Fill(0)) change what flows further back.
 func (x *Tensor) Grad() *Tensor {
 	t := x.use("Grad")
+	checkBodyGoroutine("Grad()")
 	md := current
 	if md == nil || md.scope.kind != "backward block" {
 		fail("grad", "Grad() called outside a backward block: call it inside loss.Backward(func() { ... })")
@@ -148,6 +150,7 @@ func (x *Tensor) Grad() *Tensor {
 // this tensor and further back.
 func (x *Tensor) SetGrad(g *Tensor) {
 	t := x.use("SetGrad")
+	checkBodyGoroutine("SetGrad()")
 	md := current
 	if md == nil || md.scope.kind != "backward block" {
 		fail("grad", "SetGrad() called outside a backward block: call it inside loss.Backward(func() { ... })")

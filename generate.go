@@ -139,6 +139,7 @@ type generation struct {
 // defaults, as generate() takes them; options always win.
 func (m *Model) Generate(input any, args ...any) *Generation {
 	m.loaded("Generate")
+	defer beginPass("Generate")()
 	g := &generation{}
 	var body func(*Tracer)
 	for _, a := range args {
@@ -355,6 +356,7 @@ func countZeros(mask []float32) int {
 // module access inside fn referring to that step. It returns when
 // generation ends.
 func (tr *Tracer) Iter(fn func(step int)) {
+	checkBodyGoroutine("Iter")
 	md := current
 	if md == nil || md.tracer != tr || tr.gen == nil {
 		fail("usage", "Iter must be called inside a Generate body")

@@ -147,6 +147,7 @@ func (m *mediator) start() {
 }
 
 func (m *mediator) run() {
+	g := enterBody()
 	defer func() {
 		r := &request{finished: true}
 		if p := recover(); p != nil {
@@ -162,6 +163,7 @@ func (m *mediator) run() {
 			}
 		}
 		current = m.parent
+		leaveBody(g)
 		m.reqs <- r
 	}()
 	m.body()

@@ -58,6 +58,7 @@ func sessionContext() context.Context {
 // batch several inputs, each with its own body.
 func (m *Model) Trace(input any, body func(tr *Tracer)) {
 	m.loaded("Trace")
+	defer beginPass("Trace")()
 	tr := m.newTracer("trace")
 	tr.collect(input, body)
 	tr.run()
@@ -82,7 +83,8 @@ func (tr *Tracer) collect(input any, body func(tr *Tracer)) {
 		prev := collecting
 		collecting = tr
 		func() {
-			defer func() { collecting = prev }()
+			g := enterBody() // the body may start a nested trace
+			defer func() { collecting = prev; leaveBody(g) }()
 			body(tr)
 		}()
 	}
@@ -111,6 +113,7 @@ func (tr *Tracer) Invoke(input any, body func()) {
 // Stop ends the trace (or generation) here: the model stops running and
 // the trace returns normally.
 func (tr *Tracer) Stop() {
+	checkBodyGoroutine("Stop")
 	if current == nil || current.tracer != tr {
 		fail("usage", "Stop must be called inside this trace's body")
 	}
@@ -567,6 +570,7 @@ func (d *driver) hand(md *mediator, mod *rt.Module, t *rt.Tensor, what string) *
 
 // body returns the running trace body for module access by e.
 func (e *Envoy) body(op string) *mediator {
+	checkBodyGoroutine(e.mod.Path + "." + op + "()")
 	md := current
 	if md != nil && md.tracer == nil {
 		fail("usage", "%s.%s() called inside a backward block: read module values in the trace body before calling Backward, and their gradients with t.Grad() inside it", e.mod.Path, op)
