@@ -11,6 +11,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 
 	"nnscope/bench"
@@ -109,6 +110,17 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// parseFlags parses a command's flags. A bad flag is exit status 2, as for
+// Go programs, and the flag package has already printed the error and the
+// usage: it is not printed a second time.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return exitCode(2)
+	}
+	return err
+}
+
 // fallbackModel is used by demo when the Hub cannot be reached and the
 // model is not cached: the small GPT-2 shipped in testdata.
 const fallbackModel = "testdata/gpt2-tiny"
@@ -129,16 +141,25 @@ func demo(args []string, stdout, stderr io.Writer) (err error) {
 	model := fs.String("model", "openai-community/gpt2", "Hugging Face id or local folder")
 	prompt := fs.String("prompt", "The Eiffel Tower is in the city of", "prompt")
 	n := fs.Int("tokens", 10, "tokens to generate")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		// Flags after it would be ignored: say so rather than run another model.
+		fmt.Fprintf(stderr, "nnscope demo: unexpected argument %q (the prompt is given with -prompt TEXT, and flags come before any other argument)\n", fs.Arg(0))
+		return exitCode(2)
 	}
 	m, err := gpt2.LoadPretrained(context.Background(), *model, hub.Options{Progress: stderr})
 	if err != nil {
-		if !isLocal(*model) {
-			fmt.Fprintf(stderr, "nnscope: %v\nnnscope: falling back to %s\n", err, fallbackModel)
-			m, err = gpt2.Load(fallbackModel)
+		if isLocal(*model) {
+			return err
 		}
-		if err != nil {
+		if _, serr := os.Stat(fallbackModel); serr != nil {
+			// Not run from the repository: there is no fallback here.
+			return fmt.Errorf("%w (demo -model DIR loads a local folder)", err)
+		}
+		fmt.Fprintf(stderr, "nnscope: %v\nnnscope: falling back to %s\n", err, fallbackModel)
+		if m, err = gpt2.Load(fallbackModel); err != nil {
 			return err
 		}
 	}
@@ -213,14 +234,41 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	repeats := fs.Int("repeats", 10, "timed runs per workload (the median is printed)")
 	device := fs.String("device", "cpu", "device to benchmark: cpu or cuda")
 	tf32 := fs.Bool("tf32", false, "allow TF32 GEMMs on the GPU")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var names []string
-	if *only != "" {
-		names = strings.Split(*only, ",")
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "nnscope bench: unexpected argument %q (workloads are chosen with -only NAME,...)\n", fs.Arg(0))
+		return exitCode(2)
+	}
+	names, err := benchNames(*only)
+	if err != nil {
+		return err
 	}
 	return bench.Run(bench.Options{Only: names, Repeats: *repeats, Out: stdout, Device: *device, TF32: *tf32})
+}
+
+// benchWorkloads are bench.Run's workloads, in its order (TestBenchWorkloads
+// checks them against bench/bench.go).
+var benchWorkloads = []string{"seed1", "seed2", "seed1-4x64", "seed1-32x128", "seed1-params", "seed1-32x128-params",
+	"fwd-1x10", "fwd-4x64", "fwd-1x1024", "gen-10+20", "trace", "load", "gemm-128x768x3072"}
+
+// benchNames splits -only's comma-separated list (spaces and empty items
+// are ignored) and checks each name: an unknown one is an error listing
+// the workloads, not a run that silently benchmarks nothing.
+func benchNames(only string) ([]string, error) {
+	var names []string
+	for _, n := range strings.Split(only, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if !slices.Contains(benchWorkloads, n) {
+			return nil, fmt.Errorf("bench -only: no workload %q (the workloads are %s)", n, strings.Join(benchWorkloads, ", "))
+		}
+		names = append(names, n)
+	}
+	return names, nil
 }
 
 // exitCode carries a script's exit status out of run.
@@ -249,6 +297,22 @@ Ctrl-C stops a running trace or generation and ends the script.
 			return exitCode(2)
 		}
 		return nil
+	}
+	if args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" {
+		// Not "open -model: no such file or directory".
+		fix := "nnscope run FILE.go " + strings.Join(args, " ")
+		if i := slices.IndexFunc(args, func(a string) bool { return strings.HasSuffix(a, ".go") }); i > 0 {
+			fix = "nnscope run " + strings.Join(slices.Concat(args[i:i+1], args[:i], args[i+1:]), " ")
+		}
+		fmt.Fprintf(stderr, "nnscope run: %s before the script: run has no flags of its own, and the script's flags go after its file:\n  %s\n", args[0], fix)
+		return exitCode(2)
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "nnscope run: no script file (usage: nnscope run FILE.go [script flags])")
+		return exitCode(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
