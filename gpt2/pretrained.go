@@ -71,9 +71,25 @@ func resolveShards(ctx context.Context, idOrPath string, opts hub.Options, orig 
 	return hub.Resolve(ctx, idOrPath, o)
 }
 
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
 func noWeightsError(idOrPath string, orig error) error {
-	if fi, err := os.Stat(idOrPath); err == nil && fi.IsDir() {
+	if isDir(idOrPath) {
 		return fmt.Errorf("%w (nor a sharded %s)%s", orig, IndexFile, convertHint(idOrPath))
+	}
+	var me *hub.MissingError
+	if errors.As(orig, &me) && me.Dir != "" {
+		// A cached snapshot (offline) with weights in another format.
+		if f := otherWeightFile(me.Dir); f != "" && !isDir(idOrPath) {
+			// Downloading would not help: say what would.
+			return &hub.MissingError{Files: me.Files, Kind: me.Kind, Dir: me.Dir, Msg: fmt.Sprintf(
+				"hub: model %q: the cached snapshot %s has %s but no model.safetensors (nor a sharded %s), and nnscope reads only safetensors weights: convert them in Python with "+
+					"transformers.AutoModelForCausalLM.from_pretrained(%q%s).save_pretrained(DIR, safe_serialization=True) and load the folder DIR",
+				idOrPath, me.Dir, f, IndexFile, idOrPath, fromFlag(f))}
+		}
 	}
 	var he *hub.HTTPError
 	if errors.As(orig, &he) {

@@ -141,19 +141,31 @@ func missingWeightsError(dir, name string) error {
 // convertHint says how to convert the weights of another format that dir
 // holds, or is "".
 func convertHint(dir string) string {
-	for _, f := range otherWeightFiles {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			continue
-		}
-		from := ""
-		switch {
-		case strings.HasPrefix(f, "tf_") || strings.HasPrefix(f, "model.ckpt"):
-			from = ", from_tf=True"
-		case strings.HasPrefix(f, "flax_"):
-			from = ", from_flax=True"
-		}
+	if f := otherWeightFile(dir); f != "" {
 		return fmt.Sprintf("; the folder has %s, but nnscope reads only safetensors weights: convert them in Python with "+
-			"transformers.AutoModelForCausalLM.from_pretrained(%q%s).save_pretrained(%q, safe_serialization=True)", f, dir, from, dir)
+			"transformers.AutoModelForCausalLM.from_pretrained(%q%s).save_pretrained(%q, safe_serialization=True)", f, dir, fromFlag(f), dir)
+	}
+	return ""
+}
+
+// fromFlag is the from_pretrained argument that reads the weights file f.
+func fromFlag(f string) string {
+	switch {
+	case strings.HasPrefix(f, "tf_") || strings.HasPrefix(f, "model.ckpt"):
+		return ", from_tf=True"
+	case strings.HasPrefix(f, "flax_"):
+		return ", from_flax=True"
+	}
+	return ""
+}
+
+// otherWeightFile returns the first weights file in a format nnscope
+// cannot read that dir holds, or "".
+func otherWeightFile(dir string) string {
+	for _, f := range otherWeightFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return f
+		}
 	}
 	return ""
 }

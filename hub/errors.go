@@ -42,6 +42,7 @@ type MissingError struct {
 	Files []string // the missing files, as named in Options.Files
 	Kind  error
 	Msg   string
+	Dir   string // the folder that lacks them (a local folder, or the cached snapshot); "" when there is none
 }
 
 func (e *MissingError) Error() string { return e.Msg }

@@ -116,7 +116,7 @@ func localFolder(p string, files []string) (string, bool, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return "", false, &MissingError{Files: missing, Kind: ErrNotFound,
+		return "", false, &MissingError{Files: missing, Kind: ErrNotFound, Dir: p,
 			Msg: fmt.Sprintf("hub: model folder %q has no %s", p, strings.Join(missing, " and no "))}
 	}
 	return p, true, nil
@@ -227,12 +227,46 @@ func offlineError(id string, o Options, repo, commit string, missing []string) e
 		}
 	}
 	why := "offline mode (HF_HUB_OFFLINE)"
+	todo := "unset HF_HUB_OFFLINE where the Hub can be reached (nnscope then downloads it into the cache)"
 	if !OfflineEnv() {
 		why = "offline mode (Options.Offline)"
+		todo = "load it once without offline mode where the Hub can be reached (it is then downloaded into the cache)"
 	}
-	return &MissingError{Files: missing, Kind: ErrNotCached,
-		Msg: fmt.Sprintf("hub: model %q at revision %q is not in the cache and %s forbids downloading it: missing %s; looked in %s",
-			id, o.Revision, why, strings.Join(missing, ", "), where)}
+	if other := sameNameInCache(o.CacheDir, id); len(other) > 0 {
+		// "gpt2" is cached by Python as the id it was asked for; the Hub
+		// redirects it to openai-community/gpt2, whose folder differs.
+		where += fmt.Sprintf("; the cache has %s (did you mean that id?)", strings.Join(other, " and "))
+	}
+	snap := ""
+	if commit != "" {
+		snap = filepath.Join(repo, "snapshots", commit)
+	}
+	return &MissingError{Files: missing, Kind: ErrNotCached, Dir: snap,
+		Msg: fmt.Sprintf("hub: model %q at revision %q is not in the cache and %s forbids downloading it: missing %s; looked in %s. To get it: %s, "+
+			"or download it with `huggingface-cli download %s` (or `hf download %s`) into this cache, or pass the path of a local model folder",
+			id, o.Revision, why, strings.Join(missing, ", "), where, todo, id, id)}
+}
+
+// sameNameInCache lists the cached models other than id whose name (the
+// part after ORG/) is id's name.
+func sameNameInCache(cache, id string) []string {
+	name := id[strings.LastIndexByte(id, '/')+1:]
+	ents, err := os.ReadDir(cache)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), "models--")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		other := strings.ReplaceAll(rest, "--", "/")
+		if other != id && other[strings.LastIndexByte(other, '/')+1:] == name {
+			out = append(out, other)
+		}
+	}
+	return out
 }
 
 // snapshots lists the commit folders under repo/snapshots.
