@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -285,7 +286,7 @@ func planSumTo(g Strided, shape []int) (sumPlan, error) {
 		p.nred = 0
 	}
 	// Column-wise when the kept dims hold g's smallest nonzero stride.
-	minK, minR := 1<<62, 1<<62
+	minK, minR := math.MaxInt, math.MaxInt
 	for i, s := range p.kg {
 		if p.kshape[i] > 1 && s > 0 {
 			minK = min(minK, s)
