@@ -323,5 +323,11 @@ Ctrl-C stops a running trace or generation and ends the script.
 	if code, ok := interp.ExitCode(err); ok {
 		return exitCode(code)
 	}
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C: the shell's convention, 128 + SIGINT, as a Go program
+		// killed by it would report.
+		fmt.Fprintf(stderr, "nnscope run: %s: interrupted\n", args[0])
+		return exitCode(130)
+	}
 	return err
 }
