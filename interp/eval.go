@@ -600,6 +600,35 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 			for _, d := range inputDecls {
 				in.addDecl(d)
 			}
+			// Functions of earlier inputs that call a function this part
+			// defined again are compiled again (see refreshCallers).
+			changed := map[string]bool{}
+			later := map[string]bool{}
+			for _, d := range f.Decls {
+				fd, ok := d.(*ast.FuncDecl)
+				a, b := toInput(d.Pos()), toInput(d.End())
+				if !ok || a < 0 {
+					continue
+				}
+				inGroup := false
+				for _, r := range ranges {
+					if a >= r[0] && b <= r[1] {
+						inGroup = true
+					}
+				}
+				switch {
+				case inGroup:
+					in.recordFunc(fd, src, a, b, rw.edits, terrs, toInput)
+					if fd.Recv == nil && fd.Name.Name != "_" && fd.Name.Name != "init" {
+						changed[fd.Name.Name] = true
+					}
+				case a >= ranges[len(ranges)-1][1] && fd.Recv == nil:
+					later[fd.Name.Name] = true
+				}
+			}
+			if err := in.refreshCallers(ctx, changed, later); err != nil {
+				return Result{}, err
+			}
 		}
 		if last && !isDecl {
 			res = in.display(v, f, info)

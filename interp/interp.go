@@ -63,6 +63,7 @@ type Interpreter struct {
 	sessImports map[string]string // path -> local name
 	sessGeneric bool              // the generic packages are compiled into sess
 	sessDecls   []ctxDecl
+	sessFuncs   []*sessFunc       // function declarations, to evaluate again (see refreshCallers)
 	globalTypes map[string]string // global -> its type as the session writes it (recordGlobalTypes)
 	typeTexts   map[string]string // type name -> its definition (yaegi cannot change it)
 	rootIDs     []int             // statement markers of the input's top level (see exec)
@@ -98,6 +99,7 @@ type chunk struct {
 	input     string // the user's source, before rewriting
 	filename  string
 	inputNo   int // the session input it is part of (0: a file)
+	base      int // offset in input where text's source starts (a declaration evaluated again)
 }
 
 // New returns an interpreter.
@@ -273,7 +275,7 @@ func (in *Interpreter) userPos(line, col int) Position {
 		return Position{Line: line, Column: col}
 	}
 	off := offsetOf(c.text, line-c.firstLine+1, col)
-	off = c.m.orig(off)
+	off = c.m.orig(off) + c.base
 	if off > len(c.input) {
 		// In an appended helper: no user position.
 		return Position{Filename: c.filename, Input: c.inputNo}
