@@ -106,6 +106,24 @@ func valuesOutliveTheirTrace(t *testing.T, dev string) {
 	if d := grad.Sub(2 * math.Exp(2)).Abs().Max(); d > 1e-3 {
 		t.Errorf("backward after the trace through an in-place write: gradient off by %v", d)
 	}
+
+	// Made before the trace, written in it from the pass without Save:
+	// a backward after the trace reads the pass's memory (on the GPU it
+	// was released: "backward of linear: ... its GPU memory was released").
+	m.SetRequiresGrad(true)
+	defer m.SetRequiresGrad(false)
+	w := m.Param("transformer.h.0.attn.c_attn.weight")
+	m.Trace(prompt, func(tr *Tracer) { m.Transformer.H.At(1).Output().Sum().Backward(nil) })
+	wantG := w.AccumulatedGrad().Abs().Sum().Item()
+	w.AccumulatedGrad().Fill(0)
+	acc := Zeros(1, 10, 32).To(dev)
+	m.Trace(prompt, func(tr *Tracer) { acc.Copy(m.Transformer.H.At(1).Output()) })
+	if err := expectErrorTB(func() { acc.Sum().Backward(nil) }); err != nil {
+		t.Fatalf("backward after the trace from a tensor made before it and written in it: %v", err)
+	}
+	if got := w.AccumulatedGrad().Abs().Sum().Item(); math.Abs(got-wantG) > 1e-4*wantG {
+		t.Errorf("w gradient through the written tensor %v, through the pass %v", got, wantG)
+	}
 }
 
 // TestNoGPUMemoryGrowthAcrossTraces: repeating a kind of trace (patching,

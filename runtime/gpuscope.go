@@ -152,6 +152,30 @@ func Escape(t *Tensor) {
 	}
 }
 
+// noteWrittenOutside tells the open GPU scope that t, or the tensor it
+// views, was written with gradient history during the scope: when that
+// tensor outlives the scope (made before the trace, or saved), its new
+// graph may hold buffers of the pass, which End must then keep for a
+// backward after the trace (acc.Copy(h) in a body, acc.Sum().Backward()
+// after it read freed memory on the GPU).
+func noteWrittenOutside(t *Tensor) {
+	if !scopeOpen.Load() {
+		return
+	}
+	base := t
+	if t.view != nil {
+		base = t.view.base
+	}
+	if !outlivesScope(base) {
+		return
+	}
+	scopeMu.Lock()
+	if curScope != nil {
+		curScope.leaves = append(curScope.leaves, base)
+	}
+	scopeMu.Unlock()
+}
+
 func (m *gpuMem) isFreed() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

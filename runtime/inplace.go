@@ -40,6 +40,7 @@ func (t *Tensor) Copy(src *Tensor) *Tensor {
 		return t
 	}
 	t.rebaseAfterWrite(src)
+	noteWrittenOutside(t)
 	return t
 }
 
