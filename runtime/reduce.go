@@ -76,6 +76,9 @@ func (t *Tensor) Max() float64 {
 	t.needElements("Max")
 	m := math.Inf(-1)
 	for _, v := range t.Data() {
+		if v != v {
+			return math.NaN() // as torch.max (math.Max prefers +Inf to NaN)
+		}
 		m = math.Max(m, float64(v))
 	}
 	return m
@@ -86,6 +89,9 @@ func (t *Tensor) Min() float64 {
 	t.needElements("Min")
 	m := math.Inf(1)
 	for _, v := range t.Data() {
+		if v != v {
+			return math.NaN() // as torch.min (math.Min prefers -Inf to NaN)
+		}
 		m = math.Min(m, float64(v))
 	}
 	return m
