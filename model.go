@@ -89,17 +89,22 @@ var (
 // cache or downloaded into it. Loading the same model twice in a process
 // (a REPL session re-running a cell) reuses the first load.
 func LanguageModel(path string, opts ...Option) *Model {
-	o := modelOptions{device: os.Getenv("NNSCOPE_DEVICE"), progress: true}
+	env := os.Getenv("NNSCOPE_DEVICE")
+	o := modelOptions{device: env, progress: true}
 	for _, f := range opts {
 		f(&o)
 	}
+	from := "" // where the device was chosen, when not by Device(...)
+	if o.device == env && env != "" {
+		from = " (from NNSCOPE_DEVICE)"
+	}
 	dev, err := rt.DeviceName(o.device)
 	if err != nil {
-		fail("device", "LanguageModel(%q): %v", path, err)
+		fail("device", "LanguageModel(%q): %v%s", path, err, from)
 	}
 	if dev == "cuda" {
 		if _, err := rt.GPU(); err != nil {
-			fail("device", "LanguageModel(%q): device \"cuda\" is not available here: %v", path, err)
+			fail("device", "LanguageModel(%q): device \"cuda\"%s is not available here: %v", path, from, err)
 		}
 	}
 	key := path
@@ -209,6 +214,9 @@ func (m *Model) Output() *Tensor { m.loaded("Output"); return m.root.Output() }
 // [batch, positions] on the model's device (waits for the start of the
 // forward pass). Edits in place change what the model runs on.
 func (m *Model) Input() *Tensor { m.loaded("Input"); return m.root.Input() }
+
+// Device returns where the model runs: "cpu" or "cuda".
+func (m *Model) Device() string { m.loaded("Device"); return m.g.Device() }
 
 // Config returns the model's shape.
 func (m *Model) Config() gpt2.Config { m.loaded("Config"); return m.g.Config }
