@@ -66,6 +66,7 @@ func takeData(n int) (d []float32, reused bool) {
 		return (*b)[:n], true
 	}
 	poolMisses.Add(1)
+	checkHostMemory(int64(classSize(c)) * 4)
 	return make([]float32, n, classSize(c)), false
 }
 
