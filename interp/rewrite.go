@@ -203,6 +203,15 @@ func (r *rewriter) run(f *ast.File) {
 		}
 		r.expr(d)
 	}
+	for _, d := range f.Decls {
+		var sig *types.Signature
+		if fd, ok := d.(*ast.FuncDecl); ok && r.info != nil {
+			if obj := r.info.Defs[fd.Name]; obj != nil {
+				sig, _ = obj.Type().(*types.Signature)
+			}
+		}
+		r.boolsIntoInterfaces(d, sig)
+	}
 	// Package-level and session-level definitions.
 	for _, d := range f.Decls {
 		if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.VAR {
@@ -252,6 +261,77 @@ func (r *rewriter) run(f *ast.File) {
 		}
 		return true
 	})
+}
+
+// boolsIntoInterfaces wraps in bool(...) the comparisons and negations
+// that n (a declaration, or the body of a function of signature sig)
+// returns as, or declares into, an interface: yaegi v0.16.1 panics
+// storing such a result straight into an interface ("reflect: call of
+// reflect.Value.SetBool on interface Value" for `return a == b` from a
+// func returning any, or `var v any = !ok`); a conversion first is fine.
+func (r *rewriter) boolsIntoInterfaces(n ast.Node, sig *types.Signature) {
+	ast.Inspect(n, func(m ast.Node) bool {
+		switch m := m.(type) {
+		case *ast.FuncDecl:
+			if m != n {
+				return false
+			}
+		case *ast.FuncLit:
+			s, _ := r.typeOf(m).(*types.Signature)
+			r.boolsIntoInterfaces(m.Body, s)
+			return false
+		case *ast.ReturnStmt:
+			if sig != nil && len(m.Results) == sig.Results().Len() {
+				for i, e := range m.Results {
+					if types.IsInterface(sig.Results().At(i).Type()) {
+						r.boolIntoInterface(e)
+					}
+				}
+			}
+		case *ast.ValueSpec:
+			if m.Type != nil {
+				if t := r.typeOf(m.Type); t != nil && types.IsInterface(t) {
+					for _, v := range m.Values {
+						r.boolIntoInterface(v)
+					}
+				}
+			}
+		}
+		return true
+	})
+}
+
+// boolIntoInterface wraps e in a conversion when it is a comparison
+// (bool(...)) or a negation (to its own type: a named bool type keeps it).
+func (r *rewriter) boolIntoInterface(e ast.Expr) {
+	conv := "bool"
+	switch x := ast.Unparen(e).(type) {
+	case *ast.BinaryExpr:
+		switch x.Op {
+		case token.EQL, token.NEQ, token.LSS, token.LEQ, token.GTR, token.GEQ:
+		default:
+			return
+		}
+	case *ast.UnaryExpr:
+		t := r.typeOf(x)
+		if x.Op != token.NOT || t == nil {
+			return
+		}
+		if b, ok := t.(*types.Basic); !ok || b.Kind() != types.UntypedBool {
+			var ok bool
+			if conv, ok = r.typeString(t); !ok {
+				return
+			}
+		}
+	default:
+		return
+	}
+	a, b := r.off(e.Pos()), r.off(e.End())
+	if a < 0 || b < 0 {
+		return
+	}
+	r.add(a, a, conv+"(")
+	r.add(b, b, ")")
 }
 
 // nameParams names unnamed parameters "_": yaegi assigns the arguments

@@ -138,3 +138,43 @@ func TestTypeRedefinition(t *testing.T) {
 		t.Fatal(r.Value)
 	}
 }
+
+// A comparison or negation returned as, or declared into, an interface
+// works (yaegi v0.16.1 panicked: "reflect: call of reflect.Value.SetBool on
+// interface Value"), in functions, closures and session inputs.
+func TestBoolIntoInterface(t *testing.T) {
+	src := `package main
+
+import (
+	"errors"
+	"fmt"
+)
+
+type B bool
+
+func eq(a, b int) any      { return a == b }
+func not(ok bool) any      { return !ok }
+func notB(x B) any         { return !x }
+func pair(a int) (any, error) { return a > 0, nil }
+func isNil(e error) any    { return e == nil }
+
+func main() {
+	a := 1
+	f := func() any { return a != 1 }
+	var v any = a < 2
+	var w any = !(a > 0)
+	p, _ := pair(-1)
+	fmt.Println(eq(1, 1), not(true), notB(false), p, isNil(errors.New("x")), f(), v, w)
+}
+`
+	out, err := runSrc(t, src)
+	if err != nil || out != "true false true false false false true false\n" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+	in, _ := newTest(t)
+	eval(t, in, "a := 1")
+	eval(t, in, "g := func() any { return a == a }")
+	if r := eval(t, in, "g()"); fmt.Sprint(r.Value) != "true" {
+		t.Errorf("session: g() = %v", r.Value)
+	}
+}
