@@ -712,7 +712,9 @@ func (r *rewriter) builtinCall(n *ast.CallExpr, id *ast.Ident) {
 				}
 			}
 			if lit != "" {
-				r.add(r.off(n.Pos()), r.off(n.End()), lit)
+				// Parenthesized: the call may be an operand of a
+				// selector or an index (min(0, 0).M() is not 0.M()).
+				r.add(r.off(n.Pos()), r.off(n.End()), "("+lit+")")
 				return
 			}
 		}
