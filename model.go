@@ -437,7 +437,9 @@ func modulePath(path string) string {
 
 // Module reaches a submodule by a relative path ("mlp.c_fc", "h[0]").
 func (e *Envoy) Module(path string) *Envoy {
-	if strings.Contains(path, "[") {
+	if e.mod.Path == "" {
+		path = modulePath(path) // the model's own envoy: as model.Module
+	} else if strings.Contains(path, "[") {
 		path = strings.TrimPrefix(strings.NewReplacer("[", ".", "]", "").Replace(path), ".")
 	}
 	mod := e.mod.Find(path)

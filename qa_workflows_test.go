@@ -54,6 +54,9 @@ func TestModuleNnsightPaths(t *testing.T) {
 	if got := m.Transformer.Module("h[1].ln_2").Name(); got != "transformer.h.1.ln_2" {
 		t.Errorf(`Transformer.Module("h[1].ln_2") is %q`, got)
 	}
+	if got := m.Module("model").Module("model.transformer.h[0].mlp").Name(); got != "transformer.h.0.mlp" {
+		t.Errorf(`the model's envoy: Module("model.transformer.h[0].mlp") is %q`, got)
+	}
 	err := expectError(t, func() { m.Module("model.transformer.h.7") })
 	if err == nil {
 		t.Error("block 7 of 3 found")
