@@ -124,9 +124,20 @@ func Run(o Options) error {
 		}
 		return in
 	}
-	seed := func(B, T int, layers ...int) func() {
+	// seed: the seed's loss, logits.Sum(). dense gives backward the sum's
+	// gradient as a materialized tensor of ones instead, so the lm_head's
+	// backward runs its full GEMMs as PyTorch does (Linear's backward takes
+	// a shortcut for a Sum's expanded gradient: see BENCHMARKS.md).
+	seed := func(B, T int, dense bool, layers ...int) func() {
 		in := ids(B, T)
+		var ones *rt.Tensor // made at the first run: 823 MB for 32x128
 		return func() {
+			if dense && ones == nil {
+				ones = rt.Full(1, B, T, c.VocabSize)
+				if dev == "cuda" {
+					ones = ones.To("cuda")
+				}
+			}
 			gs := rt.BeginGPUScope() // as a trace does: the pass's device memory is reused by the next
 			defer gs.End()
 			outs := make([]*rt.Tensor, len(layers))
@@ -144,7 +155,13 @@ func Run(o Options) error {
 			for _, o := range outs {
 				o.RegisterHook(func(g *rt.Tensor) *rt.Tensor { grads++; return nil })
 			}
-			if err := logits.Sum().Backward(); err != nil {
+			var err error
+			if dense {
+				err = logits.Backward(rt.BackwardOptions{Grad: ones})
+			} else {
+				err = logits.Sum().Backward()
+			}
+			if err != nil {
 				panic(err)
 			}
 			if grads != len(layers) {
@@ -156,8 +173,8 @@ func Run(o Options) error {
 	// work PyTorch does for the seed (its parameters require grad by
 	// default; nnscope's do not unless SetRequiresGrad(true)), so this is
 	// the like-for-like comparison.
-	seedParams := func(B, T int) func() {
-		run := seed(B, T, c.NLayer-1)
+	seedParams := func(B, T int, dense bool) func() {
+		run := seed(B, T, dense, c.NLayer-1)
 		params := m.Parameters()
 		requireGrad := func(on bool) {
 			for _, p := range params {
@@ -206,12 +223,15 @@ func Run(o Options) error {
 		Bm[i] = float32(i%5) * 0.1
 	}
 	all := []workload{
-		{"seed1", seed(1, 10, c.NLayer-1)},
-		{"seed2", seed(1, 10, 0, c.NLayer-1)},
-		{"seed1-4x64", seed(4, 64, c.NLayer-1)},
-		{"seed1-32x128", seed(32, 128, c.NLayer-1)},
-		{"seed1-params", seedParams(1, 10)},
-		{"seed1-32x128-params", seedParams(32, 128)},
+		{"seed1", seed(1, 10, false, c.NLayer-1)},
+		{"seed2", seed(1, 10, false, 0, c.NLayer-1)},
+		{"seed1-4x64", seed(4, 64, false, c.NLayer-1)},
+		{"seed1-32x128", seed(32, 128, false, c.NLayer-1)},
+		{"seed1-params", seedParams(1, 10, false)},
+		{"seed1-32x128-params", seedParams(32, 128, false)},
+		{"seed1-dense", seed(1, 10, true, c.NLayer-1)},
+		{"seed1-4x64-dense", seed(4, 64, true, c.NLayer-1)},
+		{"seed1-32x128-params-dense", seedParams(32, 128, true)},
 		{"fwd-1x10", fwd(1, 10)},
 		{"fwd-4x64", fwd(4, 64)},
 		{"fwd-1x1024", fwd(1, 1024)},
@@ -221,7 +241,7 @@ func Run(o Options) error {
 		{"gemm-128x768x3072", gemmWorkload(dev, A, Bm, C)},
 	}
 	for _, w := range all {
-		if !selected(o.Only, w.name) || (dev == "cpu" && (w.name == "seed1-32x128" || w.name == "seed1-32x128-params" || w.name == "fwd-1x1024") && len(o.Only) == 0) {
+		if !selected(o.Only, w.name) || (dev == "cpu" && (w.name == "seed1-32x128" || w.name == "seed1-32x128-params" || w.name == "seed1-32x128-params-dense" || w.name == "fwd-1x1024") && len(o.Only) == 0) {
 			continue // the long workloads: ask for them by name on the CPU
 		}
 		if dev == "cuda" && (w.name == "load" || w.name == "trace") {

@@ -251,7 +251,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 // benchWorkloads are bench.Run's workloads, in its order (TestBenchWorkloads
 // checks them against bench/bench.go).
 var benchWorkloads = []string{"seed1", "seed2", "seed1-4x64", "seed1-32x128", "seed1-params", "seed1-32x128-params",
-	"fwd-1x10", "fwd-4x64", "fwd-1x1024", "gen-10+20", "trace", "load", "gemm-128x768x3072"}
+	"seed1-dense", "seed1-4x64-dense", "seed1-32x128-params-dense", "fwd-1x10", "fwd-4x64", "fwd-1x1024", "gen-10+20", "trace", "load", "gemm-128x768x3072"}
 
 // benchNames splits -only's comma-separated list (spaces and empty items
 // are ignored) and checks each name: an unknown one is an error listing

@@ -46,7 +46,7 @@ if [ -n "${NNSCOPE_GPU_SKIP_BENCH:-}" ]; then
 fi
 {
 	timeout 120 "$root/.bin/nnscope" bench -device cuda -repeats 20 || status=1
-	timeout 60 "$root/.bin/nnscope" bench -device cuda -tf32 -repeats 20 -only seed1,seed1-32x128,seed1-32x128-params,gemm-128x768x3072 || status=1
+	timeout 60 "$root/.bin/nnscope" bench -device cuda -tf32 -repeats 20 -only seed1,seed1-32x128,seed1-32x128-params,seed1-32x128-params-dense,gemm-128x768x3072 || status=1
 } >"$OUT/bench.txt" 2>&1
 timeout 120 python3 "$root/.bin/device_baseline.py" >"$OUT/pytorch.txt" 2>&1 || true
 tail -n 5 "$OUT"/*.txt
