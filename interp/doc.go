@@ -21,9 +21,14 @@
 //   - range over an integer (#1701) becomes a 3-clause loop (range
 //     expression evaluated once, typed like the integer); range over an
 //     iterator of package slices or maps ranges over its values collected
-//     first; range over another function is reported as unsupported. When
-//     the type is unknown, yaegi's "nil type" panic is translated into the
-//     same advice.
+//     first; range over another function becomes a call of the iterator
+//     with the body as a function literal (rewrite_rangefunc.go): continue
+//     returns true, break false, and a return of the enclosing function or
+//     a labeled branch out of the loop is recorded and done after the call
+//     (through nested loops too); yield called after the body returned
+//     false, or after the loop, panics as in Go. A defer in the body and a
+//     goto out of it are errors. When the type is unknown, yaegi's "nil
+//     type" panic is translated into advice.
 //   - min and max (#1674) call generic helpers with explicit type arguments
 //     (constant calls are folded); clear calls a host function (maps and
 //     slices).

@@ -123,7 +123,15 @@ func ExitCode(err error) (int, bool) {
 // can point at the script line.
 var panicLineRE = regexp.MustCompile(`^(?:[^\s:]*:)?(\d+):(\d+): panic: .*\(\.\.\.\)\n?$`)
 
-var panicSites sync.Map // goroutine id -> Position
+var panicSites sync.Map // goroutine id -> site
+
+// site is where yaegi reported a panic on a goroutine: the start of the
+// innermost interpreted function's body, and the statement that ran last
+// (on any goroutine) when it did.
+type site struct {
+	pos  Position
+	last int64 // stmts.last
+}
 
 func goid() int64 {
 	var buf [64]byte
@@ -145,7 +153,7 @@ func takeSite(id int64) (Position, bool) {
 	if !ok {
 		return Position{}, false
 	}
-	return v.(Position), true
+	return v.(site).pos, true
 }
 
 type stderrFilter struct {
@@ -158,7 +166,7 @@ func (f stderrFilter) Write(p []byte) (int, error) {
 		col, _ := strconv.Atoi(string(m[2]))
 		id := goid()
 		if _, seen := panicSites.Load(id); !seen {
-			panicSites.Store(id, f.in.userPos(line, col))
+			panicSites.Store(id, site{f.in.userPos(line, col), stmts.last.Load()})
 		}
 		return len(p), nil
 	}
@@ -318,13 +326,17 @@ func RecoveredError(v any) error {
 var stmts struct {
 	mu   sync.Mutex
 	pos  []Position
+	fn   []Position   // the start of the body of the function each is in (Line 0: unknown)
 	last atomic.Int64 // index+1 into pos; 0: none since the last reset
 }
 
-func registerStmt(p Position) int {
+// registerStmt registers a statement at p, in the function whose body
+// starts at fn, and returns its id.
+func registerStmt(p, fn Position) int {
 	stmts.mu.Lock()
 	defer stmts.mu.Unlock()
 	stmts.pos = append(stmts.pos, p)
+	stmts.fn = append(stmts.fn, fn)
 	return len(stmts.pos) - 1
 }
 
@@ -396,20 +408,43 @@ func sitePos(id int64) Position {
 }
 
 // protectOwnSite is Protect for a goroutine running beside others: the
-// process-wide last statement may belong to another goroutine, so the
-// position is the one yaegi reported for this goroutine (the start of the
-// function that panicked).
+// process-wide last statement may belong to another goroutine. yaegi
+// reports, for this goroutine, the start of the function that panicked;
+// the statement that ran last when it did is the one that panicked if it
+// is in that function (else another goroutine ran a statement since, and
+// the function's start is the position).
 func protectOwnSite(fn func()) (err error) {
 	id := goid()
 	panicSites.Delete(id)
 	defer func() {
 		if r := recover(); r != nil {
-			pos, _ := takeSite(id)
+			var pos Position
+			if v, ok := panicSites.LoadAndDelete(id); ok {
+				pos = ownStmt(v.(site))
+			}
 			err = panicError(r, pos)
 		}
 	}()
 	fn()
 	return nil
+}
+
+// ownStmt returns the position of the statement s.last when it is in the
+// function whose body starts at s.pos, else s.pos.
+func ownStmt(s site) Position {
+	if s.last == 0 || s.pos.Line == 0 {
+		return s.pos
+	}
+	stmts.mu.Lock()
+	defer stmts.mu.Unlock()
+	i := s.last - 1
+	if i >= int64(len(stmts.fn)) {
+		return s.pos
+	}
+	if fn := stmts.fn[i]; fn.Line == s.pos.Line && fn.Column == s.pos.Column && fn.Input == s.pos.Input {
+		return stmts.pos[i]
+	}
+	return s.pos
 }
 
 // MaxCallDepth bounds nested calls of interpreted functions (all

@@ -441,9 +441,14 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 		imports[p] = n
 	}
 	rw := &rewriter{src: src, fset: fset, toInput: toInput, info: info, imports: imports,
-		stmtPos: func(off int) int {
+		stmtPos: func(off, fnOff int) int {
 			l, c := lineCol(src, off)
-			return registerStmt(Position{Filename: in.inputName, Line: l, Column: c, Input: in.inputNo})
+			var fn Position
+			if fnOff >= 0 {
+				fl, fc := lineCol(src, fnOff)
+				fn = Position{Filename: in.inputName, Line: fl, Column: fc, Input: in.inputNo}
+			}
+			return registerStmt(Position{Filename: in.inputName, Line: l, Column: c, Input: in.inputNo}, fn)
 		}, rootBody: root, session: true}
 	rw.run(f)
 	for _, off := range rw.varStmts {
@@ -491,7 +496,7 @@ func (in *Interpreter) eval(ctx context.Context, src string) (Result, error) {
 			switch st := st.(type) {
 			case *ast.ForStmt, *ast.RangeStmt, *ast.IfStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt,
 				*ast.SelectStmt, *ast.BlockStmt, *ast.LabeledStmt:
-				if !declaresInBlocks(st) {
+				if !declaresInBlocks(st) && !rw.rfRoot[st] {
 					continue // keep loops without inner declarations cancellable
 				}
 			case *ast.AssignStmt:

@@ -20,6 +20,7 @@ func FuzzRewrite(f *testing.F) {
 		"package main\nfunc main() { switch { case true: for i := 0; i < 2; i++ { defer func() { _ = i }() } } }",
 		"package main\nfunc main() {\nL:\n\tfor {\n\t\tbreak L\n\t}\n}",
 		"package main\nfunc main() { x := undefinedVar + 1; _ = x }",
+		"package main\nfunc seq(yield func(int, string) bool) {}\nfunc f() (int, error) {\nL:\n\tfor i, s := range seq {\n\t\tfor range seq {\n\t\t\tif s == \"\" {\n\t\t\t\tcontinue L\n\t\t\t}\n\t\t\treturn i, nil\n\t\t}\n\t\tbreak\n\t}\n\treturn 0, nil\n}\nfunc main() { var k int; for k = range seq { _ = func() { println(k) } } }",
 		"package main\nfunc f(a int, b ...int) {}\nfunc main() { for i := 0; i < 2; i++ { go f(i, []int{i}...); go func() { println(i) }(); go println(i) } }",
 	} {
 		f.Add(s)

@@ -128,7 +128,8 @@ func New(opts Options) *Interpreter {
 			"Enter": reflect.ValueOf(enterCall), "Leave": reflect.ValueOf(leaveCall),
 			"AssertFail": reflect.ValueOf(assertFail), "AssertFailValue": reflect.ValueOf(assertFailValue),
 			"Shown":     reflect.ValueOf(func(s string) any { return shownText{s} }),
-			"Recovered": reflect.ValueOf(recovered), "Unwrap": reflect.ValueOf(unwrapValue)},
+			"Recovered": reflect.ValueOf(recovered), "Unwrap": reflect.ValueOf(unwrapValue),
+			"RangeDone": reflect.ValueOf(rangeDone)},
 	})
 	return in
 }
@@ -156,6 +157,16 @@ func assertFail(have, iface, missing string) {
 		panic(&assertError{"interface conversion: interface is nil, not " + iface})
 	}
 	panic(&assertError{"interface conversion: " + have + " is not " + iface + ": missing method " + missing})
+}
+
+// rangeDone panics as Go does when an iterator calls its yield function
+// after the loop body returned false (state 1) or after the loop ended
+// (state 2); see rewriter.rangeFuncs.
+func rangeDone(state int) {
+	if state == 1 {
+		panic(&runtimeError{"runtime error: range function continued iteration after function for loop body returned false"})
+	}
+	panic(&runtimeError{"runtime error: range function continued iteration after whole loop exit"})
 }
 
 // shownText is what fmt gets for a value of a script type with a String or
@@ -488,9 +499,14 @@ func (in *Interpreter) prepareFile(path, src string) (text string, m *srcMap, te
 		toInput: func(p token.Pos) int { return tf.Offset(p) },
 		info:    info,
 		imports: fileImports(f),
-		stmtPos: func(off int) int {
+		stmtPos: func(off, fnOff int) int {
 			l, c := lineCol(src, off)
-			return registerStmt(Position{Filename: path, Line: l, Column: c})
+			var fn Position
+			if fnOff >= 0 {
+				fl, fc := lineCol(src, fnOff)
+				fn = Position{Filename: path, Line: fl, Column: fc}
+			}
+			return registerStmt(Position{Filename: path, Line: l, Column: c}, fn)
 		},
 	}
 	rw.run(f)

@@ -212,9 +212,10 @@ func TestTrapRangeInt(t *testing.T) {
 	if err != nil || out != "0 1 2 xx01" {
 		t.Fatalf("out %q err %v", out, err)
 	}
-	_, err = runSrc(t, "package main\nfunc main() {\n\tf := func(yield func(int) bool) {}\n\tfor x := range f { _ = x }\n}\n")
-	if err == nil || !strings.Contains(err.Error(), "range over function is not supported by the interpreter") || !strings.HasPrefix(err.Error(), "script.go:4:17") {
-		t.Fatalf("err %v", err)
+	// Range over a function: see TestRangeFunc.
+	out, err = runSrc(t, "package main\nfunc main() {\n\tf := func(yield func(int) bool) { yield(7) }\n\tfor x := range f { print(x) }\n}\n")
+	if err != nil {
+		t.Fatalf("out %q err %v", out, err)
 	}
 	in, _ := newTest(t)
 	eval(t, in, "n := 4; s := 0")
@@ -324,11 +325,16 @@ func TestTrapHostGoroutinePanic(t *testing.T) {
 // Trap f: input that panics yaegi's compiler returns an error.
 func TestTrapCompilePanic(t *testing.T) {
 	in, _ := newTest(t)
-	eval(t, in, "var f = func(yield func(int) bool) {}")
-	_, err := in.Eval(context.Background(), "for x := range f { _ = x }")
+	// Range over a type parameter's function (not rewritten: its type
+	// is not a signature) panics in yaegi's compiler.
+	_, err := in.Eval(context.Background(), "func F[S ~func(func(int) bool)](s S) { for x := range s { _ = x } }")
+	if err == nil {
+		_, err = in.Eval(context.Background(), "F(func(yield func(int) bool) {})")
+	}
 	if err == nil {
 		t.Fatal("no error")
 	}
+	t.Log(err)
 	eval(t, in, "ok := 1")
 }
 

@@ -104,9 +104,15 @@ type rewriter struct {
 	tmpCount int
 	cur      *lvFunc // function being walked by the loop-variable pass
 
-	// stmtPos registers the input offset of a statement and returns its
-	// id for _nnsrt.At (nil: no statement positions).
-	stmtPos func(off int) int
+	// stmtPos registers the input offset of a statement, and that of the
+	// start of the body of the function it is in (-1: none), and returns
+	// its id for _nnsrt.At (nil: no statement positions).
+	stmtPos func(off, fnOff int) int
+	// fnOff is the input offset after the opening brace of the body of
+	// the function being walked, or for a range-over-function loop's body
+	// the end of its range expression: where yaegi reports a panic in the
+	// function (see protectOwnSite).
+	fnOff int
 	// rootBody is the body of Eval's wrapper function: the input's
 	// top-level statements, which yaegi runs in the session's global
 	// frame. rootIDs collects the ids of the statement markers there
@@ -114,6 +120,11 @@ type rewriter struct {
 	rootBody *ast.BlockStmt
 	inRoot   bool
 	rootIDs  []int
+	// rfRoot: the top-level statements of a session input that hold a
+	// range-over-function loop (run inside a closure, see Eval);
+	// rfRootStmt: the one being walked.
+	rfRoot     map[ast.Stmt]bool
+	rfRootStmt ast.Stmt
 
 	// Computed once per input: every interface assertion and every
 	// interface-typed fmt operand asks for them.
@@ -179,7 +190,10 @@ func (r *rewriter) typeString(t types.Type) (string, bool) {
 
 // run walks the file and collects edits.
 func (r *rewriter) run(f *ast.File) {
-	// Last: its insertions at an operand's start must follow the
+	// Last, the range-over-function loops: the text ending a return in
+	// their bodies must follow every other insertion at its end.
+	defer r.rangeFuncs(f)
+	// Then: its insertions at an operand's start must follow the
 	// statement markers at the same offset.
 	defer r.assertions(f)
 	r.argLits = map[*ast.FuncLit]bool{}
@@ -361,9 +375,8 @@ func (r *rewriter) rangeStmt(n *ast.RangeStmt) {
 	}
 	switch u := t.Underlying().(type) {
 	case *types.Signature:
-		if !r.rangeStdIterator(n, u) {
-			r.errorf(n.X.Pos(), "range over function is not supported by the interpreter: call the iterator with an explicit yield function instead")
-		}
+		// Other functions: see rangeFuncs.
+		r.rangeStdIterator(n, u)
 	case *types.Basic:
 		if u.Info()&types.IsInteger == 0 {
 			return
@@ -399,32 +412,9 @@ func (r *rewriter) rangeStmt(n *ast.RangeStmt) {
 //	for k := range maps.Keys(m) {     ->  for _, k := range _nns_seq[K](maps.Keys(m)) {
 //	for i, v := range slices.All(s) {  ->  for _, _nns_pN := range _nns_seq2[int, V](slices.All(s)) { i, v := _nns_pN.k, _nns_pN.v;
 func (r *rewriter) rangeStdIterator(n *ast.RangeStmt, sig *types.Signature) bool {
-	call, ok := n.X.(*ast.CallExpr)
+	targs, ok := r.stdIteratorTypes(n, sig)
 	if !ok {
 		return false
-	}
-	sel, ok := call.Fun.(*ast.SelectorExpr)
-	if !ok {
-		return false
-	}
-	fn, ok := r.info.Uses[sel.Sel].(*types.Func)
-	if !ok || fn.Pkg() == nil || (fn.Pkg().Path() != "slices" && fn.Pkg().Path() != "maps") {
-		return false
-	}
-	if sig.Params().Len() != 1 || sig.Results().Len() != 0 {
-		return false
-	}
-	yield, ok := sig.Params().At(0).Type().Underlying().(*types.Signature)
-	if !ok || yield.Params().Len() < 1 || yield.Params().Len() > 2 {
-		return false
-	}
-	var targs []string
-	for i := 0; i < yield.Params().Len(); i++ {
-		s, ok := r.typeString(yield.Params().At(i).Type())
-		if !ok {
-			return false
-		}
-		targs = append(targs, s)
 	}
 	r.usesMin = true // the helpers live with _nns_min
 	x0, x1 := r.off(n.X.Pos()), r.off(n.X.End())
@@ -466,6 +456,39 @@ func (r *rewriter) rangeStdIterator(n *ast.RangeStmt, sig *types.Signature) bool
 		r.add(b, b, " "+strings.Join(lhs, ", ")+" "+tok+" "+strings.Join(rhs, ", ")+";")
 	}
 	return true
+}
+
+// stdIteratorTypes reports whether n ranges over an iterator that a
+// function of package slices or maps returns, and the types of its values.
+func (r *rewriter) stdIteratorTypes(n *ast.RangeStmt, sig *types.Signature) ([]string, bool) {
+	call, ok := n.X.(*ast.CallExpr)
+	if !ok || r.info == nil {
+		return nil, false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return nil, false
+	}
+	fn, ok := r.info.Uses[sel.Sel].(*types.Func)
+	if !ok || fn.Pkg() == nil || (fn.Pkg().Path() != "slices" && fn.Pkg().Path() != "maps") {
+		return nil, false
+	}
+	if sig.Params().Len() != 1 || sig.Results().Len() != 0 {
+		return nil, false
+	}
+	yield, ok := sig.Params().At(0).Type().Underlying().(*types.Signature)
+	if !ok || yield.Params().Len() < 1 || yield.Params().Len() > 2 {
+		return nil, false
+	}
+	var targs []string
+	for i := 0; i < yield.Params().Len(); i++ {
+		s, ok := r.typeString(yield.Params().At(i).Type())
+		if !ok {
+			return nil, false
+		}
+		targs = append(targs, s)
+	}
+	return targs, true
 }
 
 // ---- builtins min, max, clear (#1674) and inferred generic calls (#1610) ----
@@ -775,9 +798,13 @@ func (lf *lvFunc) lookup(name string) (inLoop, found bool) {
 }
 
 func (r *rewriter) fn(typ *ast.FuncType, recv *ast.FieldList, body *ast.BlockStmt) {
-	savedRoot := r.inRoot
+	savedRoot, savedFn := r.inRoot, r.fnOff
 	r.inRoot = body != nil && body == r.rootBody
-	defer func() { r.inRoot = savedRoot }()
+	r.fnOff = -1
+	if o := r.off(body.Lbrace); o >= 0 {
+		r.fnOff = o + 1
+	}
+	defer func() { r.inRoot, r.fnOff = savedRoot, savedFn }()
 	saved := r.cur
 	r.cur = &lvFunc{}
 	r.cur.push()
@@ -834,7 +861,7 @@ func (r *rewriter) markStmt(s ast.Stmt) {
 
 // markID registers a statement marker at input offset off.
 func (r *rewriter) markID(off int) int {
-	id := r.stmtPos(off)
+	id := r.stmtPos(off, r.fnOff)
 	if r.inRoot {
 		r.rootIDs = append(r.rootIDs, id)
 	}
@@ -924,8 +951,15 @@ func (r *rewriter) stmt(s ast.Stmt) {
 			r.expr(s.Key)
 			r.expr(s.Value)
 		}
+		savedFn := r.fnOff
+		if r.rangesOverFunc(s) {
+			// The body runs as a function, whose first statement (the
+			// rewrite's) maps to the range expression's end (see rfEmit).
+			r.fnOff = r.off(s.X.End())
+		}
 		r.markEmptyLoop(s, s.Body)
 		r.block(s.Body.List)
+		r.fnOff = savedFn
 		lf.loopDepth--
 		lf.pop()
 	case *ast.IfStmt:
