@@ -64,6 +64,10 @@ func kernelInstall(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *user && (*prefix != "" || *sysPrefix) {
+		// As jupyter_client: the user's data dir and a prefix are two places.
+		return errors.New("kernel install: --user and --prefix (or --sys-prefix) both name where to install: give one")
+	}
 	if *sysPrefix {
 		if *prefix != "" {
 			return errors.New("kernel install: --sys-prefix and --prefix both name where to install: give one")

@@ -111,6 +111,8 @@ func TestKernelInstallErrors(t *testing.T) {
 		{[]string{"--user", "--name", ""}, "--name is empty"},
 		{[]string{"--sys-prefix"}, "no virtualenv or conda env is active"},
 		{[]string{"--sys-prefix", "--prefix", data}, "--sys-prefix and --prefix"},
+		{[]string{"--user", "--prefix", data}, "--user and --prefix"},
+		{[]string{"--user", "--sys-prefix"}, "--user and --prefix"},
 		{[]string{"--user", "extra"}, `unexpected argument "extra"`},
 	} {
 		_, _, err := runCLI(t, append([]string{"kernel", "install"}, c.args...)...)
