@@ -14,6 +14,7 @@ import (
 	"math/rand"
 	"os"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,8 +87,30 @@ type workload struct {
 	run  func() // one timed run
 }
 
+// Workloads are Run's workloads, in the order it runs them.
+var Workloads = []string{"seed1", "seed2", "seed1-4x64", "seed1-32x128", "seed1-params", "seed1-32x128-params",
+	"seed1-dense", "seed1-4x64-dense", "seed1-32x128-params-dense", "fwd-1x10", "fwd-4x64", "fwd-1x1024",
+	"gen-10+20", "trace", "load", "gemm-128x768x3072"}
+
+// longOnCPU are the workloads the CPU runs only when asked by name.
+var longOnCPU = []string{"seed1-32x128", "seed1-32x128-params", "seed1-32x128-params-dense", "fwd-1x1024"}
+
+// CheckNames reports a name in only that is not a workload, with the list
+// (before Run builds the model: -only with a typo benchmarked nothing).
+func CheckNames(only []string) error {
+	for _, n := range only {
+		if !slices.Contains(Workloads, n) {
+			return fmt.Errorf("no workload %q (the workloads are %s)", n, strings.Join(Workloads, ", "))
+		}
+	}
+	return nil
+}
+
 // Run builds GPT-2 124M and times every workload.
 func Run(o Options) error {
+	if err := CheckNames(o.Only); err != nil {
+		return err
+	}
 	if o.Repeats <= 0 {
 		o.Repeats = 10
 	}
@@ -222,26 +245,34 @@ func Run(o Options) error {
 	for i := range Bm {
 		Bm[i] = float32(i%5) * 0.1
 	}
-	all := []workload{
-		{"seed1", seed(1, 10, false, c.NLayer-1)},
-		{"seed2", seed(1, 10, false, 0, c.NLayer-1)},
-		{"seed1-4x64", seed(4, 64, false, c.NLayer-1)},
-		{"seed1-32x128", seed(32, 128, false, c.NLayer-1)},
-		{"seed1-params", seedParams(1, 10, false)},
-		{"seed1-32x128-params", seedParams(32, 128, false)},
-		{"seed1-dense", seed(1, 10, true, c.NLayer-1)},
-		{"seed1-4x64-dense", seed(4, 64, true, c.NLayer-1)},
-		{"seed1-32x128-params-dense", seedParams(32, 128, true)},
-		{"fwd-1x10", fwd(1, 10)},
-		{"fwd-4x64", fwd(4, 64)},
-		{"fwd-1x1024", fwd(1, 1024)},
-		{"gen-10+20", gen(10, 20)},
-		{"trace", nil},
-		{"load", nil},
-		{"gemm-128x768x3072", gemmWorkload(dev, A, Bm, C)},
+	runs := map[string]func(){ // "trace" and "load" print their own lines
+		"seed1":                     seed(1, 10, false, c.NLayer-1),
+		"seed2":                     seed(1, 10, false, 0, c.NLayer-1),
+		"seed1-4x64":                seed(4, 64, false, c.NLayer-1),
+		"seed1-32x128":              seed(32, 128, false, c.NLayer-1),
+		"seed1-params":              seedParams(1, 10, false),
+		"seed1-32x128-params":       seedParams(32, 128, false),
+		"seed1-dense":               seed(1, 10, true, c.NLayer-1),
+		"seed1-4x64-dense":          seed(4, 64, true, c.NLayer-1),
+		"seed1-32x128-params-dense": seedParams(32, 128, true),
+		"fwd-1x10":                  fwd(1, 10),
+		"fwd-4x64":                  fwd(4, 64),
+		"fwd-1x1024":                fwd(1, 1024),
+		"gen-10+20":                 gen(10, 20),
+		"gemm-128x768x3072":         gemmWorkload(dev, A, Bm, C),
+	}
+	if len(runs)+2 != len(Workloads) {
+		panic("bench: Workloads and Run's workloads differ")
+	}
+	all := make([]workload, len(Workloads))
+	for i, name := range Workloads {
+		all[i] = workload{name, runs[name]}
+		if all[i].run == nil && name != "trace" && name != "load" {
+			panic("bench: no workload " + name)
+		}
 	}
 	for _, w := range all {
-		if !selected(o.Only, w.name) || (dev == "cpu" && (w.name == "seed1-32x128" || w.name == "seed1-32x128-params" || w.name == "seed1-32x128-params-dense" || w.name == "fwd-1x1024") && len(o.Only) == 0) {
+		if !selected(o.Only, w.name) || (dev == "cpu" && slices.Contains(longOnCPU, w.name) && len(o.Only) == 0) {
 			continue // the long workloads: ask for them by name on the CPU
 		}
 		if dev == "cuda" && (w.name == "load" || w.name == "trace") {

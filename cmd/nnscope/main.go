@@ -248,11 +248,6 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	return bench.Run(bench.Options{Only: names, Repeats: *repeats, Out: stdout, Device: *device, TF32: *tf32})
 }
 
-// benchWorkloads are bench.Run's workloads, in its order (TestBenchWorkloads
-// checks them against bench/bench.go).
-var benchWorkloads = []string{"seed1", "seed2", "seed1-4x64", "seed1-32x128", "seed1-params", "seed1-32x128-params",
-	"seed1-dense", "seed1-4x64-dense", "seed1-32x128-params-dense", "fwd-1x10", "fwd-4x64", "fwd-1x1024", "gen-10+20", "trace", "load", "gemm-128x768x3072"}
-
 // benchNames splits -only's comma-separated list (spaces and empty items
 // are ignored) and checks each name: an unknown one is an error listing
 // the workloads, not a run that silently benchmarks nothing.
@@ -263,10 +258,10 @@ func benchNames(only string) ([]string, error) {
 		if n == "" {
 			continue
 		}
-		if !slices.Contains(benchWorkloads, n) {
-			return nil, fmt.Errorf("bench -only: no workload %q (the workloads are %s)", n, strings.Join(benchWorkloads, ", "))
-		}
 		names = append(names, n)
+	}
+	if err := bench.CheckNames(names); err != nil {
+		return nil, fmt.Errorf("bench -only: %w", err)
 	}
 	return names, nil
 }
