@@ -222,12 +222,7 @@ func linearBackwardSameRows(c []float32, x, xc, wx *Tensor, wT bool, ldw int, ha
 		gs[0] = gx
 	}
 	if needs[1] {
-		ones := make([]float32, rows)
-		for i := range ones {
-			ones[i] = 1
-		}
-		s := make([]float32, in)
-		sgemm(false, false, 1, in, rows, 1, ones, rows, xc.raw(), in, 0, s, in)
+		s := sumTo(xc.Reshape(rows, in).Detach(), []int{in}).raw()
 		if wT { // in w's own layout, as the general case
 			gwT := newEmpty(outF, in)
 			sgemm(false, false, outF, in, 1, 1, c, 1, s, in, 0, gwT.raw(), in)
