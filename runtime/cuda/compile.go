@@ -93,8 +93,8 @@ func (n *nvrtcAPI) versionString() string {
 	return fmt.Sprintf("%d.%d", v[0], v[1])
 }
 
-// supportedArchs returns the architectures this NVRTC compiles for,
-// ascending, as major*10+minor (sm_90 is 90, sm_120 is 120), or nil when
+// supportedArchs returns the architectures this NVRTC compiles for, in
+// its order (ascending, NVRTC says), as major*10+minor (sm_90 is 90, sm_120 is 120), or nil when
 // it cannot say.
 func (n *nvrtcAPI) supportedArchs() []int {
 	if n.numArchs == 0 || n.archs == 0 {
@@ -116,7 +116,6 @@ func (n *nvrtcAPI) supportedArchs() []int {
 	for i, a := range list {
 		archs[i] = int(a)
 	}
-	slices.Sort(archs)
 	return archs
 }
 

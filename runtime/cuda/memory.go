@@ -184,7 +184,7 @@ func (d *Device) Free(b Buffer) error {
 			return err
 		}
 		defer d.exit()
-		return d.freePoisonedLocked(b.base)
+		return d.freeLocked(b.base)
 	}
 	// Back to the cache: no driver call, so no context needed.
 	if err := d.lock(); err != nil {
@@ -192,6 +192,15 @@ func (d *Device) Free(b Buffer) error {
 	}
 	defer d.mu.Unlock()
 	return d.alloc.put(b.base)
+}
+
+// freeLocked returns the block at base to the cache, through the poison
+// checks in poison mode (the device entered: they call the driver).
+func (d *Device) freeLocked(base uint64) error {
+	if poison {
+		return d.freePoisonedLocked(base)
+	}
+	return d.alloc.put(base)
 }
 
 // Stats returns the caching allocator's counters.

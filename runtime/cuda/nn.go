@@ -249,7 +249,7 @@ func (d *Device) CrossEntropy(loss, lse, logits, targets Buffer, N, V int) error
 	}
 	// Freed right after the launches: later work on the stream that reuses
 	// the block runs after them.
-	defer d.alloc.put(rowLoss.base)
+	defer d.freeLocked(rowLoss.base)
 	if err := d.launch("ce_fwd", dim3{x: rowGrid(N)}, dim3{x: rowBlock(V)}, 0, rowLoss, lse, logits, targets, N, V); err != nil {
 		return err
 	}

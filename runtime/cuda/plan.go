@@ -184,6 +184,12 @@ func coalesce(shape []int, strides ...[]int) ([]int, [][]int) {
 // fn gets each operand's element offset for that index and the inner
 // shape and strides. A rank up to MaxRank is one call with zero offsets.
 func eachLaunch(sh []int, st [][]int, fn func(offs, sh []int, st [][]int) error) error {
+	if len(sh) <= MaxRank { // one launch, with the strides as they are
+		var zero [4]int
+		if len(st) <= len(zero) {
+			return fn(zero[:len(st)], sh, st)
+		}
+	}
 	outer := max(0, len(sh)-MaxRank)
 	offs := make([]int, len(st))
 	inner := make([][]int, len(st))
