@@ -385,8 +385,8 @@ func (m *Model) rawRows(input any) [][]int {
 			return [][]int{ids}
 		}
 		rows := make([][]int, t.Shape()[0])
+		n := t.Shape()[1]
 		for i := range rows {
-			n := t.Shape()[1]
 			rows[i] = ids[i*n : (i+1)*n : (i+1)*n]
 		}
 		return rows
@@ -422,6 +422,9 @@ func (e *Envoy) Children() []*Envoy {
 	return out
 }
 
+// brackets turns nnsight's "h[0]" into our "h.0".
+var brackets = strings.NewReplacer("[", ".", "]", "")
+
 // modulePath turns nnsight's spellings of a module path into ours:
 // without its "model." prefix, and "h[0]" as "h.0".
 func modulePath(path string) string {
@@ -430,7 +433,7 @@ func modulePath(path string) string {
 	}
 	path = strings.TrimPrefix(path, "model.")
 	if strings.Contains(path, "[") {
-		path = strings.NewReplacer("[", ".", "]", "").Replace(path)
+		path = brackets.Replace(path)
 	}
 	return path
 }
@@ -440,7 +443,7 @@ func (e *Envoy) Module(path string) *Envoy {
 	if e.mod.Path == "" {
 		path = modulePath(path) // the model's own envoy: as model.Module
 	} else if strings.Contains(path, "[") {
-		path = strings.TrimPrefix(strings.NewReplacer("[", ".", "]", "").Replace(path), ".")
+		path = strings.TrimPrefix(brackets.Replace(path), ".")
 	}
 	mod := e.mod.Find(path)
 	if mod == nil {

@@ -56,10 +56,7 @@ func moduleHint(base *rt.Module, path string, cache bool) string {
 			}
 			return ""
 		}
-		method := "Output"
-		if strings.HasPrefix(parts[n], "input") {
-			method = "Input"
-		}
+		method := accessor(parts[n])
 		for i, f := range found {
 			if base.Path != "" {
 				f = base.Path + "." + f
@@ -75,6 +72,14 @@ func isOutputWord(s string) bool {
 	return s == "output" || s == "outputs" || s == "input" || s == "inputs"
 }
 
+// accessor is the Envoy method for an isOutputWord: Output or Input.
+func accessor(word string) string {
+	if strings.HasPrefix(word, "input") {
+		return "Input"
+	}
+	return "Output"
+}
+
 // notAModuleHint answers a last path element that names something a
 // module has but is not a module: nnsight's .output and .input, or a
 // parameter.
@@ -84,10 +89,7 @@ func notAModuleHint(mod *rt.Module, part string, cache bool) string {
 		name = "the model"
 	}
 	if isOutputWord(part) {
-		method := "Output"
-		if strings.HasPrefix(part, "input") {
-			method = "Input"
-		}
+		method := accessor(part)
 		if cache {
 			if method == "Input" {
 				return ": the cache holds module outputs only (read an input with .Input() inside the trace)"

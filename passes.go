@@ -1,9 +1,6 @@
 package nnscope
 
-import (
-	"runtime"
-	"sync"
-)
+import "sync"
 
 // One pass at a time. A trace, a generation and a backward pass share
 // process-wide state (the running body, the model's buffers), so, as in
@@ -18,26 +15,6 @@ var passes struct {
 	sync.Mutex
 	depth  int             // passes running now, nested ones included
 	bodies map[uintptr]int // goroutines running a body now (goroutineID)
-}
-
-// goid returns the calling goroutine's id, read from the first line of its
-// stack trace ("goroutine 123 [running]:"): goroutineID where there is no
-// cheaper way.
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	const prefix = "goroutine "
-	if len(b) < len(prefix) {
-		return 0
-	}
-	var id uint64
-	for _, c := range b[len(prefix):] {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
 }
 
 // beginPass registers a trace, generation or backward pass (what names it
