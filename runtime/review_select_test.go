@@ -43,21 +43,8 @@ func TestReviewTopKIndicesEdited(t *testing.T) {
 				}()
 				err = values.Sum().Backward()
 			}()
-			if err != nil {
-				if !strings.Contains(err.Error(), "topk") || !strings.Contains(err.Error(), "modified in place") {
-					t.Errorf("%s, %s: error %q does not say topk's saved value was modified in place", device, edit.name, err)
-				}
-				continue
-			}
-			// No error: only where the indices are a copy the backward
-			// does not read (the emulator runs TopK on the host), and then
-			// the gradient is at the positions TopK picked.
-			got := x.Grad().Data()
-			want := []float32{0, 1, 0, 1, 1, 0, 1, 0}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("%s, %s: no error, and the gradient is %v, want %v", device, edit.name, got, want)
-				}
+			if err == nil || !strings.Contains(err.Error(), "topk") || !strings.Contains(err.Error(), "modified in place") {
+				t.Errorf("%s, %s: error %v does not say topk's saved value was modified in place", device, edit.name, err)
 			}
 		}
 	}
