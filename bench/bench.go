@@ -87,20 +87,20 @@ type workload struct {
 	run  func() // one timed run
 }
 
-// Workloads are Run's workloads, in the order it runs them.
-var Workloads = []string{"seed1", "seed2", "seed1-4x64", "seed1-32x128", "seed1-params", "seed1-32x128-params",
+// workloadNames are Run's workloads, in the order it runs them.
+var workloadNames = []string{"seed1", "seed2", "seed1-4x64", "seed1-32x128", "seed1-params", "seed1-32x128-params",
 	"seed1-dense", "seed1-4x64-dense", "seed1-32x128-params-dense", "fwd-1x10", "fwd-4x64", "fwd-1x1024",
 	"gen-10+20", "trace", "load", "gemm-128x768x3072"}
 
 // longOnCPU are the workloads the CPU runs only when asked by name.
 var longOnCPU = []string{"seed1-32x128", "seed1-32x128-params", "seed1-32x128-params-dense", "fwd-1x1024"}
 
-// CheckNames reports a name in only that is not a workload, with the list
+// checkNames reports a name in only that is not a workload, with the list
 // (before Run builds the model: -only with a typo benchmarked nothing).
-func CheckNames(only []string) error {
+func checkNames(only []string) error {
 	for _, n := range only {
-		if !slices.Contains(Workloads, n) {
-			return fmt.Errorf("no workload %q (the workloads are %s)", n, strings.Join(Workloads, ", "))
+		if !slices.Contains(workloadNames, n) {
+			return fmt.Errorf("bench -only: no workload %q (the workloads are %s)", n, strings.Join(workloadNames, ", "))
 		}
 	}
 	return nil
@@ -108,7 +108,7 @@ func CheckNames(only []string) error {
 
 // Run builds GPT-2 124M and times every workload.
 func Run(o Options) error {
-	if err := CheckNames(o.Only); err != nil {
+	if err := checkNames(o.Only); err != nil {
 		return err
 	}
 	if o.Repeats <= 0 {
@@ -261,17 +261,11 @@ func Run(o Options) error {
 		"gen-10+20":                 gen(10, 20),
 		"gemm-128x768x3072":         gemmWorkload(dev, A, Bm, C),
 	}
-	if len(runs)+2 != len(Workloads) {
-		panic("bench: Workloads and Run's workloads differ")
-	}
-	all := make([]workload, len(Workloads))
-	for i, name := range Workloads {
-		all[i] = workload{name, runs[name]}
-		if all[i].run == nil && name != "trace" && name != "load" {
+	for _, name := range workloadNames {
+		w := workload{name, runs[name]}
+		if w.run == nil && name != "trace" && name != "load" {
 			panic("bench: no workload " + name)
 		}
-	}
-	for _, w := range all {
 		if !selected(o.Only, w.name) || (dev == "cpu" && slices.Contains(longOnCPU, w.name) && len(o.Only) == 0) {
 			continue // the long workloads: ask for them by name on the CPU
 		}
