@@ -270,16 +270,16 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	if c.ModelType != "" && c.ModelType != "gpt2" {
 		return Config{}, &ConfigError{File: name, Key: "model_type", Msg: fmt.Sprintf("%q is not a GPT-2 model (nnscope runs GPT-2 and its derivatives, model_type \"gpt2\")", c.ModelType)}
 	}
-	for _, kv := range []struct {
-		k   string
-		v   int
-		max int
-	}{{"vocab_size", c.VocabSize, MaxDim}, {"n_positions", c.NPositions, MaxDim}, {"n_embd", c.NEmbd, MaxDim}, {"n_layer", c.NLayer, MaxLayers}, {"n_head", c.NHead, MaxDim}} {
-		if kv.v <= 0 { // defaults are positive: the file set this
-			return Config{}, &ConfigError{File: name, Key: key(kv.k), Msg: fmt.Sprintf("must be positive, got %d", kv.v)}
+	for _, k := range shapeKeys {
+		v, limit := *c.shapeField(k), MaxDim
+		if k == "n_layer" {
+			limit = MaxLayers
 		}
-		if kv.v > kv.max {
-			return Config{}, &ConfigError{File: name, Key: key(kv.k), Msg: fmt.Sprintf("%d is larger than any GPT-2 (limit %d): corrupt config?", kv.v, kv.max)}
+		if v <= 0 { // defaults are positive: the file set this
+			return Config{}, &ConfigError{File: name, Key: key(k), Msg: fmt.Sprintf("must be positive, got %d", v)}
+		}
+		if v > limit {
+			return Config{}, &ConfigError{File: name, Key: key(k), Msg: fmt.Sprintf("%d is larger than any GPT-2 (limit %d): corrupt config?", v, limit)}
 		}
 	}
 	if c.NInner != nil && (*c.NInner <= 0 || *c.NInner > MaxDim) {
@@ -292,9 +292,7 @@ func ParseConfig(name string, data []byte) (Config, error) {
 		// One of the two may be GPT2Config's default: the error says so
 		// and names the key the file lacks.
 		k := key("n_head")
-		if c.defaultedKey("n_head") {
-			k = "n_head"
-		} else if c.defaultedKey("n_embd") {
+		if c.defaultedKey("n_embd") {
 			k = "n_embd"
 		}
 		return Config{}, &ConfigError{File: name, Key: k, Msg: fmt.Sprintf("%s %d%s is not divisible by %s %d%s", key("n_embd"), c.NEmbd, c.unset("n_embd"), key("n_head"), c.NHead, c.unset("n_head"))}

@@ -83,7 +83,7 @@ func noWeightsError(idOrPath string, orig error) error {
 	var me *hub.MissingError
 	if errors.As(orig, &me) && me.Dir != "" {
 		// A cached snapshot (offline) with weights in another format.
-		if f := otherWeightFile(me.Dir); f != "" && !isDir(idOrPath) {
+		if f := otherWeightFile(me.Dir); f != "" {
 			// Downloading would not help: say what would.
 			return &hub.MissingError{Files: me.Files, Kind: me.Kind, Dir: me.Dir, Msg: fmt.Sprintf(
 				"hub: model %q: the cached snapshot %s has %s but no model.safetensors (nor a sharded %s), and nnscope reads only safetensors weights: convert them in Python with "+

@@ -66,7 +66,7 @@ func shapeMismatch(c Config, ws namedShape, got []int) string {
 			continue
 		}
 		told = append(told, k)
-		msg += fmt.Sprintf("; config.json does not set %s, so it is Hugging Face's default %d: set it to the weights' value", k, *c.shapeField(k))
+		msg += "; " + c.says(k, *c.shapeField(k)) + ": set it to the weights' value"
 	}
 	return msg
 }
