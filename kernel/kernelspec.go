@@ -36,30 +36,32 @@ type KernelSpec struct {
 	Metadata      map[string]any    `json:"metadata,omitempty"`
 }
 
-// KernelSpecDir returns the directory Jupyter reads the nnscope kernelspec from, computed like
-// `jupyter kernelspec install` does: with a prefix, PREFIX/share/jupyter/kernels/nnscope; for
-// the user, the Jupyter data dir ($JUPYTER_DATA_DIR, else $XDG_DATA_HOME/jupyter, else
-// ~/.local/share/jupyter; ~/Library/Jupyter on macOS, %APPDATA%\jupyter on Windows) plus
-// kernels/nnscope; otherwise the system dir /usr/local/share/jupyter/kernels/nnscope
-// (%PROGRAMDATA%\jupyter\kernels\nnscope on Windows). prefix wins over user.
-func KernelSpecDir(user bool, prefix string) (string, error) {
+// KernelSpecDir returns the directory Jupyter reads the kernelspec named
+// name (its id, KernelName by default) from, computed like `jupyter
+// kernelspec install` does: with a prefix, PREFIX/share/jupyter/kernels/NAME;
+// for the user, the Jupyter data dir ($JUPYTER_DATA_DIR, else
+// $XDG_DATA_HOME/jupyter, else ~/.local/share/jupyter; ~/Library/Jupyter on
+// macOS, %APPDATA%\jupyter on Windows) plus kernels/NAME; otherwise the
+// system dir /usr/local/share/jupyter/kernels/NAME
+// (%PROGRAMDATA%\jupyter\kernels\NAME on Windows). prefix wins over user.
+func KernelSpecDir(name string, user bool, prefix string) (string, error) {
 	switch {
 	case prefix != "":
-		return filepath.Join(prefix, "share", "jupyter", "kernels", KernelName), nil
+		return filepath.Join(prefix, "share", "jupyter", "kernels", name), nil
 	case user:
 		d, err := jupyterDataDir()
 		if err != nil {
 			return "", err
 		}
-		return filepath.Join(d, "kernels", KernelName), nil
+		return filepath.Join(d, "kernels", name), nil
 	case runtime.GOOS == "windows":
 		pd := os.Getenv("PROGRAMDATA")
 		if pd == "" {
 			return "", errors.New("kernel: PROGRAMDATA is not set")
 		}
-		return filepath.Join(pd, "jupyter", "kernels", KernelName), nil
+		return filepath.Join(pd, "jupyter", "kernels", name), nil
 	default:
-		return filepath.Join("/usr/local/share/jupyter/kernels", KernelName), nil
+		return filepath.Join("/usr/local/share/jupyter/kernels", name), nil
 	}
 }
 

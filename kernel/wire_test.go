@@ -240,17 +240,17 @@ func TestKernelSpec(t *testing.T) {
 		{true, "/opt/venv", "/opt/venv/share/jupyter/kernels/nnscope"},
 		{false, "", "/usr/local/share/jupyter/kernels/nnscope"},
 	} {
-		got, err := KernelSpecDir(c.user, c.prefix)
+		got, err := KernelSpecDir(KernelName, c.user, c.prefix)
 		if err != nil || got != c.want {
 			t.Errorf("KernelSpecDir(%v, %q) = %q, %v; want %q", c.user, c.prefix, got, err, c.want)
 		}
 	}
 	t.Setenv("XDG_DATA_HOME", "/xdg")
-	if got, _ := KernelSpecDir(true, ""); got != "/xdg/jupyter/kernels/nnscope" {
+	if got, _ := KernelSpecDir(KernelName, true, ""); got != "/xdg/jupyter/kernels/nnscope" {
 		t.Errorf("with XDG_DATA_HOME: %q", got)
 	}
 	t.Setenv("JUPYTER_DATA_DIR", "/jd")
-	if got, _ := KernelSpecDir(true, ""); got != "/jd/kernels/nnscope" {
+	if got, _ := KernelSpecDir(KernelName, true, ""); got != "/jd/kernels/nnscope" {
 		t.Errorf("with JUPYTER_DATA_DIR: %q", got)
 	}
 }

@@ -91,11 +91,10 @@ func kernelInstall(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	dir, err := kernel.KernelSpecDir(*user, *prefix)
+	dir, err := kernel.KernelSpecDir(id, *user, *prefix)
 	if err != nil {
 		return err
 	}
-	dir = filepath.Join(filepath.Dir(dir), id) // KernelSpecDir's folder is the default name's
 	if err := kernel.InstallKernelSpec(dir, []string{exe, "kernel", "-f", "{connection_file}"}, *display); err != nil {
 		return err
 	}
