@@ -148,12 +148,11 @@ func parseGoid(stack []byte) int64 {
 	return 0
 }
 
-func takeSite(id int64) (Position, bool) {
-	v, ok := panicSites.LoadAndDelete(id)
-	if !ok {
-		return Position{}, false
-	}
-	return v.(site).pos, true
+// takeSite removes and returns what yaegi reported for goroutine id.
+func takeSite(id int64) site {
+	v, _ := panicSites.LoadAndDelete(id)
+	s, _ := v.(site)
+	return s
 }
 
 type stderrFilter struct {
@@ -324,10 +323,11 @@ func RecoveredError(v any) error {
 // for the process names the statement that was running when a panic
 // started, whichever goroutine ran it.
 var stmts struct {
-	mu   sync.Mutex
-	pos  []Position
-	fn   []Position   // the start of the body of the function each is in (Line 0: unknown)
-	last atomic.Int64 // index+1 into pos; 0: none since the last reset
+	mu sync.Mutex
+	// each statement, and the start of the body of the function it is in
+	// (Line 0: unknown)
+	all  []struct{ pos, fn Position }
+	last atomic.Int64 // index+1 into all; 0: none since the last reset
 }
 
 // registerStmt registers a statement at p, in the function whose body
@@ -335,9 +335,8 @@ var stmts struct {
 func registerStmt(p, fn Position) int {
 	stmts.mu.Lock()
 	defer stmts.mu.Unlock()
-	stmts.pos = append(stmts.pos, p)
-	stmts.fn = append(stmts.fn, fn)
-	return len(stmts.pos) - 1
+	stmts.all = append(stmts.all, struct{ pos, fn Position }{p, fn})
+	return len(stmts.all) - 1
 }
 
 // stmtAt is _nnsrt.At: the script is about to run statement id. It is
@@ -393,7 +392,7 @@ func lastStmt() (Position, bool) {
 	}
 	stmts.mu.Lock()
 	defer stmts.mu.Unlock()
-	return stmts.pos[i-1], true
+	return stmts.all[i-1].pos, true
 }
 
 // sitePos picks the best position for a panic: the running statement, else
@@ -403,8 +402,7 @@ func sitePos(id int64) Position {
 		takeSite(id)
 		return p
 	}
-	p, _ := takeSite(id)
-	return p
+	return takeSite(id).pos
 }
 
 // protectOwnSite is Protect for a goroutine running beside others: the
@@ -418,11 +416,7 @@ func protectOwnSite(fn func()) (err error) {
 	panicSites.Delete(id)
 	defer func() {
 		if r := recover(); r != nil {
-			var pos Position
-			if v, ok := panicSites.LoadAndDelete(id); ok {
-				pos = ownStmt(v.(site))
-			}
-			err = panicError(r, pos)
+			err = panicError(r, ownStmt(takeSite(id)))
 		}
 	}()
 	fn()
@@ -438,11 +432,11 @@ func ownStmt(s site) Position {
 	stmts.mu.Lock()
 	defer stmts.mu.Unlock()
 	i := s.last - 1
-	if i >= int64(len(stmts.fn)) {
+	if i >= int64(len(stmts.all)) {
 		return s.pos
 	}
-	if fn := stmts.fn[i]; fn.Line == s.pos.Line && fn.Column == s.pos.Column && fn.Input == s.pos.Input {
-		return stmts.pos[i]
+	if fn := stmts.all[i].fn; fn.Line == s.pos.Line && fn.Column == s.pos.Column && fn.Input == s.pos.Input {
+		return stmts.all[i].pos
 	}
 	return s.pos
 }

@@ -219,10 +219,8 @@ func (r *rewriter) run(f *ast.File) {
 	}
 	for _, d := range f.Decls {
 		var sig *types.Signature
-		if fd, ok := d.(*ast.FuncDecl); ok && r.info != nil {
-			if obj := r.info.Defs[fd.Name]; obj != nil {
-				sig, _ = obj.Type().(*types.Signature)
-			}
+		if fd, ok := d.(*ast.FuncDecl); ok {
+			sig = r.declSig(fd)
 		}
 		r.boolsIntoInterfaces(d, sig)
 	}
@@ -286,10 +284,6 @@ func (r *rewriter) run(f *ast.File) {
 func (r *rewriter) boolsIntoInterfaces(n ast.Node, sig *types.Signature) {
 	ast.Inspect(n, func(m ast.Node) bool {
 		switch m := m.(type) {
-		case *ast.FuncDecl:
-			if m != n {
-				return false
-			}
 		case *ast.FuncLit:
 			s, _ := r.typeOf(m).(*types.Signature)
 			r.boolsIntoInterfaces(m.Body, s)
@@ -313,6 +307,16 @@ func (r *rewriter) boolsIntoInterfaces(n ast.Node, sig *types.Signature) {
 		}
 		return true
 	})
+}
+
+// declSig is the signature of the function fd declares (nil when the
+// type checker did not see it).
+func (r *rewriter) declSig(fd *ast.FuncDecl) *types.Signature {
+	if r.info == nil || r.info.Defs[fd.Name] == nil {
+		return nil
+	}
+	sig, _ := r.info.Defs[fd.Name].Type().(*types.Signature)
+	return sig
 }
 
 // boolIntoInterface wraps e in a conversion when it is a comparison
@@ -952,7 +956,7 @@ func (r *rewriter) stmt(s ast.Stmt) {
 			r.expr(s.Value)
 		}
 		savedFn := r.fnOff
-		if r.rangesOverFunc(s) {
+		if r.rangesOverFunc(s) != nil {
 			// The body runs as a function, whose first statement (the
 			// rewrite's) maps to the range expression's end (see rfEmit).
 			r.fnOff = r.off(s.X.End())

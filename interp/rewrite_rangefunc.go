@@ -93,11 +93,7 @@ func (r *rewriter) rangeFuncs(f *ast.File) {
 		switch n := n.(type) {
 		case *ast.FuncDecl:
 			if n.Body != nil {
-				var sig *types.Signature
-				if obj := r.info.Defs[n.Name]; obj != nil {
-					sig, _ = obj.Type().(*types.Signature)
-				}
-				r.rfBody(sig, n.Body)
+				r.rfBody(r.declSig(n), n.Body)
 			}
 		case *ast.FuncLit:
 			sig, _ := r.typeOf(n).(*types.Signature)
@@ -188,7 +184,7 @@ func (r *rewriter) rfStmt(fn *rfFunc, s ast.Stmt, lab *ast.LabeledStmt) {
 	case *ast.ReturnStmt:
 		r.rfReturn(fn, s)
 	case *ast.DeferStmt:
-		if l := fn.innermost(); l != nil {
+		if fn.innermost() != nil {
 			r.errorf(s.Pos(), "defer in the body of a range over a function is not supported by the interpreter (the body runs as a function, so it would run at the end of each iteration): move the defer out of the loop")
 		}
 	}
@@ -201,31 +197,27 @@ func (r *rewriter) rfList(fn *rfFunc, list []ast.Stmt) {
 }
 
 func (fn *rfFunc) innermost() *rfLoop {
-	for i := len(fn.stack) - 1; i >= 0; i-- {
-		if fn.stack[i].rf != nil {
-			return fn.stack[i].rf
-		}
+	if i := fn.innermostIndex(); i >= 0 {
+		return fn.stack[i].rf
 	}
 	return nil
 }
 
-// rangesOverFunc reports whether s is a loop that rangeFuncs rewrites.
-func (r *rewriter) rangesOverFunc(s *ast.RangeStmt) bool {
-	t := r.typeOf(s.X)
-	if t == nil {
-		return false
+// innermostIndex is the stack index of the innermost loop being rewritten,
+// -1 when none.
+func (fn *rfFunc) innermostIndex() int {
+	for i := len(fn.stack) - 1; i >= 0; i-- {
+		if fn.stack[i].rf != nil {
+			return i
+		}
 	}
-	sig, ok := t.Underlying().(*types.Signature)
-	if !ok {
-		return false
-	}
-	_, std := r.stdIteratorTypes(s, sig)
-	return !std
+	return -1
 }
 
-// rfLoopOf returns the loop to rewrite if s ranges over a function that
-// is not an iterator of package slices or maps (nil otherwise).
-func (r *rewriter) rfLoopOf(fn *rfFunc, s *ast.RangeStmt) *rfLoop {
+// rangesOverFunc returns the iterator's signature when s is a loop that
+// rangeFuncs rewrites (a range over a function that is not an iterator of
+// package slices or maps), else nil.
+func (r *rewriter) rangesOverFunc(s *ast.RangeStmt) *types.Signature {
 	t := r.typeOf(s.X)
 	if t == nil {
 		return nil
@@ -235,6 +227,16 @@ func (r *rewriter) rfLoopOf(fn *rfFunc, s *ast.RangeStmt) *rfLoop {
 		return nil
 	}
 	if _, std := r.stdIteratorTypes(s, sig); std {
+		return nil
+	}
+	return sig
+}
+
+// rfLoopOf returns the loop to rewrite if s ranges over a function that
+// is not an iterator of package slices or maps (nil otherwise).
+func (r *rewriter) rfLoopOf(fn *rfFunc, s *ast.RangeStmt) *rfLoop {
+	sig := r.rangesOverFunc(s)
+	if sig == nil {
 		return nil
 	}
 	unsupported := func(format string, args ...any) *rfLoop {
@@ -285,13 +287,7 @@ func (r *rewriter) rfLoopOf(fn *rfFunc, s *ast.RangeStmt) *rfLoop {
 // return with its results in the top loop's variables) from the current
 // point of fn's walk, or "" when the statement needs no rewrite there.
 func (r *rewriter) rfJump(fn *rfFunc, a rfAction) string {
-	ri := -1
-	for i := len(fn.stack) - 1; i >= 0; i-- {
-		if fn.stack[i].rf != nil {
-			ri = i
-			break
-		}
-	}
+	ri := fn.innermostIndex()
 	if a.tok == token.RETURN {
 		if ri < 0 {
 			return ""
