@@ -391,12 +391,12 @@ func (d *driver) Enter(mod *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tenso
 	ev := event{kind: evInput, mod: mod, step: d.step}
 	var newIn []*rt.Tensor
 	var skip *rt.Tensor
-	// current returns the inputs as the body sees them. The model's token
+	// inputs returns the inputs as the body sees them. The model's token
 	// ids and positions are host tensors on every device (the embedding
 	// checks and gathers them without a device sync); a body sees them on
 	// the model's device, as nnsight's model.input, and the model then
 	// reads what the body saw (one download, only when a body asks).
-	current := func() []*rt.Tensor {
+	inputs := func() []*rt.Tensor {
 		cur := in
 		if newIn != nil {
 			cur = newIn
@@ -409,9 +409,9 @@ func (d *driver) Enter(mod *rt.Module, in []*rt.Tensor) ([]*rt.Tensor, *rt.Tenso
 	}
 	for _, md := range d.tr.meds {
 		md.serve(ev, func() *Tensor {
-			return d.hand(md, mod, current()[0], "input")
+			return d.hand(md, mod, inputs()[0], "input")
 		}, func(r *request) {
-			cur := current()
+			cur := inputs()
 			if r.skip != nil {
 				skip = d.placeSkip(md, mod, cur, r.skip)
 				d.keep(skip)

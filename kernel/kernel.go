@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -726,11 +727,12 @@ func (k *Kernel) historyReply(m *Message) {
 				continue
 			}
 			seen[h.input] = true
-			sel = append([]historyEntry{h}, sel...)
+			sel = append(sel, h) // newest first here, reversed below
 			if req.N != nil && *req.N > 0 && len(sel) == *req.N {
 				break
 			}
 		}
+		slices.Reverse(sel)
 	}
 	items := []any{}
 	for _, h := range sel {
