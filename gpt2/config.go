@@ -164,6 +164,10 @@ var configAliases = []struct{ alias, key string }{
 	{"num_attention_heads", "n_head"}, {"num_hidden_layers", "n_layer"},
 }
 
+// Activations are the activation_function names the model runs.
+var Activations = []string{"gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate", "gelu", "gelu_python", "gelu_10",
+	"relu", "relu2", "relu6", "leaky_relu", "silu", "swish", "mish", "quick_gelu", "tanh", "sigmoid", "linear"}
+
 // shapeKeys are the keys that set the weights' shapes.
 var shapeKeys = []string{"vocab_size", "n_positions", "n_embd", "n_layer", "n_head"}
 
@@ -300,13 +304,11 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	if !(c.LayerNormEpsilon > 0) || math.IsInf(c.LayerNormEpsilon, 0) {
 		return Config{}, &ConfigError{File: name, Key: "layer_norm_epsilon", Msg: fmt.Sprintf("must be positive, got %v", c.LayerNormEpsilon)}
 	}
-	switch c.ActivationFunction {
-	case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate", "gelu", "gelu_python", "gelu_10", "relu", "relu2", "relu6", "leaky_relu",
-		"silu", "swish", "mish", "quick_gelu", "tanh", "sigmoid", "linear":
-	default:
+	if !slices.Contains(Activations, c.ActivationFunction) {
 		// Hugging Face's other names (laplace, prelu, xielu) are refused:
 		// prelu and xielu have weights of their own.
-		return Config{}, &ConfigError{File: name, Key: "activation_function", Msg: fmt.Sprintf("unsupported %q (want gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_accurate, gelu, gelu_python, gelu_10, relu, relu2, relu6, leaky_relu, silu, swish, mish, quick_gelu, tanh, sigmoid or linear)", c.ActivationFunction)}
+		return Config{}, &ConfigError{File: name, Key: "activation_function", Msg: fmt.Sprintf("unsupported %q (want %s or %s)",
+			c.ActivationFunction, strings.Join(Activations[:len(Activations)-1], ", "), Activations[len(Activations)-1])}
 	}
 	return c, nil
 }
