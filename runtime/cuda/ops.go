@@ -112,17 +112,9 @@ func (d *Device) Binary(op BinaryOp, out, a, b Strided) error {
 	sa, _ := broadcastTo(a, shape)
 	sb, _ := broadcastTo(b, shape)
 	sh, st := coalesce(shape, out.Strides, sa, sb)
-	return eachLaunch(sh, st, func(offs, sh []int, st [][]int) error {
-		var dd [4]dims
-		for i, x := range [][]int{sh, st[0], st[1], st[2]} {
-			var err error
-			if dd[i], err = toDims(x); err != nil {
-				return fmt.Errorf("cuda: Binary: %w", err)
-			}
-		}
-		n := numel(sh)
+	return eachLaunch("Binary", sh, st, func(offs []int, n, rank int, dd []dims) error {
 		return d.launch("binary_strided", dim3{x: gridFor(n, blk)}, block, 0, out.Buf.at(offs[0]), a.Buf.at(offs[1]), b.Buf.at(offs[2]),
-			n, len(sh), dd[0], dd[1], dd[2], dd[3], int(op))
+			n, rank, dd[0], dd[1], dd[2], dd[3], int(op))
 	})
 }
 
@@ -170,17 +162,9 @@ func (d *Device) Where(out, cond, a, b Strided, av, bv float32) error {
 		return err
 	}
 	defer d.exit()
-	return eachLaunch(sh, st, func(offs, sh []int, st [][]int) error {
-		var dd [5]dims
-		for i, x := range [][]int{sh, st[0], st[1], st[2], st[3]} {
-			var err error
-			if dd[i], err = toDims(x); err != nil {
-				return fmt.Errorf("cuda: Where: %w", err)
-			}
-		}
-		n := numel(sh)
+	return eachLaunch("Where", sh, st, func(offs []int, n, rank int, dd []dims) error {
 		return d.launch("where_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf.at(offs[0]), cond.Buf.at(offs[1]),
-			a.Buf.at(offs[2]), b.Buf.at(offs[3]), av, bv, n, len(sh), dd[0], dd[1], dd[2], dd[3], dd[4])
+			a.Buf.at(offs[2]), b.Buf.at(offs[3]), av, bv, n, rank, dd[0], dd[1], dd[2], dd[3], dd[4])
 	})
 }
 
@@ -257,17 +241,8 @@ func (d *Device) Fill(out Strided, v float32) error {
 		return d.memsetLocked(out.Buf.Slice(0, n), v)
 	}
 	sh, st := coalesce(out.Shape, out.Strides)
-	return eachLaunch(sh, st, func(offs, sh []int, st [][]int) error {
-		ds, err := toDims(sh)
-		if err != nil {
-			return fmt.Errorf("cuda: Fill: %w", err)
-		}
-		dst, err := toDims(st[0])
-		if err != nil {
-			return fmt.Errorf("cuda: Fill: %w", err)
-		}
-		n := numel(sh)
-		return d.launch("fill_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf.at(offs[0]), n, len(sh), ds, dst, v)
+	return eachLaunch("Fill", sh, st, func(offs []int, n, rank int, dd []dims) error {
+		return d.launch("fill_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf.at(offs[0]), n, rank, dd[0], dd[1], v)
 	})
 }
 
@@ -299,17 +274,9 @@ func (d *Device) Copy(dst, src Strided) error {
 			uintptr(src.Buf.Addr()), uintptr(n*elemSize), d.stream)
 	}
 	sh, st := coalesce(dst.Shape, dst.Strides, ss)
-	return eachLaunch(sh, st, func(offs, sh []int, st [][]int) error {
-		var dd [3]dims
-		for i, x := range [][]int{sh, st[0], st[1]} {
-			var err error
-			if dd[i], err = toDims(x); err != nil {
-				return fmt.Errorf("cuda: Copy: %w", err)
-			}
-		}
-		n := numel(sh)
+	return eachLaunch("Copy", sh, st, func(offs []int, n, rank int, dd []dims) error {
 		return d.launch("copy_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, dst.Buf.at(offs[0]), src.Buf.at(offs[1]),
-			n, len(sh), dd[0], dd[1], dd[2])
+			n, rank, dd[0], dd[1], dd[2])
 	})
 }
 

@@ -178,12 +178,33 @@ func coalesce(shape []int, strides ...[]int) ([]int, [][]int) {
 	return sh, st
 }
 
-// eachLaunch splits a coalesced shape whose rank is above MaxRank (views
+// eachLaunch runs fn once per launch of a strided kernel over the
+// coalesced shape sh and operand strides st (split by splitLaunches when
+// its rank is above MaxRank): fn gets each operand's element offset, the
+// element count and rank of the launch, and the kernel's Dims, the shape's
+// first and then each operand's strides. what names the op in errors.
+func eachLaunch(what string, sh []int, st [][]int, fn func(offs []int, n, rank int, dd []dims) error) error {
+	dd := make([]dims, 1+len(st))
+	return splitLaunches(sh, st, func(offs, sh []int, st [][]int) error {
+		var err error
+		if dd[0], err = toDims(sh); err != nil {
+			return fmt.Errorf("cuda: %s: %w", what, err)
+		}
+		for j, s := range st {
+			if dd[1+j], err = toDims(s); err != nil {
+				return fmt.Errorf("cuda: %s: %w", what, err)
+			}
+		}
+		return fn(offs, numel(sh), len(sh), dd)
+	})
+}
+
+// splitLaunches splits a coalesced shape whose rank is above MaxRank (views
 // whose dimensions do not merge, such as a permuted rank-7 tensor) into
 // launches over its last MaxRank dimensions, one per index of the others:
 // fn gets each operand's element offset for that index and the inner
 // shape and strides. A rank up to MaxRank is one call with zero offsets.
-func eachLaunch(sh []int, st [][]int, fn func(offs, sh []int, st [][]int) error) error {
+func splitLaunches(sh []int, st [][]int, fn func(offs, sh []int, st [][]int) error) error {
 	if len(sh) <= MaxRank { // one launch, with the strides as they are
 		var zero [4]int
 		if len(st) <= len(zero) {
