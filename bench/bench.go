@@ -80,6 +80,7 @@ type Options struct {
 	Out     io.Writer
 	Device  string // "cpu" (default) or "cuda"
 	TF32    bool   // allow TF32 GEMMs on the GPU
+	Profile bool   // on the GPU: print where each workload's GPU time goes
 }
 
 type workload struct {
@@ -117,6 +118,9 @@ func Run(o Options) error {
 	dev, err := rt.DeviceName(o.Device)
 	if err != nil {
 		return err
+	}
+	if o.Profile && dev != "cuda" {
+		return fmt.Errorf("bench: -profile times GPU kernels; use it with -device cuda")
 	}
 	c := gpt2.GPT2Small()
 	m := gpt2.New(c, RandomWeights(c, 1))
@@ -282,8 +286,11 @@ func Run(o Options) error {
 			}
 			continue
 		}
-		ms, gflops := measure(w.run, o.Repeats)
+		ms, gflops, host := measure(w.run, o.Repeats)
 		fmt.Fprintf(o.Out, "BENCH %s "+dev+" %.2f ms %.1f GFLOP/s %.0f MiB\n", w.name, ms, gflops, PeakRSSMiB())
+		if dev == "cuda" {
+			fmt.Fprintf(o.Out, "# %s: the host takes %.2f ms to queue a run (kernels run meanwhile)\n", w.name, host)
+		}
 		var before, after goruntime.MemStats
 		goruntime.ReadMemStats(&before)
 		c0 := rt.GPUCallCounts()
@@ -293,6 +300,11 @@ func Run(o Options) error {
 		fmt.Fprintf(o.Out, "# %s: %d heap allocations, %.1f KiB allocated per run\n", w.name, after.Mallocs-before.Mallocs, float64(after.TotalAlloc-before.TotalAlloc)/1024)
 		if dev == "cuda" {
 			fmt.Fprintf(o.Out, "# %s: GPU calls per run: %v\n", w.name, calls)
+		}
+		if dev == "cuda" && o.Profile {
+			if err := profile(o.Out, w); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -311,28 +323,35 @@ func selected(only []string, name string) bool {
 }
 
 // measure runs fn twice to warm up, then repeats times, and returns the
-// median time and the GEMM GFLOP/s of the median run.
-func measure(fn func(), repeats int) (ms, gflops float64) {
-	run := func() {
-		fn()
+// median time, the GEMM GFLOP/s of the median run, and the median time fn
+// took to return, before waiting for the GPU: when that is most of the
+// total, the host's work (not the GPU's) sets the speed.
+func measure(fn func(), repeats int) (ms, gflops, hostMs float64) {
+	sync := func() {
 		if err := rt.Sync(); err != nil { // GPU kernels run asynchronously
 			panic(err)
 		}
 	}
-	run()
-	run()
+	for range 2 {
+		fn()
+		sync()
+	}
 	times := make([]float64, repeats)
+	hosts := make([]float64, repeats)
 	var flops int64
 	for i := range times {
 		f0 := rt.GemmFlops()
 		t0 := time.Now()
-		run()
+		fn()
+		hosts[i] = float64(time.Since(t0).Nanoseconds()) / 1e6
+		sync()
 		times[i] = float64(time.Since(t0).Nanoseconds()) / 1e6
 		flops = rt.GemmFlops() - f0
 	}
 	sort.Float64s(times)
+	sort.Float64s(hosts)
 	ms = times[len(times)/2]
-	return ms, float64(flops) / (ms * 1e6)
+	return ms, float64(flops) / (ms * 1e6), hosts[len(hosts)/2]
 }
 
 type exitHook func(m *rt.Module, out *rt.Tensor)

@@ -21,8 +21,8 @@ func traceOverhead(out io.Writer, g *gpt2.Model, repeats int) {
 		ids[i] = r.Intn(g.Config.VocabSize)
 	}
 	in := gpt2.Input{IDs: [][]int{ids}}
-	bare, _ := measure(func() { g.Forward(nil, in, nil) }, repeats)
-	empty, emptyFlops := measure(func() { m.Trace(ids, func(tr *nnscope.Tracer) {}) }, repeats)
+	bare, _, _ := measure(func() { g.Forward(nil, in, nil) }, repeats)
+	empty, emptyFlops, _ := measure(func() { m.Trace(ids, func(tr *nnscope.Tracer) {}) }, repeats)
 	// Module outputs in execution order, as a cache records them.
 	var cache *nnscope.Cache
 	m.Trace(ids, func(tr *nnscope.Tracer) { cache = tr.Cache() })
@@ -31,14 +31,14 @@ func traceOverhead(out io.Writer, g *gpt2.Model, repeats int) {
 	for i, p := range paths {
 		envoys[i] = m.Module(p)
 	}
-	all, _ := measure(func() {
+	all, _, _ := measure(func() {
 		m.Trace(ids, func(tr *nnscope.Tracer) {
 			for _, e := range envoys {
 				e.Output()
 			}
 		})
 	}, repeats)
-	stopped, _ := measure(func() {
+	stopped, _, _ := measure(func() {
 		m.Trace(ids, func(tr *nnscope.Tracer) {
 			m.Transformer.WTE.Input()
 			tr.Stop()

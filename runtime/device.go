@@ -112,6 +112,27 @@ func SetGPUBackend(b GPUBackend) {
 	}
 }
 
+// GPUProfiler times each kernel and cuBLAS call on the GPU's clock (the
+// CUDA device has one; the emulator does not).
+type GPUProfiler interface {
+	SetProfiling(on bool) error
+	KernelTimes() ([]cuda.KernelTime, error)
+}
+
+// Profiler returns the open GPU backend's profiler, if it has one.
+func Profiler() (GPUProfiler, bool) {
+	b, err := GPU()
+	if err != nil {
+		return nil, false
+	}
+	c, ok := b.(counted)
+	if !ok {
+		return nil, false
+	}
+	p, ok := c.b.(GPUProfiler)
+	return p, ok
+}
+
 var gpuEpoch atomic.Int64
 
 // GPUEpoch changes whenever SetGPUBackend replaces the GPU backend: caches

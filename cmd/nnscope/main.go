@@ -11,6 +11,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -229,13 +230,26 @@ func (h exitHook) Enter(*rt.Module, []*rt.Tensor) ([]*rt.Tensor, *rt.Tensor) { r
 func (h exitHook) Exit(m *rt.Module, out *rt.Tensor) *rt.Tensor              { h(m, out); return nil }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "bench [-only seed1,seed2,...] [-repeats N] [-device cpu|cuda] [-tf32]", stderr)
+	fs := newFlags("bench", "bench [-only seed1,seed2,...] [-repeats N] [-device cpu|cuda] [-tf32] [-profile] [-cpuprofile FILE]", stderr)
 	only := fs.String("only", "", "comma-separated workloads (default all)")
 	repeats := fs.Int("repeats", 10, "timed runs per workload (the median is printed)")
 	device := fs.String("device", "cpu", "device to benchmark: cpu or cuda")
 	tf32 := fs.Bool("tf32", false, "allow TF32 GEMMs on the GPU")
+	prof := fs.Bool("profile", false, "on the GPU, also print each workload's GPU time by kernel")
+	cpuprof := fs.String("cpuprofile", "", "write the host's CPU profile of the whole run to FILE (go tool pprof reads it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			return fmt.Errorf("bench -cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench -cpuprofile %s: %w", *cpuprof, err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nnscope bench: unexpected argument %q (workloads are chosen with -only NAME,...)\n", fs.Arg(0))
@@ -245,7 +259,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return bench.Run(bench.Options{Only: names, Repeats: *repeats, Out: stdout, Device: *device, TF32: *tf32})
+	return bench.Run(bench.Options{Only: names, Repeats: *repeats, Out: stdout, Device: *device, TF32: *tf32, Profile: *prof})
 }
 
 // benchNames splits -only's comma-separated list (spaces and empty items

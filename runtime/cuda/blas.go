@@ -161,10 +161,13 @@ func (d *Device) Sgemm(transA, transB bool, m, n, k int, alpha float32, a Buffer
 	}
 	defer d.exit()
 	d.sc.alpha, d.sc.beta = alpha, beta
-	return d.blas.call("cublasSgemm_v2", d.blas.sgemm, d.handle, uintptr(cm.opFirst), uintptr(cm.opSecond),
+	ev := d.profBegin()
+	err = d.blas.call("cublasSgemm_v2", d.blas.sgemm, d.handle, uintptr(cm.opFirst), uintptr(cm.opSecond),
 		uintptr(cm.m), uintptr(cm.n), uintptr(cm.k), uintptr(unsafe.Pointer(&d.sc.alpha)),
 		uintptr(b.Addr()), uintptr(cm.ldFirst), uintptr(a.Addr()), uintptr(cm.ldSecond),
 		uintptr(unsafe.Pointer(&d.sc.beta)), uintptr(c.Addr()), uintptr(cm.ldc))
+	d.profEnd(ev, func() string { return gemmName(transA, transB, m, n, k, 1) })
+	return err
 }
 
 // SgemmStridedBatched computes batch row-major products C_i = alpha *
@@ -196,13 +199,16 @@ func (d *Device) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha flo
 	}
 	defer d.exit()
 	d.sc.alpha, d.sc.beta = alpha, beta
-	return d.blas.call("cublasSgemmStridedBatched", d.blas.sgemmStridedBatched, d.handle,
+	ev := d.profBegin()
+	err = d.blas.call("cublasSgemmStridedBatched", d.blas.sgemmStridedBatched, d.handle,
 		uintptr(cm.opFirst), uintptr(cm.opSecond), uintptr(cm.m), uintptr(cm.n), uintptr(cm.k),
 		uintptr(unsafe.Pointer(&d.sc.alpha)),
 		uintptr(b.Addr()), uintptr(cm.ldFirst), uintptr(strideB),
 		uintptr(a.Addr()), uintptr(cm.ldSecond), uintptr(strideA),
 		uintptr(unsafe.Pointer(&d.sc.beta)),
 		uintptr(c.Addr()), uintptr(cm.ldc), uintptr(strideC), uintptr(batch))
+	d.profEnd(ev, func() string { return gemmName(transA, transB, m, n, k, batch) })
+	return err
 }
 
 // gemmBounds checks that each operand's last batch fits its buffer.

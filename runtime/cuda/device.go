@@ -47,6 +47,7 @@ type Device struct {
 	modErr   error
 	funcs    map[string]uintptr
 	compiled CompileInfo
+	prof     profiler // SetProfiling
 }
 
 // scratch is memory handed to C: launch parameters, out parameters and
@@ -273,6 +274,7 @@ func (d *Device) teardown() {
 		if d.stream != 0 {
 			d.drv.call("cuStreamSynchronize", d.drv.cuStreamSynchronize, d.stream)
 		}
+		d.profDestroy()
 		if d.alloc != nil {
 			d.alloc.releaseAll()
 		}

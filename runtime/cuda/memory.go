@@ -297,8 +297,11 @@ func (d *Device) CopyDtoD(dst, src Buffer, n int) error {
 		return err
 	}
 	defer d.exit()
-	return d.drv.call("cuMemcpyDtoDAsync_v2", d.drv.cuMemcpyDtoDAsync, uintptr(dst.Addr()), uintptr(src.Addr()),
+	ev := d.profBegin()
+	err := d.drv.call("cuMemcpyDtoDAsync_v2", d.drv.cuMemcpyDtoDAsync, uintptr(dst.Addr()), uintptr(src.Addr()),
 		uintptr(n*elemSize), d.stream)
+	d.profEnd(ev, func() string { return "memcpy" })
+	return err
 }
 
 // Memset sets every element of dst to v (contiguous; see Fill for views).
@@ -314,8 +317,11 @@ func (d *Device) memsetLocked(dst Buffer, v float32) error {
 	if dst.n == 0 {
 		return nil
 	}
-	return d.drv.call("cuMemsetD32Async", d.drv.cuMemsetD32Async, uintptr(dst.Addr()),
+	ev := d.profBegin()
+	err := d.drv.call("cuMemsetD32Async", d.drv.cuMemsetD32Async, uintptr(dst.Addr()),
 		uintptr(math.Float32bits(v)), uintptr(dst.n), d.stream)
+	d.profEnd(ev, func() string { return "memset" })
+	return err
 }
 
 // HostBuffer makes a Buffer for a device emulator (package cuda/emu): base

@@ -270,8 +270,11 @@ func (d *Device) Copy(dst, src Strided) error {
 	}
 	defer d.exit()
 	if dst.IsContiguous() && src.IsContiguous() && src.Numel() == n {
-		return d.drv.call("cuMemcpyDtoDAsync_v2", d.drv.cuMemcpyDtoDAsync, uintptr(dst.Buf.Addr()),
+		ev := d.profBegin()
+		err := d.drv.call("cuMemcpyDtoDAsync_v2", d.drv.cuMemcpyDtoDAsync, uintptr(dst.Buf.Addr()),
 			uintptr(src.Buf.Addr()), uintptr(n*elemSize), d.stream)
+		d.profEnd(ev, func() string { return "memcpy" })
+		return err
 	}
 	sh, st := coalesce(dst.Shape, dst.Strides, ss)
 	return eachLaunch("Copy", sh, st, func(offs []int, n, rank int, dd []dims) error {
