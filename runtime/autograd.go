@@ -19,6 +19,9 @@ type node struct {
 	gens     []int // per input: its write generation when read
 	backward func(g *Tensor, needs []bool) []*Tensor
 	saved    []savedVersion
+	// scatter, on a view's node, adds the view's gradient into a pending
+	// gradient of its base in place (viewScatter); nil for other ops.
+	scatter  func(acc, g *Tensor) bool
 	freed    bool
 	gensBuf  [3]int // backs gens for ops of up to 3 inputs: no allocation of its own
 }
@@ -301,9 +304,11 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		n, ins := nodes[i], inputs[i]
 		if n == nil {
 			if x.grad == nil {
-				// Kept as is only without overlap: a sum's gradient is
-				// an expanded view (stride 0), one number for all.
-				if own && !hasOverlap(g) {
+				// Kept as is only when laid out like the leaf, as
+				// PyTorch's AccumulateGrad: a sum's gradient is an
+				// expanded view (stride 0), one number for all, and a
+				// transpose's a view of the reordered gradient.
+				if own && g.IsContiguous() && !hasOverlap(g) {
 					x.grad = g
 				} else {
 					x.grad = g.Detach().Clone()
@@ -323,6 +328,14 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 			needs := make([]bool, len(ins))
 			for j, in := range ins {
 				needs[j] = in != nil && in.requiresGrad
+			}
+			if n.scatter != nil && needs[0] {
+				if prev, ok := grads[ins[0]]; ok && prev.own && n.scatter(prev.g, g) {
+					if o.Stop != nil && o.Stop() {
+						break
+					}
+					continue // g is in the base's gradient
+				}
 			}
 			seq := storageSeq.Load()
 			gs := n.runBackward(g, needs)

@@ -88,6 +88,9 @@ func viewGrad(base *Tensor, region func(*Tensor) *Tensor) func(g *Tensor, _ []bo
 			lo, _ := span(g)
 			return []*Tensor{fromStorage(g.st, lo, cloneInts(base.shape), contiguousStrides(base.shape))}
 		}
+		if gb, ok := reorderedGrad(base.shape, r, g); ok {
+			return []*Tensor{gb}
+		}
 		z := newLike(g, base.shape...)
 		r = fromStorage(z.st, r.off, r.shape, r.stride)
 		if hasOverlap(r) {
@@ -102,6 +105,61 @@ func viewGrad(base *Tensor, region func(*Tensor) *Tensor) func(g *Tensor, _ []bo
 		}
 		copyStrided(r, g)
 		return []*Tensor{z}
+	}
+}
+
+// reorderedGrad is the gradient of a base of shape baseShape for a view
+// (geometry r on base's contiguous layout) that reorders all of base, each
+// of its dimensions one of base's (a transpose, a permutation): g seen
+// through the inverse reordering, a view of g's memory, as PyTorch's
+// PermuteBackward returns. GPT-2's q, k and v (permuted views of the
+// projection) so reach the projection's gradient with one copy, not three.
+func reorderedGrad(baseShape []int, r, g *Tensor) (*Tensor, bool) {
+	if r.off != 0 || numel(r.shape) != numel(baseShape) {
+		return nil, false
+	}
+	cs := contiguousStrides(baseShape)
+	stride := make([]int, len(baseShape))
+	used := make([]bool, len(baseShape))
+	for i, n := range r.shape {
+		if n == 1 {
+			continue // any stride will do
+		}
+		j := -1
+		for k, m := range baseShape {
+			if !used[k] && m == n && cs[k] == r.stride[i] {
+				j = k
+				break
+			}
+		}
+		if j < 0 {
+			return nil, false
+		}
+		used[j] = true
+		stride[j] = g.stride[i]
+	}
+	for k, n := range baseShape {
+		if n != 1 && !used[k] {
+			return nil, false
+		}
+	}
+	return fromStorage(g.st, g.off, cloneInts(baseShape), stride), true
+}
+
+// viewScatter is viewGrad's shortcut for when base already has a pending
+// gradient that the pass owns: g is added into the view's region of it in
+// place, one pass over the view, where viewGrad writes zeros of base's
+// shape, copies g in and then sums the two. The parts of a split (GPT-2's
+// q, k and v of one projection) so fill one buffer. It reports false
+// (nothing done) when it cannot: acc not laid out contiguously in base's
+// shape, or a region whose elements share memory (an expanded view).
+func viewScatter(base *Tensor, region func(*Tensor) *Tensor) func(acc, g *Tensor) bool {
+	return func(acc, g *Tensor) bool {
+		if !slices.Equal(acc.shape, base.shape) || !acc.IsContiguous() {
+			return false
+		}
+		r := region(fromStorage(&storage{}, 0, base.shape, contiguousStrides(base.shape)))
+		return addInPlace(fromStorage(acc.st, acc.off+r.off, r.shape, r.stride), g)
 	}
 }
 
