@@ -359,12 +359,21 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 	wx, wT, ldw := matOperand(w)
 	wbuf := wx.st.gpu.buf.Slice(wx.off, wx.st.gpu.buf.Len()-wx.off)
 	gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
-	if in == 0 { // an empty sum: zeros (cuBLAS refuses leading dimension 0)
+	biasAdded := false
+	switch {
+	case in == 0: // an empty sum: zeros (cuBLAS refuses leading dimension 0)
 		check("linear", gpuDev.Memset(out.st.gpu.buf, 0))
-	} else {
+	case rows >= 1 && rows <= cuda.SmallRows: // a few tokens: one launch, the bias added
+		var b cuda.Buffer
+		if bias != nil {
+			b = gpuContig(bias).gbuf()
+		}
+		check("linear", gpuDev.LinearSmall(out.gbuf(), xc.gbuf(), wbuf, b, rows, outF, in, wT, ldw))
+		biasAdded = true
+	default:
 		check("linear", gpuDev.Sgemm(false, wT, rows, outF, in, 1, xc.gbuf(), in, wbuf, ldw, 0, out.gbuf(), outF))
 	}
-	if bias != nil {
+	if bias != nil && !biasAdded {
 		o := cuda.Contig(out.gbuf(), rows, outF)
 		check("linear bias", gpuDev.Binary(cuda.OpAdd, o, o, gpuContig(bias).gs()))
 	}
@@ -379,7 +388,11 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 		} else if needs[0] {
 			gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
 			gx := gpuEmpty(x.shape...)
-			check("linear backward", gpuDev.Sgemm(false, !wT, rows, in, outF, 1, gc.gbuf(), outF, wbuf, ldw, 0, gx.gbuf(), in))
+			if rows >= 1 && rows <= cuda.SmallRows {
+				check("linear backward", gpuDev.LinearSmall(gx.gbuf(), gc.gbuf(), wbuf, cuda.Buffer{}, rows, in, outF, !wT, ldw))
+			} else {
+				check("linear backward", gpuDev.Sgemm(false, !wT, rows, in, outF, 1, gc.gbuf(), outF, wbuf, ldw, 0, gx.gbuf(), in))
+			}
 			gs[0] = gx
 		}
 		if needs[1] && in == 0 {
@@ -415,7 +428,7 @@ func gpuLinearBackwardSameRows(c, x, xc *Tensor, wbuf cuda.Buffer, wT bool, ldw 
 	if needs[0] {
 		gemmFlops.Add(2 * int64(outF) * int64(in))
 		row := gpuEmpty(in)
-		check("linear backward", gpuDev.Sgemm(false, !wT, 1, in, outF, 1, c.gbuf(), outF, wbuf, ldw, 0, row.gbuf(), in))
+		check("linear backward", gpuDev.LinearSmall(row.gbuf(), c.gbuf(), wbuf, cuda.Buffer{}, 1, in, outF, !wT, ldw))
 		gx := gpuEmpty(x.shape...)
 		check("linear backward", gpuDev.Copy(cuda.Contig(gx.gbuf(), rows, in), cuda.Strided{Buf: row.gbuf(), Shape: []int{rows, in}, Strides: []int{0, 1}}))
 		gs[0] = gx

@@ -137,6 +137,10 @@ func (c counted) Sgemm(transA, transB bool, m, n, k int, alpha float32, a cuda.B
 	gpuCounts.gemms.Add(1)
 	return c.b.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cc, ldc)
 }
+func (c counted) LinearSmall(out, x, w, bias cuda.Buffer, m, n, k int, transW bool, ldw int) error {
+	kernel()
+	return c.b.LinearSmall(out, x, w, bias, m, n, k, transW, ldw)
+}
 func (c counted) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a cuda.Buffer, lda, strideA int, b cuda.Buffer, ldb, strideB int, beta float32, cc cuda.Buffer, ldc, strideC int, batch int) error {
 	gpuCounts.gemms.Add(1)
 	return c.b.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, cc, ldc, strideC, batch)

@@ -140,7 +140,7 @@ func TestKernelSource(t *testing.T) {
 	if !strings.HasPrefix(src, "// Shared helpers") || !strings.Contains(src, "struct Dims") {
 		t.Error("common.cuh does not come first")
 	}
-	for _, f := range []string{"elementwise", "reduce", "softmax", "layernorm", "embedding", "attention", "crossentropy"} {
+	for _, f := range []string{"elementwise", "reduce", "softmax", "layernorm", "embedding", "attention", "crossentropy", "linear"} {
 		if !strings.Contains(src, "kernels/"+f+".cu") {
 			t.Errorf("%s.cu missing from the translation unit", f)
 		}

@@ -673,6 +673,25 @@ func (d *Device) Sgemm(transA, transB bool, m, n, k int, alpha float32, a cuda.B
 	return d.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1)
 }
 
+// LinearSmall is cuda.Device's: out[m, n] = x . op(W) + bias for
+// 1 <= m <= cuda.SmallRows, with the same checks, through Sgemm.
+func (d *Device) LinearSmall(out, x, w, bias cuda.Buffer, m, n, k int, transW bool, ldw int) error {
+	if m < 1 || m > cuda.SmallRows {
+		return fmt.Errorf("cuda: LinearSmall: m=%d n=%d k=%d (m must be 1..%d)", m, n, k, cuda.SmallRows)
+	}
+	if !bias.IsNil() && bias.Len() < n {
+		return fmt.Errorf("cuda: LinearSmall bias: buffer of %d elements, need %d", bias.Len(), n)
+	}
+	if err := d.Sgemm(false, transW, m, n, k, 1, x, k, w, ldw, 0, out, n); err != nil {
+		return err
+	}
+	if bias.IsNil() || n == 0 {
+		return nil
+	}
+	o := cuda.Contig(out, m, n)
+	return d.Binary(cuda.OpAdd, o, o, cuda.Strided{Buf: bias, Shape: []int{m, n}, Strides: []int{0, 1}})
+}
+
 // SgemmStridedBatched checks what cuda.Device's does (sizes, leading
 // dimensions, buffers that hold every batch) and what cuBLAS leaves
 // undefined (C overlapping A or B, or C's batches one another), then
