@@ -21,9 +21,9 @@ type node struct {
 	saved    []savedVersion
 	// scatter, on a view's node, adds the view's gradient into a pending
 	// gradient of its base in place (viewScatter); nil for other ops.
-	scatter  func(acc, g *Tensor) bool
-	freed    bool
-	gensBuf  [3]int // backs gens for ops of up to 3 inputs: no allocation of its own
+	scatter func(acc, g *Tensor) bool
+	freed   bool
+	gensBuf [3]int // backs gens for ops of up to 3 inputs: no allocation of its own
 }
 
 // input returns input j as this op read it: an op that computed new
