@@ -847,3 +847,63 @@ func skipOnFake(b *testing.B, d *cuda.Device) {
 		b.Skip("fakecuda runs GEMMs and kernels on the host: too slow for this size")
 	}
 }
+
+// benchBytes times f (one launch moving bytes of memory) and reports GB/s.
+func benchBytes(b *testing.B, d *cuda.Device, bytes int, f func() error) {
+	must(b, f())
+	must(b, d.Sync())
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		must(b, f())
+	}
+	must(b, d.Sync())
+	b.ReportMetric(float64(bytes)*float64(b.N)/time.Since(start).Seconds()/1e9, "GB/s")
+}
+
+// BenchmarkBiasAdd times Linear's bias add, out[4096, 3072] = x + bias[3072]
+// (binary_row4).
+func BenchmarkBiasAdd(b *testing.B) {
+	d := gpu(b)
+	skipOnFake(b, d)
+	rows, n := 4096, 3072
+	x, out, bias := alloc(b, d, rows*n), alloc(b, d, rows*n), alloc(b, d, n)
+	defer d.Free(x)
+	defer d.Free(out)
+	defer d.Free(bias)
+	must(b, d.Memset(x, 0.5))
+	must(b, d.Memset(bias, 0.25))
+	benchBytes(b, d, 2*4*rows*n, func() error {
+		return d.Binary(cuda.OpAdd, cuda.Contig(out, rows, n), cuda.Contig(x, rows, n), cuda.Contig(bias, n))
+	})
+}
+
+// BenchmarkResidualAdd times a contiguous add, [4096, 768] + [4096, 768]
+// (binary_contig4).
+func BenchmarkResidualAdd(b *testing.B) {
+	d := gpu(b)
+	skipOnFake(b, d)
+	n := 4096 * 768
+	x, y, out := alloc(b, d, n), alloc(b, d, n), alloc(b, d, n)
+	defer d.Free(x)
+	defer d.Free(y)
+	defer d.Free(out)
+	must(b, d.Memset(x, 0.5))
+	must(b, d.Memset(y, 0.25))
+	benchBytes(b, d, 3*4*n, func() error { return d.Binary(cuda.OpAdd, cuda.Contig(out, n), cuda.Contig(x, n), cuda.Contig(y, n)) })
+}
+
+// BenchmarkHeadPermute times attention's head permute made contiguous,
+// [32, 128, 12, 64] seen as [32, 12, 128, 64] (copy_strided4).
+func BenchmarkHeadPermute(b *testing.B) {
+	d := gpu(b)
+	skipOnFake(b, d)
+	B, T, H, D := 32, 128, 12, 64
+	n := B * T * H * D
+	x, out := alloc(b, d, n), alloc(b, d, n)
+	defer d.Free(x)
+	defer d.Free(out)
+	must(b, d.Memset(x, 0.5))
+	src := cuda.Strided{Buf: x, Shape: []int{B, H, T, D}, Strides: []int{T * H * D, D, H * D, 1}}
+	benchBytes(b, d, 2*4*n, func() error { return d.Copy(cuda.Contig(out, B, H, T, D), src) })
+}

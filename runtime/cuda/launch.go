@@ -102,9 +102,13 @@ func packArgs(buf []byte, args []any) ([]int, error) {
 	return offs, nil
 }
 
+// gridCap is the most blocks gridFor returns (tests lower it, so that the
+// grid-stride loops take more than one step).
+var gridCap = 65535 * 8
+
 // gridFor returns a 1-d grid of blocks of size block covering n threads,
 // capped (kernels loop with a grid stride beyond the cap).
 func gridFor(n, block int) int {
 	g := (n + block - 1) / block
-	return max(1, min(g, 65535*8))
+	return max(1, min(g, gridCap))
 }

@@ -97,23 +97,31 @@ func (d *Device) Binary(op BinaryOp, out, a, b Strided) error {
 		return err
 	}
 	defer d.exit()
-	grid, block := dim3{x: gridFor(n, blk)}, dim3{x: blk}
-	if out.IsContiguous() {
+	if out.IsContiguous() { // the common cases, without planning
 		full := func(v Strided) bool { return v.IsContiguous() && numel(v.Shape) == n }
 		switch {
 		case full(a) && full(b):
-			return d.launch("binary_contig", grid, block, 0, out.Buf, a.Buf, b.Buf, n, 1, 1, int(op))
+			return d.binaryContig(op, out.Buf, a.Buf, b.Buf, n, 1, 1)
 		case full(a) && numel(b.Shape) == 1:
-			return d.launch("binary_contig", grid, block, 0, out.Buf, a.Buf, b.Buf, n, 1, 0, int(op))
+			return d.binaryContig(op, out.Buf, a.Buf, b.Buf, n, 1, 0)
 		case numel(a.Shape) == 1 && full(b):
-			return d.launch("binary_contig", grid, block, 0, out.Buf, a.Buf, b.Buf, n, 0, 1, int(op))
+			return d.binaryContig(op, out.Buf, a.Buf, b.Buf, n, 0, 1)
 		}
 	}
 	sa, _ := broadcastTo(a, shape)
 	sb, _ := broadcastTo(b, shape)
 	sh, st := coalesce(shape, out.Strides, sa, sb)
+	if ok, err := d.binaryFast(op, out.Buf, a.Buf, b.Buf, sh, st); ok {
+		return err
+	}
+	if vsh, vst, vec, ok := vec4Strides(sh, st, out.Buf, a.Buf, b.Buf); ok {
+		return eachLaunch("Binary", vsh, vst, func(offs []int, n, rank int, dd []dims) error {
+			return d.launch("binary_strided4", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf.at(offs[0]), a.Buf.at(offs[1]), b.Buf.at(offs[2]),
+				n, rank, dd[0], dd[1], dd[2], dd[3], b2i(vec[1]), b2i(vec[2]), int(op))
+		})
+	}
 	return eachLaunch("Binary", sh, st, func(offs []int, n, rank int, dd []dims) error {
-		return d.launch("binary_strided", dim3{x: gridFor(n, blk)}, block, 0, out.Buf.at(offs[0]), a.Buf.at(offs[1]), b.Buf.at(offs[2]),
+		return d.launch("binary_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf.at(offs[0]), a.Buf.at(offs[1]), b.Buf.at(offs[2]),
 			n, rank, dd[0], dd[1], dd[2], dd[3], int(op))
 	})
 }
@@ -183,6 +191,9 @@ func (d *Device) Unary(op UnaryOp, out, x Buffer, n int, p float32) error {
 		return err
 	}
 	defer d.exit()
+	if n >= 4 && aligned16(out) && aligned16(x) {
+		return d.launch("unary_fwd4", dim3{x: gridFor(n/4, blk)}, dim3{x: blk}, 0, out, x, n, int(op), p)
+	}
 	return d.launch("unary_fwd", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out, x, n, int(op), p)
 }
 
@@ -215,6 +226,15 @@ func (d *Device) UnaryBackward(op UnaryOp, gi, g, x, y Buffer, n int, p float32)
 		return err
 	}
 	defer d.exit()
+	if !readsX { // the kernels read x and y where not NULL
+		x = Buffer{}
+	}
+	if !readsY {
+		y = Buffer{}
+	}
+	if n >= 4 && aligned16(gi) && aligned16(g) && aligned16(x) && aligned16(y) {
+		return d.launch("unary_bwd4", dim3{x: gridFor(n/4, blk)}, dim3{x: blk}, 0, gi, g, x, y, n, int(op), p)
+	}
 	return d.launch("unary_bwd", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, gi, g, x, y, n, int(op), p)
 }
 
@@ -277,6 +297,12 @@ func (d *Device) Copy(dst, src Strided) error {
 		return err
 	}
 	sh, st := coalesce(dst.Shape, dst.Strides, ss)
+	if vsh, vst, vec, ok := vec4Strides(sh, st, dst.Buf, src.Buf); ok {
+		return eachLaunch("Copy", vsh, vst, func(offs []int, n, rank int, dd []dims) error {
+			return d.launch("copy_strided4", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, dst.Buf.at(offs[0]), src.Buf.at(offs[1]),
+				n, rank, dd[0], dd[1], dd[2], b2i(vec[1]))
+		})
+	}
 	return eachLaunch("Copy", sh, st, func(offs []int, n, rank int, dd []dims) error {
 		return d.launch("copy_strided", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, dst.Buf.at(offs[0]), src.Buf.at(offs[1]),
 			n, rank, dd[0], dd[1], dd[2])
