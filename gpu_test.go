@@ -166,9 +166,12 @@ func TestTF32IsPerModel(t *testing.T) {
 	if _, err := rt.GPU(); err != nil {
 		t.Skip("no GPU: runs on fakecuda from TestOnFakeCUDA")
 	}
+	// Over 16 tokens, so that the projections are cuBLAS GEMMs: products of
+	// fewer rows run strict FP32 kernels of nnscope's own in both modes.
+	long := strings.Repeat(prompt+" ", 3)
 	logits := func(m *Model) []float32 {
 		var out *Tensor
-		m.Trace(prompt, func(tr *Tracer) { out = m.LMHead.Output().Slice("0, -1, ::97").Save() })
+		m.Trace(long, func(tr *Tracer) { out = m.LMHead.Output().Slice("0, -1, ::97").Save() })
 		return out.Float32s()
 	}
 	strict := LanguageModel(reference.Dir(), Device("cuda"))
@@ -183,7 +186,7 @@ func TestTF32IsPerModel(t *testing.T) {
 	// A module call outside a trace runs in its model's precision too, not
 	// in that of the last trace (of the TF32 model).
 	var h *Tensor
-	strict.Trace(prompt, func(tr *Tracer) { h = strict.Transformer.LnF.Output().Save() })
+	strict.Trace(long, func(tr *Tracer) { h = strict.Transformer.LnF.Output().Save() })
 	call := func() []float32 { return strict.LMHead.Call(h).Slice("0, -1, ::97").Float32s() }
 	want := call()
 	logits(fast)

@@ -72,6 +72,7 @@ type GPUBackend interface {
 	CrossEntropyBackward(dlogits, logits, lse, targets, loss, dloss cuda.Buffer, N, V int) error
 	Sgemm(transA, transB bool, m, n, k int, alpha float32, a cuda.Buffer, lda int, b cuda.Buffer, ldb int, beta float32, c cuda.Buffer, ldc int) error
 	LinearSmall(out, x, w, bias cuda.Buffer, m, n, k int, transW bool, ldw int) error
+	GemmSmall(transA, transB bool, m, n, k int, a cuda.Buffer, lda, strideA int, b cuda.Buffer, ldb, strideB int, c cuda.Buffer, ldc, strideC int, batch int) error
 	SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a cuda.Buffer, lda, strideA int, b cuda.Buffer, ldb, strideB int, beta float32, c cuda.Buffer, ldc, strideC int, batch int) error
 }
 

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"math"
 	"sync"
 
 	"nnscope/runtime/cuda"
@@ -282,7 +283,13 @@ func gpuMatmulInto(out, a, b *Tensor, batch []int, m, n, k int) {
 	abuf, bbuf := ax.liveBuf(), bx.liveBuf()
 	if okA && okB {
 		av, bv := abuf.Slice(ax.off, abuf.Len()-ax.off), bbuf.Slice(bx.off, bbuf.Len()-bx.off)
-		if nb := numel(batch); nb == 1 {
+		nb := numel(batch)
+		if int64(nb)*int64(m)*int64(n)*int64(k) <= cuda.SmallGemmFMAs && sa <= math.MaxInt32 && sb <= math.MaxInt32 && m*n <= math.MaxInt32 {
+			// Attention over a few tokens: one launch, no cuBLAS call.
+			check("matmul", gpuDev.GemmSmall(aT, bT, m, n, k, av, lda, sa, bv, ldb, sb, ob, n, m*n, nb))
+			return
+		}
+		if nb == 1 {
 			check("matmul", gpuDev.Sgemm(aT, bT, m, n, k, 1, av, lda, bv, ldb, 0, ob, n))
 		} else {
 			check("matmul", gpuDev.SgemmStridedBatched(aT, bT, m, n, k, 1, av, lda, sa, bv, ldb, sb, 0, ob, n, m*n, nb))

@@ -141,6 +141,10 @@ func (c counted) LinearSmall(out, x, w, bias cuda.Buffer, m, n, k int, transW bo
 	kernel()
 	return c.b.LinearSmall(out, x, w, bias, m, n, k, transW, ldw)
 }
+func (c counted) GemmSmall(transA, transB bool, m, n, k int, a cuda.Buffer, lda, strideA int, b cuda.Buffer, ldb, strideB int, cc cuda.Buffer, ldc, strideC int, batch int) error {
+	kernel()
+	return c.b.GemmSmall(transA, transB, m, n, k, a, lda, strideA, b, ldb, strideB, cc, ldc, strideC, batch)
+}
 func (c counted) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a cuda.Buffer, lda, strideA int, b cuda.Buffer, ldb, strideB int, beta float32, cc cuda.Buffer, ldc, strideC int, batch int) error {
 	gpuCounts.gemms.Add(1)
 	return c.b.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, cc, ldc, strideC, batch)

@@ -1,6 +1,9 @@
 package cuda
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // SmallRows is the most rows LinearSmall takes (SMALL_ROWS in
 // kernels/linear.cu).
@@ -49,4 +52,45 @@ func (d *Device) LinearSmall(out, x, w, bias Buffer, m, n, k int, transW bool, l
 		return d.launch("linear_small_nt", grid, block, 0, out, x, w, bias, m, n, k, ldw)
 	}
 	return d.launch("linear_small_nn", grid, block, 0, out, x, w, bias, m, n, k, ldw)
+}
+
+// SmallGemmFMAs is the most multiply-adds (batch*m*n*k) a product may take
+// to be worth GemmSmall's one thread per output rather than cuBLAS.
+const SmallGemmFMAs = 1 << 20
+
+// GemmSmall computes the row-major products C_b = op(A_b) op(B_b) (alpha
+// 1, beta 0) as SgemmStridedBatched does, with the same shapes, leading
+// dimensions and batch strides, in one plain kernel launch: for products
+// of at most SmallGemmFMAs multiply-adds (attention over a few tokens),
+// whose cuBLAS call costs the host more than the GPU's work. Strict FP32.
+func (d *Device) GemmSmall(transA, transB bool, m, n, k int, a Buffer, lda, strideA int, b Buffer, ldb, strideB int,
+	c Buffer, ldc, strideC int, batch int) error {
+	if _, err := rowMajorGemm(transA, transB, m, n, k, lda, ldb, ldc); err != nil {
+		return err
+	}
+	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		return fmt.Errorf("cuda: GemmSmall: negative batch %d or stride", batch)
+	}
+	if fmas := int64(batch) * int64(m) * int64(n) * int64(k); fmas > SmallGemmFMAs {
+		return fmt.Errorf("cuda: GemmSmall: %d multiply-adds, past its limit of %d (use Sgemm)", fmas, SmallGemmFMAs)
+	}
+	ea, eb, ec := gemmExtents(transA, transB, m, n, k, lda, ldb, ldc)
+	if err := gemmBounds(a, b, c, ea, eb, ec, strideA, strideB, strideC, batch); err != nil {
+		return err
+	}
+	if m == 0 || n == 0 || batch == 0 {
+		return nil
+	}
+	for _, v := range []int{lda, ldb, ldc, strideA, strideB, strideC} {
+		if v > math.MaxInt32 {
+			return fmt.Errorf("cuda: GemmSmall: stride %d does not fit a C int", v)
+		}
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	total := batch * m * n
+	return d.launch("gemm_small", dim3{x: gridFor(total, blk)}, dim3{x: blk}, 0, c, a, b, m, n, k, batch,
+		b2i(transA), lda, strideA, b2i(transB), ldb, strideB, ldc, strideC)
 }

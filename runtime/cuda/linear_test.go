@@ -91,3 +91,77 @@ func TestGPULinearSmallRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestGPUGemmSmall checks the small batched product against a float64 one:
+// all four transposes, padded leading dimensions, a broadcast operand
+// (batch stride 0), an output with gaps between batches, and its limit.
+func TestGPUGemmSmall(t *testing.T) {
+	d := gpu(t)
+	rng := rand.New(rand.NewSource(4))
+	for _, c := range []struct{ m, n, k, batch, pad, sbZero int }{
+		{1, 1, 1, 1, 0, 0}, {10, 10, 64, 12, 0, 0}, {10, 64, 10, 12, 3, 0}, {1, 37, 64, 5, 1, 1}, {7, 5, 3, 4, 2, 1},
+	} {
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				name := fmt.Sprintf("%dx%dx%d_b%d_pad%d_bcast%d_ta%v_tb%v", c.m, c.n, c.k, c.batch, c.pad, c.sbZero, ta, tb)
+				ar, ac := c.m, c.k
+				if ta {
+					ar, ac = c.k, c.m
+				}
+				br, bc := c.k, c.n
+				if tb {
+					br, bc = c.n, c.k
+				}
+				lda, ldb, ldc := ac+c.pad, bc+c.pad, c.n+c.pad
+				sa, sb, sc := ar*lda+1, br*ldb, c.m*ldc+2
+				if c.sbZero == 1 {
+					sb = 0
+				}
+				a := randn(rng, (c.batch-1)*sa+ar*lda, 1)
+				b := randn(rng, (c.batch-1)*sb+br*ldb, 1)
+				cn := (c.batch-1)*sc + c.m*ldc
+				want := make([]float32, cn)
+				for i := range want {
+					want[i] = -7 // the gaps stay as they were
+				}
+				for bb := 0; bb < c.batch; bb++ {
+					for i := 0; i < c.m; i++ {
+						for j := 0; j < c.n; j++ {
+							s := 0.0
+							for l := 0; l < c.k; l++ {
+								ai, bi := bb*sa+i*lda+l, bb*sb+l*ldb+j
+								if ta {
+									ai = bb*sa + l*lda + i
+								}
+								if tb {
+									bi = bb*sb + j*ldb + l
+								}
+								x, y := a[ai], b[bi]
+								s += float64(x) * float64(y)
+							}
+							want[bb*sc+i*ldc+j] = float32(s)
+						}
+					}
+				}
+				ab, bb, cb := up(t, d, a), up(t, d, b), up(t, d, make([]float32, cn))
+				must(t, d.Memset(cb, -7))
+				must(t, d.GemmSmall(ta, tb, c.m, c.n, c.k, ab, lda, sa, bb, ldb, sb, cb, ldc, sc, c.batch))
+				got := down(t, d, cb, cn)
+				d.Free(ab)
+				d.Free(bb)
+				d.Free(cb)
+				for i := range want {
+					if want[i] == -7 && got[i] != -7 {
+						t.Fatalf("%s: element %d between outputs written: %v", name, i, got[i])
+					}
+				}
+				closeTo(t, name, got, want, 1e-5, 1e-5)
+			}
+		}
+	}
+	x := alloc(t, d, 1<<20)
+	defer d.Free(x)
+	if err := d.GemmSmall(false, false, 1024, 1024, 2, x, 2, 0, x, 1024, 0, x, 1024, 0, 1); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("a product past the limit: %v, want an error naming the limit", err)
+	}
+}

@@ -692,6 +692,16 @@ func (d *Device) LinearSmall(out, x, w, bias cuda.Buffer, m, n, k int, transW bo
 	return d.Binary(cuda.OpAdd, o, o, cuda.Strided{Buf: bias, Shape: []int{m, n}, Strides: []int{0, 1}})
 }
 
+// GemmSmall is cuda.Device's: SgemmStridedBatched with alpha 1 and beta 0,
+// for at most cuda.SmallGemmFMAs multiply-adds.
+func (d *Device) GemmSmall(transA, transB bool, m, n, k int, a cuda.Buffer, lda, strideA int, b cuda.Buffer, ldb, strideB int,
+	c cuda.Buffer, ldc, strideC int, batch int) error {
+	if fmas := int64(batch) * int64(m) * int64(n) * int64(k); fmas > cuda.SmallGemmFMAs {
+		return fmt.Errorf("cuda: GemmSmall: %d multiply-adds, past its limit of %d (use Sgemm)", fmas, cuda.SmallGemmFMAs)
+	}
+	return d.SgemmStridedBatched(transA, transB, m, n, k, 1, a, lda, strideA, b, ldb, strideB, 0, c, ldc, strideC, batch)
+}
+
 // SgemmStridedBatched checks what cuda.Device's does (sizes, leading
 // dimensions, buffers that hold every batch) and what cuBLAS leaves
 // undefined (C overlapping A or B, or C's batches one another), then

@@ -75,3 +75,29 @@ extern "C" __global__ void __launch_bounds__(1024) linear_small_nt(float* out, c
         out[(long long)r * n + jj] = v;
     }
 }
+
+// gemm_small: c[b, i, j] = sum_l A_b[i, l] B_b[l, j] over a batch of small
+// row-major products (attention's over a few tokens), one thread per
+// output. A_b starts sa elements after A_{b-1} and is stored [m, k]
+// (lda), or [k, m] when ta; B_b likewise [k, n] or [n, k] when tb. Like
+// the small Linear it saves the host a cuBLAS call (about two launches'
+// worth); the host chooses it only for products too small to matter to
+// the GPU.
+extern "C" __global__ void __launch_bounds__(1024) gemm_small(float* c, const float* a, const float* b, int m, int n, int k, int batch,
+                                                              int ta, int lda, int sa, int tb, int ldb, int sb, int ldc, int sc) {
+    long long total = (long long)batch * m * n;
+    GRID_STRIDE(t, total) {
+        int j = (int)(t % n);
+        long long r = t / n;
+        int i = (int)(r % m), bb = (int)(r / m);
+        const float* ab = a + (long long)bb * sa;
+        const float* bp = b + (long long)bb * sb;
+        float s = 0.0f;
+        for (int l = 0; l < k; l++) {
+            float x = ta ? ab[(long long)l * lda + i] : ab[(long long)i * lda + l];
+            float y = tb ? bp[(long long)j * ldb + l] : bp[(long long)l * ldb + j];
+            s = fmaf(x, y, s);
+        }
+        c[(long long)bb * sc + (long long)i * ldc + j] = s;
+    }
+}
