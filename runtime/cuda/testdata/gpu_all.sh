@@ -56,6 +56,9 @@ fi
 {
 	timeout 120 "$root/.bin/nnscope" bench -device cuda -repeats 20 || status=1
 	timeout 60 "$root/.bin/nnscope" bench -device cuda -tf32 -repeats 20 -only seed1,seed1-32x128,seed1-32x128-params,seed1-32x128-params-dense,gemm-128x768x3072 || status=1
+	# Where the time goes: GPU time per kernel (events around each call).
+	timeout 60 "$root/.bin/nnscope" bench -device cuda -profile -repeats 5 -only seed1,gen-10+20,seed1-32x128-params || status=1
+	timeout 60 "$root/.bin/nnscope" bench -device cuda -tf32 -profile -repeats 5 -only seed1-32x128-params || status=1
 } >"$OUT/bench.txt" 2>&1
 phase pytorch
 # PyTorch on the GPU only (gpu_build.sh drops the baseline's CPU runs), in
