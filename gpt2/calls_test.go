@@ -63,7 +63,9 @@ func TestGPUPassCalls(t *testing.T) {
 	if fwd.Gemms != 0 || seed.Gemms != 0 {
 		t.Errorf("cuBLAS calls over 10 tokens: forward %d, seed %d; want none", fwd.Gemms, seed.Gemms)
 	}
-	if perLayer := (fwd.Kernels + fwd.Gemms) / L; perLayer > 13 {
-		t.Errorf("forward launches %d per layer, want <= 13 (%v)", perLayer, fwd)
+	// With the pass's own 8 (embeddings, final norm, lm_head) spread over
+	// the tiny model's 3 layers: 14.
+	if perLayer := (fwd.Kernels + fwd.Gemms) / L; perLayer > 14 {
+		t.Errorf("forward launches %d per layer, want <= 14 (%v)", perLayer, fwd)
 	}
 }
