@@ -59,9 +59,10 @@ func TestGPUPassCalls(t *testing.T) {
 	// Per layer at 10 tokens: 12 launches and no cuBLAS call (a cuBLAS
 	// call cost the host of an H100 about three launches): the
 	// projections are few-row kernels with the bias added in the same
-	// launch, attention's products small batched kernels.
-	if fwd.Gemms != 0 || seed.Gemms != 0 {
-		t.Errorf("cuBLAS calls over 10 tokens: forward %d, seed %d; want none", fwd.Gemms, seed.Gemms)
+	// launch, attention's products small batched kernels. The seed's one
+	// is the lm_head's dx, a sum over the vocabulary (cuda.LinearSmallFits).
+	if fwd.Gemms != 0 || seed.Gemms > 1 {
+		t.Errorf("cuBLAS calls over 10 tokens: forward %d, seed %d; want none and one", fwd.Gemms, seed.Gemms)
 	}
 	// With the pass's own 8 (embeddings, final norm, lm_head) spread over
 	// the tiny model's 3 layers: 14.

@@ -284,7 +284,7 @@ func gpuMatmulInto(out, a, b *Tensor, batch []int, m, n, k int) {
 	if okA && okB {
 		av, bv := abuf.Slice(ax.off, abuf.Len()-ax.off), bbuf.Slice(bx.off, bbuf.Len()-bx.off)
 		nb := numel(batch)
-		if int64(nb)*int64(m)*int64(n)*int64(k) <= cuda.SmallGemmFMAs && sa <= math.MaxInt32 && sb <= math.MaxInt32 && m*n <= math.MaxInt32 {
+		if cuda.GemmSmallFits(m, n, k, nb) && sa <= math.MaxInt32 && sb <= math.MaxInt32 && m*n <= math.MaxInt32 {
 			// Attention over a few tokens: one launch, no cuBLAS call.
 			check("matmul", gpuDev.GemmSmall(aT, bT, m, n, k, av, lda, sa, bv, ldb, sb, ob, n, m*n, nb))
 			return
@@ -370,7 +370,7 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 	switch {
 	case in == 0: // an empty sum: zeros (cuBLAS refuses leading dimension 0)
 		check("linear", gpuDev.Memset(out.st.gpu.buf, 0))
-	case rows >= 1 && rows <= cuda.SmallRows: // a few tokens: one launch, the bias added
+	case cuda.LinearSmallFits(rows, outF, in): // a few tokens: one launch, the bias added
 		var b cuda.Buffer
 		if bias != nil {
 			b = gpuContig(bias).gbuf()
@@ -395,7 +395,7 @@ func gpuLinear(x, w, bias *Tensor) *Tensor {
 		} else if needs[0] {
 			gemmFlops.Add(2 * int64(rows) * int64(outF) * int64(in))
 			gx := gpuEmpty(x.shape...)
-			if rows >= 1 && rows <= cuda.SmallRows {
+			if cuda.LinearSmallFits(rows, in, outF) {
 				check("linear backward", gpuDev.LinearSmall(gx.gbuf(), gc.gbuf(), wbuf, cuda.Buffer{}, rows, in, outF, !wT, ldw))
 			} else {
 				check("linear backward", gpuDev.Sgemm(false, !wT, rows, in, outF, 1, gc.gbuf(), outF, wbuf, ldw, 0, gx.gbuf(), in))
@@ -435,7 +435,11 @@ func gpuLinearBackwardSameRows(c, x, xc *Tensor, wbuf cuda.Buffer, wT bool, ldw 
 	if needs[0] {
 		gemmFlops.Add(2 * int64(outF) * int64(in))
 		row := gpuEmpty(in)
-		check("linear backward", gpuDev.LinearSmall(row.gbuf(), c.gbuf(), wbuf, cuda.Buffer{}, 1, in, outF, !wT, ldw))
+		if cuda.LinearSmallFits(1, in, outF) {
+			check("linear backward", gpuDev.LinearSmall(row.gbuf(), c.gbuf(), wbuf, cuda.Buffer{}, 1, in, outF, !wT, ldw))
+		} else { // the lm_head's: k = the vocabulary
+			check("linear backward", gpuDev.Sgemm(false, !wT, 1, in, outF, 1, c.gbuf(), outF, wbuf, ldw, 0, row.gbuf(), in))
+		}
 		gx := gpuEmpty(x.shape...)
 		check("linear backward", gpuDev.Copy(cuda.Contig(gx.gbuf(), rows, in), cuda.Strided{Buf: row.gbuf(), Shape: []int{rows, in}, Strides: []int{0, 1}}))
 		gs[0] = gx

@@ -9,6 +9,13 @@ import (
 // kernels/linear.cu).
 const SmallRows = 16
 
+// LinearSmallFits says whether LinearSmall beats cuBLAS for out[m, n] =
+// x[m, k] . W: few rows, and k short enough for each thread's walk along
+// it (k/32 steps, a few loads in flight) to stay short. Past that, as for
+// the lm_head's dx (k = 50257 over 768 outputs: 96 blocks), cuBLAS's
+// split over k keeps more of the GPU busy.
+func LinearSmallFits(m, n, k int) bool { return m >= 1 && m <= SmallRows && k <= 4096 }
+
 // LinearSmall computes out[m, n] = x[m, k] . op(W) + bias[n] for a few
 // rows (1 <= m <= SmallRows) in one kernel launch: op(W)[i, j] is
 // W[i*ldw + j], or W[j*ldw + i] when transW (W stored [n, k]). x and out
@@ -57,6 +64,14 @@ func (d *Device) LinearSmall(out, x, w, bias Buffer, m, n, k int, transW bool, l
 // SmallGemmFMAs is the most multiply-adds (batch*m*n*k) a product may take
 // to be worth GemmSmall's one thread per output rather than cuBLAS.
 const SmallGemmFMAs = 1 << 20
+
+// GemmSmallFits says whether GemmSmall beats cuBLAS for a batch of m x n
+// x k products: few multiply-adds in all, and each output's sum short
+// (a one-token generation step's P.V over a long context is a few hundred
+// threads each walking every key: cuBLAS's).
+func GemmSmallFits(m, n, k, batch int) bool {
+	return k <= 128 && int64(batch)*int64(m)*int64(n)*int64(k) <= SmallGemmFMAs
+}
 
 // GemmSmall computes the row-major products C_b = op(A_b) op(B_b) (alpha
 // 1, beta 0) as SgemmStridedBatched does, with the same shapes, leading

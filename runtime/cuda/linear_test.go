@@ -165,3 +165,32 @@ func TestGPUGemmSmall(t *testing.T) {
 		t.Errorf("a product past the limit: %v, want an error naming the limit", err)
 	}
 }
+
+// TestSmallKernelChoice: the few-row and small batched kernels are chosen
+// only where one thread's sum is short; GPT-2's lm_head backward (k = the
+// vocabulary) and a generation step's P.V over a long context stay with
+// cuBLAS.
+func TestSmallKernelChoice(t *testing.T) {
+	for _, c := range []struct {
+		m, n, k int
+		want    bool
+	}{
+		{10, 2304, 768, true}, {10, 768, 3072, true}, {1, 50257, 768, true}, {16, 768, 4096, true},
+		{17, 768, 768, false}, {0, 768, 768, false}, {1, 768, 50257, false}, {10, 768, 6400, false},
+	} {
+		if got := cuda.LinearSmallFits(c.m, c.n, c.k); got != c.want {
+			t.Errorf("LinearSmallFits(%d, %d, %d) = %v, want %v", c.m, c.n, c.k, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		m, n, k, batch int
+		want           bool
+	}{
+		{10, 10, 64, 12, true}, {10, 64, 10, 12, true}, {1, 30, 64, 12, true}, {1, 64, 30, 12, true},
+		{1, 64, 1024, 12, false}, {1, 1, 4096, 1, false}, {128, 128, 64, 384, false},
+	} {
+		if got := cuda.GemmSmallFits(c.m, c.n, c.k, c.batch); got != c.want {
+			t.Errorf("GemmSmallFits(%d, %d, %d, %d) = %v, want %v", c.m, c.n, c.k, c.batch, got, c.want)
+		}
+	}
+}

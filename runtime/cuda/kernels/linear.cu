@@ -20,7 +20,8 @@ extern "C" __global__ void __launch_bounds__(1024) linear_small_nn(float* out, c
 #pragma unroll
     for (int r = 0; r < SMALL_ROWS; r++) acc[r] = 0.0f;
     if (j < n) {
-        for (int kk = s; kk < k; kk += 32) {
+#pragma unroll 4
+        for (int kk = s; kk < k; kk += 32) { // unrolled: 4 loads of W in flight
             float wv = w[(long long)kk * ldw + j];
 #pragma unroll
             for (int r = 0; r < SMALL_ROWS; r++)
@@ -55,7 +56,8 @@ extern "C" __global__ void __launch_bounds__(1024) linear_small_nt(float* out, c
     for (int r = 0; r < SMALL_ROWS; r++) acc[r] = 0.0f;
     if (j < n) {
         const float* wr = w + (long long)j * ldw;
-        for (int kk = lane; kk < k; kk += 32) {
+#pragma unroll 2
+        for (int kk = lane; kk < k; kk += 32) { // 2, not 4: 4 spills under 64 registers
             float wv = wr[kk];
 #pragma unroll
             for (int r = 0; r < SMALL_ROWS; r++)
@@ -93,6 +95,7 @@ extern "C" __global__ void __launch_bounds__(1024) gemm_small(float* c, const fl
         const float* ab = a + (long long)bb * sa;
         const float* bp = b + (long long)bb * sb;
         float s = 0.0f;
+#pragma unroll 4
         for (int l = 0; l < k; l++) {
             float x = ta ? ab[(long long)l * lda + i] : ab[(long long)i * lda + l];
             float y = tb ? bp[(long long)j * ldb + l] : bp[(long long)l * ldb + j];
