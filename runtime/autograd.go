@@ -366,7 +366,7 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		for _, n := range nodes {
 			if n != nil {
 				n.freed = true
-				n.backward = nil
+				n.backward, n.scatter = nil, nil
 			}
 		}
 	}

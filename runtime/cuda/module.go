@@ -185,11 +185,12 @@ func (d *Device) launch(name string, grid, block dim3, shmem int, args ...any) e
 		return nil // nothing to do
 	}
 	ev := d.profBegin()
-	if err := d.drv.call("cuLaunchKernel", d.drv.cuLaunchKernel, f,
+	err = d.drv.call("cuLaunchKernel", d.drv.cuLaunchKernel, f,
 		uintptr(g.x), uintptr(g.y), uintptr(g.z), uintptr(b.x), uintptr(b.y), uintptr(b.z),
-		uintptr(shmem), d.stream, uintptr(unsafe.Pointer(&a.ptrs[0])), 0); err != nil {
+		uintptr(shmem), d.stream, uintptr(unsafe.Pointer(&a.ptrs[0])), 0)
+	d.profEnd(ev, func() string { return name }) // a failed launch's span is empty, its events reused
+	if err != nil {
 		return fmt.Errorf("cuda: launching %s: %w", name, err)
 	}
-	d.profEnd(ev, func() string { return name })
 	return nil
 }
