@@ -304,10 +304,10 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		n, ins := nodes[i], inputs[i]
 		if n == nil {
 			if x.grad == nil {
-				// Kept as is only when laid out like the leaf, as
-				// PyTorch's AccumulateGrad: a sum's gradient is an
-				// expanded view (stride 0), one number for all, and a
-				// transpose's a view of the reordered gradient.
+				// Kept as is only when contiguous (a leaf's .grad is
+				// plain memory, as PyTorch's AccumulateGrad makes it): a
+				// sum's gradient is an expanded view (stride 0), one
+				// number for all, and a transpose's a reordered view.
 				if own && g.IsContiguous() && !hasOverlap(g) {
 					x.grad = g
 				} else {
