@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"os"
 )
 
 // SmallRows is the most rows LinearSmall takes (SMALL_ROWS in
@@ -14,7 +15,13 @@ const SmallRows = 16
 // it (k/32 steps, a few loads in flight) to stay short. Past that, as for
 // the lm_head's dx (k = 50257 over 768 outputs: 96 blocks), cuBLAS's
 // split over k keeps more of the GPU busy.
-func LinearSmallFits(m, n, k int) bool { return m >= 1 && m <= SmallRows && k <= 4096 }
+func LinearSmallFits(m, n, k int) bool {
+	return smallKernels && m >= 1 && m <= SmallRows && k <= 4096
+}
+
+// smallKernels is false with NNSCOPE_SMALL_KERNELS=0: every product goes
+// to cuBLAS (to compare, or to rule the small kernels out).
+var smallKernels = os.Getenv("NNSCOPE_SMALL_KERNELS") != "0"
 
 // LinearSmall computes out[m, n] = x[m, k] . op(W) + bias[n] for a few
 // rows (1 <= m <= SmallRows) in one kernel launch: op(W)[i, j] is
@@ -55,10 +62,13 @@ func (d *Device) LinearSmall(out, x, w, bias Buffer, m, n, k int, transW bool, l
 	defer d.exit()
 	// 8 output columns per block of 256 threads in both kernels.
 	grid, block := dim3{x: (n + 7) / 8}, dim3{x: 256}
-	if transW {
-		return d.launch("linear_small_nt", grid, block, 0, out, x, w, bias, m, n, k, ldw)
-	}
-	return d.launch("linear_small_nn", grid, block, 0, out, x, w, bias, m, n, k, ldw)
+	shape := func() string { return fmt.Sprintf("linear_small %v %dx%dx%d", map[bool]string{false: "NN", true: "NT"}[transW], m, n, k) }
+	return d.label(shape, func() error {
+		if transW {
+			return d.launch("linear_small_nt", grid, block, 0, out, x, w, bias, m, n, k, ldw)
+		}
+		return d.launch("linear_small_nn", grid, block, 0, out, x, w, bias, m, n, k, ldw)
+	})
 }
 
 // SmallGemmFMAs is the most multiply-adds (batch*m*n*k) a product may take
@@ -70,7 +80,7 @@ const SmallGemmFMAs = 1 << 20
 // (a one-token generation step's P.V over a long context is a few hundred
 // threads each walking every key: cuBLAS's).
 func GemmSmallFits(m, n, k, batch int) bool {
-	return k <= 128 && int64(batch)*int64(m)*int64(n)*int64(k) <= SmallGemmFMAs
+	return smallKernels && k <= 128 && int64(batch)*int64(m)*int64(n)*int64(k) <= SmallGemmFMAs
 }
 
 // GemmSmall computes the row-major products C_b = op(A_b) op(B_b) (alpha

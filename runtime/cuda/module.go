@@ -188,7 +188,7 @@ func (d *Device) launch(name string, grid, block dim3, shmem int, args ...any) e
 	err = d.drv.call("cuLaunchKernel", d.drv.cuLaunchKernel, f,
 		uintptr(g.x), uintptr(g.y), uintptr(g.z), uintptr(b.x), uintptr(b.y), uintptr(b.z),
 		uintptr(shmem), d.stream, uintptr(unsafe.Pointer(&a.ptrs[0])), 0)
-	d.profEnd(ev, func() string { return name }) // a failed launch's span is empty, its events reused
+	d.profEnd(ev, func() string { return d.prof.named(name) }) // a failed launch's span is empty, its events reused
 	if err != nil {
 		return fmt.Errorf("cuda: launching %s: %w", name, err)
 	}

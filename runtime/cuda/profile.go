@@ -21,6 +21,7 @@ type KernelTime struct {
 // host-bound runs read high.
 type profiler struct {
 	on      bool
+	label   string // names the next launch's span in place of its kernel (label)
 	idle    []uintptr // events to reuse
 	pending []profSpan
 	totals  map[string]*KernelTime
@@ -29,6 +30,25 @@ type profiler struct {
 type profSpan struct {
 	name       string
 	start, end uintptr
+}
+
+// label names the spans of the launches fn makes (a kernel's shape) when
+// profiling; it costs nothing otherwise.
+func (d *Device) label(name func() string, fn func() error) error {
+	if !d.prof.on {
+		return fn()
+	}
+	d.prof.label = name()
+	defer func() { d.prof.label = "" }()
+	return fn()
+}
+
+// named is the span name of a launch of kernel name.
+func (p *profiler) named(name string) string {
+	if p.label != "" {
+		return p.label
+	}
+	return name
 }
 
 // profileBatch bounds the spans waiting to be read (a sync each batch).

@@ -21,6 +21,7 @@ func TestGPUProfile(t *testing.T) {
 		must(t, d.Unary(cuda.OpScale, y, x, 16, 2))
 	}
 	must(t, d.Sgemm(false, true, 2, 4, 3, 1, x, 3, x, 3, 0, y, 4))
+	must(t, d.LinearSmall(y, x, x, cuda.Buffer{}, 2, 4, 3, false, 4)) // named by its shape
 	must(t, d.Memset(y, 0))
 	times, err := d.KernelTimes()
 	must(t, err)
@@ -35,13 +36,13 @@ func TestGPUProfile(t *testing.T) {
 			t.Errorf("%s: %v ms", k.Name, k.Ms)
 		}
 	}
-	for name, want := range map[string]int{"unary_fwd": 3, "sgemm NT 2x4x3": 1, "memset": 1} {
+	for name, want := range map[string]int{"unary_fwd": 3, "sgemm NT 2x4x3": 1, "linear_small NN 2x4x3": 1, "memset": 1} {
 		if calls[name] != want {
 			t.Errorf("%s: %d calls, want %d (profile %v)", name, calls[name], want, times)
 		}
 	}
-	if len(calls) != 3 {
-		t.Errorf("profile %v: want 3 entries", times)
+	if len(calls) != 4 {
+		t.Errorf("profile %v: want 4 entries", times)
 	}
 	must(t, d.SetProfiling(false))
 	must(t, d.Unary(cuda.OpScale, y, x, 16, 2))

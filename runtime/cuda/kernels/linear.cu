@@ -20,9 +20,24 @@ extern "C" __global__ void __launch_bounds__(1024) linear_small_nn(float* out, c
 #pragma unroll
     for (int r = 0; r < SMALL_ROWS; r++) acc[r] = 0.0f;
     if (j < n) {
-#pragma unroll 4
-        for (int kk = s; kk < k; kk += 32) { // unrolled: 4 loads of W in flight
-            float wv = w[(long long)kk * ldw + j];
+        const float* wj = w + j;
+        int kk = s;
+        for (; kk + 96 < k; kk += 128) { // four rows of W in flight
+            float w0 = wj[(long long)kk * ldw], w1 = wj[(long long)(kk + 32) * ldw];
+            float w2 = wj[(long long)(kk + 64) * ldw], w3 = wj[(long long)(kk + 96) * ldw];
+#pragma unroll
+            for (int r = 0; r < SMALL_ROWS; r++) {
+                if (r < m) {
+                    const float* xr = x + (long long)r * k + kk;
+                    acc[r] = fmaf(xr[0], w0, acc[r]);
+                    acc[r] = fmaf(xr[32], w1, acc[r]);
+                    acc[r] = fmaf(xr[64], w2, acc[r]);
+                    acc[r] = fmaf(xr[96], w3, acc[r]);
+                }
+            }
+        }
+        for (; kk < k; kk += 32) {
+            float wv = wj[(long long)kk * ldw];
 #pragma unroll
             for (int r = 0; r < SMALL_ROWS; r++)
                 if (r < m) acc[r] = fmaf(x[(long long)r * k + kk], wv, acc[r]);
@@ -56,8 +71,21 @@ extern "C" __global__ void __launch_bounds__(1024) linear_small_nt(float* out, c
     for (int r = 0; r < SMALL_ROWS; r++) acc[r] = 0.0f;
     if (j < n) {
         const float* wr = w + (long long)j * ldw;
-#pragma unroll 2
-        for (int kk = lane; kk < k; kk += 32) { // 2, not 4: 4 spills under 64 registers
+        int kk = lane;
+        for (; kk + 96 < k; kk += 128) { // four loads of W in flight
+            float w0 = wr[kk], w1 = wr[kk + 32], w2 = wr[kk + 64], w3 = wr[kk + 96];
+#pragma unroll
+            for (int r = 0; r < SMALL_ROWS; r++) {
+                if (r < m) {
+                    const float* xr = x + (long long)r * k + kk;
+                    acc[r] = fmaf(xr[0], w0, acc[r]);
+                    acc[r] = fmaf(xr[32], w1, acc[r]);
+                    acc[r] = fmaf(xr[64], w2, acc[r]);
+                    acc[r] = fmaf(xr[96], w3, acc[r]);
+                }
+            }
+        }
+        for (; kk < k; kk += 32) {
             float wv = wr[kk];
 #pragma unroll
             for (int r = 0; r < SMALL_ROWS; r++)
