@@ -62,7 +62,9 @@ func (d *Device) LinearSmall(out, x, w, bias Buffer, m, n, k int, transW bool, l
 	defer d.exit()
 	// 8 output columns per block of 256 threads in both kernels.
 	grid, block := dim3{x: (n + 7) / 8}, dim3{x: 256}
-	shape := func() string { return fmt.Sprintf("linear_small %v %dx%dx%d", map[bool]string{false: "NN", true: "NT"}[transW], m, n, k) }
+	shape := func() string {
+		return fmt.Sprintf("linear_small %v %dx%dx%d", map[bool]string{false: "NN", true: "NT"}[transW], m, n, k)
+	}
 	return d.label(shape, func() error {
 		if transW {
 			return d.launch("linear_small_nt", grid, block, 0, out, x, w, bias, m, n, k, ldw)

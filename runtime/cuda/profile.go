@@ -21,7 +21,7 @@ type KernelTime struct {
 // host-bound runs read high.
 type profiler struct {
 	on      bool
-	label   string // names the next launch's span in place of its kernel (label)
+	label   string    // names the next launch's span in place of its kernel (label)
 	idle    []uintptr // events to reuse
 	pending []profSpan
 	totals  map[string]*KernelTime
