@@ -8,6 +8,34 @@
 
 #define SMALL_ROWS 16
 
+// rowSums adds x[r, kk] * W(kk) to acc[r] for the m rows over kk = k0,
+// k0 + 32, ... < k, where W(kk) = wp[kk * ws], in kk's order. Four loads
+// of W are in flight per step: with one, the GPU waited on memory (43 us
+// per GPT-2 projection on an H100, against 15-36 us with four).
+__device__ __forceinline__ void rowSums(float (&acc)[SMALL_ROWS], const float* x, const float* wp, long long ws, int m, int k,
+                                        int k0) {
+    int kk = k0;
+    for (; kk + 96 < k; kk += 128) {
+        float w0 = wp[kk * ws], w1 = wp[(kk + 32) * ws], w2 = wp[(kk + 64) * ws], w3 = wp[(kk + 96) * ws];
+#pragma unroll
+        for (int r = 0; r < SMALL_ROWS; r++) {
+            if (r < m) {
+                const float* xr = x + (long long)r * k + kk;
+                acc[r] = fmaf(xr[0], w0, acc[r]);
+                acc[r] = fmaf(xr[32], w1, acc[r]);
+                acc[r] = fmaf(xr[64], w2, acc[r]);
+                acc[r] = fmaf(xr[96], w3, acc[r]);
+            }
+        }
+    }
+    for (; kk < k; kk += 32) {
+        float wv = wp[kk * ws];
+#pragma unroll
+        for (int r = 0; r < SMALL_ROWS; r++)
+            if (r < m) acc[r] = fmaf(x[(long long)r * k + kk], wv, acc[r]);
+    }
+}
+
 // linear_small_nn: W stored [k, n] (leading dimension ldw). A block is 8
 // columns x 32 slices of k (a warp reads 8 consecutive columns of 4 rows:
 // whole 32-byte sectors); the slices' sums are added in shared memory.
@@ -19,30 +47,7 @@ extern "C" __global__ void __launch_bounds__(1024) linear_small_nn(float* out, c
     float acc[SMALL_ROWS];
 #pragma unroll
     for (int r = 0; r < SMALL_ROWS; r++) acc[r] = 0.0f;
-    if (j < n) {
-        const float* wj = w + j;
-        int kk = s;
-        for (; kk + 96 < k; kk += 128) { // four rows of W in flight
-            float w0 = wj[(long long)kk * ldw], w1 = wj[(long long)(kk + 32) * ldw];
-            float w2 = wj[(long long)(kk + 64) * ldw], w3 = wj[(long long)(kk + 96) * ldw];
-#pragma unroll
-            for (int r = 0; r < SMALL_ROWS; r++) {
-                if (r < m) {
-                    const float* xr = x + (long long)r * k + kk;
-                    acc[r] = fmaf(xr[0], w0, acc[r]);
-                    acc[r] = fmaf(xr[32], w1, acc[r]);
-                    acc[r] = fmaf(xr[64], w2, acc[r]);
-                    acc[r] = fmaf(xr[96], w3, acc[r]);
-                }
-            }
-        }
-        for (; kk < k; kk += 32) {
-            float wv = wj[(long long)kk * ldw];
-#pragma unroll
-            for (int r = 0; r < SMALL_ROWS; r++)
-                if (r < m) acc[r] = fmaf(x[(long long)r * k + kk], wv, acc[r]);
-        }
-    }
+    if (j < n) rowSums(acc, x, w + j, ldw, m, k, s);
 #pragma unroll
     for (int r = 0; r < SMALL_ROWS; r++)
         if (r < m) part[s][r][c] = acc[r];
@@ -69,29 +74,7 @@ extern "C" __global__ void __launch_bounds__(1024) linear_small_nt(float* out, c
     float acc[SMALL_ROWS];
 #pragma unroll
     for (int r = 0; r < SMALL_ROWS; r++) acc[r] = 0.0f;
-    if (j < n) {
-        const float* wr = w + (long long)j * ldw;
-        int kk = lane;
-        for (; kk + 96 < k; kk += 128) { // four loads of W in flight
-            float w0 = wr[kk], w1 = wr[kk + 32], w2 = wr[kk + 64], w3 = wr[kk + 96];
-#pragma unroll
-            for (int r = 0; r < SMALL_ROWS; r++) {
-                if (r < m) {
-                    const float* xr = x + (long long)r * k + kk;
-                    acc[r] = fmaf(xr[0], w0, acc[r]);
-                    acc[r] = fmaf(xr[32], w1, acc[r]);
-                    acc[r] = fmaf(xr[64], w2, acc[r]);
-                    acc[r] = fmaf(xr[96], w3, acc[r]);
-                }
-            }
-        }
-        for (; kk < k; kk += 32) {
-            float wv = wr[kk];
-#pragma unroll
-            for (int r = 0; r < SMALL_ROWS; r++)
-                if (r < m) acc[r] = fmaf(x[(long long)r * k + kk], wv, acc[r]);
-        }
-    }
+    if (j < n) rowSums(acc, x, w + (long long)j * ldw, 1, m, k, lane);
 #pragma unroll
     for (int r = 0; r < SMALL_ROWS; r++)
         if (r < m) part[wp][r][lane] = acc[r];
