@@ -8,3 +8,6 @@ func SetGridCap(blocks int) (restore func()) {
 	gridCap = blocks
 	return func() { gridCap = old }
 }
+
+// BroadcastShapes is broadcastShapes, for the kernel tests' references.
+func BroadcastShapes(a, b []int) ([]int, bool) { return broadcastShapes(a, b) }

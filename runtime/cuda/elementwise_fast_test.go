@@ -250,7 +250,7 @@ func TestGPUElementwiseBinary(t *testing.T) {
 	gridCaps(t, func(grid string) {
 		for _, c := range cases {
 			for _, o := range ops {
-				shape, ok := broadcast(c.a.host.shape, c.b.host.shape)
+				shape, ok := cuda.BroadcastShapes(c.a.host.shape, c.b.host.shape)
 				if !ok {
 					t.Fatalf("%s: shapes %v %v", c.name, c.a.host.shape, c.b.host.shape)
 				}
@@ -282,30 +282,6 @@ func TestGPUElementwiseBinary(t *testing.T) {
 			}
 		}
 	})
-}
-
-// broadcast is the numpy broadcast of two shapes.
-func broadcast(a, b []int) ([]int, bool) {
-	n := max(len(a), len(b))
-	out := make([]int, n)
-	for i := range n {
-		da, db := 1, 1
-		if j := len(a) - n + i; j >= 0 {
-			da = a[j]
-		}
-		if j := len(b) - n + i; j >= 0 {
-			db = b[j]
-		}
-		switch {
-		case da == db || db == 1:
-			out[i] = da
-		case da == 1:
-			out[i] = db
-		default:
-			return nil, false
-		}
-	}
-	return out, true
 }
 
 func TestGPUElementwiseCopy(t *testing.T) {
