@@ -10,45 +10,42 @@ package cuda
 func aligned16(b Buffer) bool { return b.Addr()%16 == 0 }
 
 // vec4Strides rewrites a coalesced shape sh and strides st (st[0] the
-// output's) for a float4 strided kernel (binary_strided4, copy_strided4):
-// the last dimension counted in float4s and each last stride of 1 made 4,
-// with vec[j] set for operand j loaded as float4s (a last stride of 0:
-// splat). It fails unless the last dimension is a multiple of 4, out's last
-// stride is 1, and every other operand's is 1 or 0; an operand stepping by
+// output's; coalesce's own slices, changed in place) for a float4 strided
+// kernel (binary_strided4, copy_strided4): the last dimension counted in
+// float4s and each last stride of 1 made 4, with vec[j] set for operand j
+// loaded as float4s (a last stride of 0: splat). It fails, changing
+// nothing, unless the last dimension is a multiple of 4, out's last stride
+// is 1, and every other operand's is 1 or 0; an operand stepping by
 // float4s must also start 16-byte aligned (bufs[j]) and have every other
 // stride a multiple of 4, so that each of its float4s is aligned.
-func vec4Strides(sh []int, st [][]int, bufs ...Buffer) (vsh []int, vst [][]int, vec []bool, ok bool) {
+func vec4Strides(sh []int, st [][]int, bufs ...Buffer) (vec [3]bool, ok bool) {
 	last := len(sh) - 1
 	if sh[last]%4 != 0 || st[0][last] != 1 {
-		return nil, nil, nil, false
+		return vec, false
 	}
-	vec = make([]bool, len(st))
 	for j, s := range st {
 		switch s[last] {
 		case 0:
 			continue // splat: any offset
 		case 1:
 		default:
-			return nil, nil, nil, false
+			return vec, false
 		}
 		if !aligned16(bufs[j]) {
-			return nil, nil, nil, false
+			return vec, false
 		}
 		for _, x := range s[:last] {
 			if x%4 != 0 {
-				return nil, nil, nil, false
+				return vec, false
 			}
 		}
 		vec[j] = true
 	}
-	vsh = append([]int(nil), sh...)
-	vsh[last] /= 4
-	vst = make([][]int, len(st))
-	for j, s := range st {
-		vst[j] = append([]int(nil), s...)
-		vst[j][last] *= 4
+	sh[last] /= 4
+	for _, s := range st {
+		s[last] *= 4
 	}
-	return vsh, vst, vec, true
+	return vec, true
 }
 
 // b2i is a kernel's int flag.

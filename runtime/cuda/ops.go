@@ -114,8 +114,8 @@ func (d *Device) Binary(op BinaryOp, out, a, b Strided) error {
 	if ok, err := d.binaryFast(op, out.Buf, a.Buf, b.Buf, sh, st); ok {
 		return err
 	}
-	if vsh, vst, vec, ok := vec4Strides(sh, st, out.Buf, a.Buf, b.Buf); ok {
-		return eachLaunch("Binary", vsh, vst, func(offs []int, n, rank int, dd []dims) error {
+	if vec, ok := vec4Strides(sh, st, out.Buf, a.Buf, b.Buf); ok {
+		return eachLaunch("Binary", sh, st, func(offs []int, n, rank int, dd []dims) error {
 			return d.launch("binary_strided4", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, out.Buf.at(offs[0]), a.Buf.at(offs[1]), b.Buf.at(offs[2]),
 				n, rank, dd[0], dd[1], dd[2], dd[3], b2i(vec[1]), b2i(vec[2]), int(op))
 		})
@@ -297,8 +297,8 @@ func (d *Device) Copy(dst, src Strided) error {
 		return err
 	}
 	sh, st := coalesce(dst.Shape, dst.Strides, ss)
-	if vsh, vst, vec, ok := vec4Strides(sh, st, dst.Buf, src.Buf); ok {
-		return eachLaunch("Copy", vsh, vst, func(offs []int, n, rank int, dd []dims) error {
+	if vec, ok := vec4Strides(sh, st, dst.Buf, src.Buf); ok {
+		return eachLaunch("Copy", sh, st, func(offs []int, n, rank int, dd []dims) error {
 			return d.launch("copy_strided4", dim3{x: gridFor(n, blk)}, dim3{x: blk}, 0, dst.Buf.at(offs[0]), src.Buf.at(offs[1]),
 				n, rank, dd[0], dd[1], dd[2], b2i(vec[1]))
 		})
