@@ -19,9 +19,10 @@ type node struct {
 	gens     []int // per input: its write generation when read
 	backward func(g *Tensor, needs []bool) []*Tensor
 	saved    []savedVersion
-	// scatter, on a view's node, adds the view's gradient into a pending
-	// gradient of its base in place (viewScatter); nil for other ops.
-	scatter func(acc, g *Tensor) bool
+	// region, on a view's node, is the view's geometry on its input (the
+	// makeView apply), for adding the view's gradient into a pending
+	// gradient of the input in place (scatterView); nil for other ops.
+	region  func(*Tensor) *Tensor
 	freed   bool
 	gensBuf [3]int // backs gens for ops of up to 3 inputs: no allocation of its own
 }
@@ -329,8 +330,8 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 			for j, in := range ins {
 				needs[j] = in != nil && in.requiresGrad
 			}
-			if n.scatter != nil && needs[0] {
-				if prev, ok := grads[ins[0]]; ok && prev.own && n.scatter(prev.g, g) {
+			if n.region != nil && needs[0] {
+				if prev, ok := grads[ins[0]]; ok && prev.own && scatterView(n.region, prev.g, g) {
 					if o.Stop != nil && o.Stop() {
 						break
 					}
@@ -366,7 +367,7 @@ func (t *Tensor) Backward(opts ...BackwardOptions) (err error) {
 		for _, n := range nodes {
 			if n != nil {
 				n.freed = true
-				n.backward, n.scatter = nil, nil
+				n.backward, n.region = nil, nil
 			}
 		}
 	}

@@ -78,8 +78,7 @@ func (t *Tensor) snapshot() *Tensor {
 // dimensions of an expanded view (whose elements share memory).
 func viewGrad(base *Tensor, region func(*Tensor) *Tensor) func(g *Tensor, _ []bool) []*Tensor {
 	return func(g *Tensor, _ []bool) []*Tensor {
-		// The view's geometry on base's layout (region reads no memory).
-		r := region(fromStorage(&storage{}, 0, base.shape, contiguousStrides(base.shape)))
+		r := regionOn(base.shape, region)
 		if slices.Equal(r.stride, g.stride) && numel(r.shape) == numel(base.shape) && dense(r) {
 			// The view reorders all of base (a transpose, a permutation;
 			// r fills base's memory from 0) and g is laid out like it:
@@ -146,21 +145,25 @@ func reorderedGrad(baseShape []int, r, g *Tensor) (*Tensor, bool) {
 	return fromStorage(g.st, g.off, cloneInts(baseShape), stride), true
 }
 
-// viewScatter is viewGrad's shortcut for when base already has a pending
-// gradient that the pass owns: g is added into the view's region of it in
-// place, one pass over the view, where viewGrad writes zeros of base's
-// shape, copies g in and then sums the two. The parts of a split (GPT-2's
-// q, k and v of one projection) so fill one buffer. It reports false
-// (nothing done) when it cannot: acc not laid out contiguously in base's
-// shape, or a region whose elements share memory (an expanded view).
-func viewScatter(base *Tensor, region func(*Tensor) *Tensor) func(acc, g *Tensor) bool {
-	return func(acc, g *Tensor) bool {
-		if !slices.Equal(acc.shape, base.shape) || !acc.IsContiguous() {
-			return false
-		}
-		r := region(fromStorage(&storage{}, 0, base.shape, contiguousStrides(base.shape)))
-		return addInPlace(fromStorage(acc.st, acc.off+r.off, r.shape, r.stride), g)
+// regionOn is a view's geometry (region, a makeView apply) on a
+// contiguous tensor of shape: region reads no memory.
+func regionOn(shape []int, region func(*Tensor) *Tensor) *Tensor {
+	return region(fromStorage(&storage{}, 0, shape, contiguousStrides(shape)))
+}
+
+// scatterView is viewGrad's shortcut for when the view's input already has
+// a pending gradient acc that the pass owns: g is added into the view's
+// region of acc in place, one pass over the view, where viewGrad writes
+// zeros of the input's shape, copies g in and then sums the two. The parts
+// of a split (GPT-2's q, k and v of one projection) so fill one buffer. It
+// reports false (nothing done) when it cannot: acc not contiguous, or a
+// region whose elements share memory (an expanded view).
+func scatterView(region func(*Tensor) *Tensor, acc, g *Tensor) bool {
+	if !acc.IsContiguous() {
+		return false
 	}
+	r := regionOn(acc.shape, region)
+	return addInPlace(fromStorage(acc.st, acc.off+r.off, r.shape, r.stride), g)
 }
 
 // rebaseAfterWrite rewrites autograd history after src was written into t:

@@ -21,7 +21,7 @@ func makeView(t *Tensor, op string, off int, shape, stride []int, apply func(*Te
 	v.view = &viewOf{base: base, apply: full, gen: len(base.olds)}
 	recordNeeds(v, op, []*Tensor{t}, viewGrad(t, apply))
 	if v.node != nil {
-		v.node.scatter = viewScatter(t, apply)
+		v.node.region = apply
 	}
 	return v
 }
