@@ -300,10 +300,10 @@ func Run(o Options) error {
 		fmt.Fprintf(o.Out, "# %s: %d heap allocations, %.1f KiB allocated per run\n", w.name, after.Mallocs-before.Mallocs, float64(after.TotalAlloc-before.TotalAlloc)/1024)
 		if dev == "cuda" {
 			fmt.Fprintf(o.Out, "# %s: GPU calls per run: %v\n", w.name, calls)
-		}
-		if dev == "cuda" && o.Profile {
-			if err := profile(o.Out, w); err != nil {
-				return err
+			if o.Profile {
+				if err := profile(o.Out, w); err != nil {
+					return err
+				}
 			}
 		}
 	}

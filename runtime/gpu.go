@@ -284,7 +284,7 @@ func gpuMatmulInto(out, a, b *Tensor, batch []int, m, n, k int) {
 	if okA && okB {
 		av, bv := abuf.Slice(ax.off, abuf.Len()-ax.off), bbuf.Slice(bx.off, bbuf.Len()-bx.off)
 		nb := numel(batch)
-		if cuda.GemmSmallFits(m, n, k, nb) && sa <= math.MaxInt32 && sb <= math.MaxInt32 && m*n <= math.MaxInt32 {
+		if cuda.GemmSmallFits(m, n, k, nb) && sa <= math.MaxInt32 && sb <= math.MaxInt32 { // strides of views into big tensors may not fit a C int
 			// Attention over a few tokens: one launch, no cuBLAS call.
 			check("matmul", gpuDev.GemmSmall(aT, bT, m, n, k, av, lda, sa, bv, ldb, sb, ob, n, m*n, nb))
 			return

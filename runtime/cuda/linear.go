@@ -63,7 +63,11 @@ func (d *Device) LinearSmall(out, x, w, bias Buffer, m, n, k int, transW bool, l
 	// 8 output columns per block of 256 threads in both kernels.
 	grid, block := dim3{x: (n + 7) / 8}, dim3{x: 256}
 	shape := func() string {
-		return fmt.Sprintf("linear_small %v %dx%dx%d", map[bool]string{false: "NN", true: "NT"}[transW], m, n, k)
+		layout := "NN"
+		if transW {
+			layout = "NT"
+		}
+		return fmt.Sprintf("linear_small %s %dx%dx%d", layout, m, n, k)
 	}
 	return d.label(shape, func() error {
 		if transW {

@@ -1,8 +1,8 @@
 // Linear layers over a few rows (tokens): out[m, n] = x[m, k] . op(W) (+ bias[n])
 // for m <= SMALL_ROWS, in one launch with the bias added. A pass over a
-// handful of tokens is bound by the host: a cuBLAS call costs it about
-// three kernel launches (its heuristics, a split-k reduction), and the
-// bias another launch. The weights' read sets the GPU's time, so both
+// handful of tokens is bound by the host: a cuBLAS call cost it about
+// three kernel launches on an H100 (17.7 us against 5.4), and the bias
+// another launch. The weights' read sets the GPU's time, so both
 // kernels read W once, coalesced, and keep the m sums in registers. The
 // sums' order is fixed: results do not depend on scheduling.
 
