@@ -25,6 +25,7 @@ type profiler struct {
 	idle    []uintptr // events to reuse
 	pending []profSpan
 	totals  map[string]*KernelTime
+	err     error // from a batch read during the work, for KernelTimes
 }
 
 type profSpan struct {
@@ -72,7 +73,12 @@ func (d *Device) KernelTimes() ([]KernelTime, error) {
 		return nil, err
 	}
 	defer d.exit()
-	if err := d.profCollect(); err != nil {
+	err := d.prof.err
+	d.prof.err = nil
+	if e := d.profCollect(); err == nil {
+		err = e
+	}
+	if err != nil {
 		return nil, err
 	}
 	out := make([]KernelTime, 0, len(d.prof.totals))
@@ -111,7 +117,9 @@ func (d *Device) profEnd(start uintptr, name func() string) {
 	}
 	d.prof.pending = append(d.prof.pending, profSpan{name(), start, end})
 	if len(d.prof.pending) >= profileBatch {
-		_ = d.profCollect() // a failure here shows at the next KernelTimes
+		if err := d.profCollect(); err != nil && d.prof.err == nil {
+			d.prof.err = err // profiling never fails the work: KernelTimes reports it
+		}
 	}
 }
 
